@@ -1,0 +1,184 @@
+// Package golden reads and writes golden sets: named input and expected
+// output tensors of the reference models, stored as safetensors files and
+// described by a JSON manifest that records the producer, the device, the
+// tolerance class and the sha256 of every file.
+//
+// A set lives in one directory:
+//
+//	manifest.json
+//	seed-cnn/fp32/case-000.safetensors   (tensors "input.<name>" and "output.<name>")
+//	...
+package golden
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/aiconform/aiconform/numerics"
+	"github.com/aiconform/aiconform/safetensors"
+)
+
+// ManifestFile is the name of the manifest inside a golden directory.
+const ManifestFile = "manifest.json"
+
+// Kind is the manifest's document kind, as its schema names it.
+const Kind = "golden-manifest"
+
+// Tensor name prefixes inside a case file.
+const (
+	InputPrefix  = "input."
+	OutputPrefix = "output."
+)
+
+// Manifest describes a golden directory.
+type Manifest struct {
+	Kind        string `json:"kind"`
+	SpecVersion string `json:"specVersion"`
+	// Generator names the program that wrote the manifest.
+	Generator Producer `json:"generator"`
+	Sets      []Set    `json:"sets"`
+}
+
+// Producer names a program or framework and the versions of the libraries
+// behind it.
+type Producer struct {
+	Name      string            `json:"name"`
+	Version   string            `json:"version"`
+	Libraries map[string]string `json:"libraries,omitempty"`
+}
+
+// Set is the goldens of one model version computed on one device.
+type Set struct {
+	Model   string `json:"model"`
+	Version string `json:"version"`
+	// DType is the floating datatype of the set's floating tensors.
+	DType numerics.DType `json:"dtype"`
+	// Device is where the expected outputs were computed: "cpu" or "cuda".
+	Device   string   `json:"device"`
+	Producer Producer `json:"producer"`
+	// ToleranceClass names the spec's class the outputs are compared under.
+	ToleranceClass string `json:"toleranceClass"`
+	// Weights is the weights file the outputs were computed from.
+	Weights FileRef `json:"weights"`
+	Cases   []Case  `json:"cases"`
+}
+
+// FileRef names a file by path (relative to the manifest, slash-separated)
+// and sha256.
+type FileRef struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+// Case is one golden input and its expected outputs, stored in one file.
+type Case struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	File        string `json:"file"`
+	SHA256      string `json:"sha256"`
+	// Inputs and Outputs list the tensor names (without prefix) the file holds.
+	Inputs  []string `json:"inputs"`
+	Outputs []string `json:"outputs"`
+}
+
+// Loaded is a case with its tensors decoded.
+type Loaded struct {
+	Case
+	Inputs  map[string]numerics.Tensor
+	Outputs map[string]numerics.Tensor
+}
+
+// Digest returns the lowercase hex sha256 of b.
+func Digest(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// ReadManifest reads and decodes dir/manifest.json from fsys, rejecting
+// unknown fields. Schema validation is the caller's (see schemas.Validate).
+func ReadManifest(fsys fs.FS, dir string) (*Manifest, []byte, error) {
+	p := path.Join(dir, ManifestFile)
+	b, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		return nil, nil, fmt.Errorf("golden: %w", err)
+	}
+	var m Manifest
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, nil, fmt.Errorf("golden: %s: %w", p, err)
+	}
+	if m.Kind != Kind {
+		return nil, nil, fmt.Errorf("golden: %s: /kind is %q, want %q", p, m.Kind, Kind)
+	}
+	return &m, b, nil
+}
+
+// ReadVerified reads a file named in the manifest and checks its digest.
+func ReadVerified(fsys fs.FS, dir string, ref FileRef) ([]byte, error) {
+	p := path.Join(dir, ref.Path)
+	b, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		return nil, fmt.Errorf("golden: %w", err)
+	}
+	if got := Digest(b); got != ref.SHA256 {
+		return nil, fmt.Errorf("golden: %s: sha256 is %s, the manifest records %s", p, got, ref.SHA256)
+	}
+	return b, nil
+}
+
+// LoadCase reads, verifies and decodes one case of a set.
+func LoadCase(fsys fs.FS, dir string, c Case) (Loaded, error) {
+	b, err := ReadVerified(fsys, dir, FileRef{Path: c.File, SHA256: c.SHA256})
+	if err != nil {
+		return Loaded{}, err
+	}
+	f, err := safetensors.Decode(b)
+	if err != nil {
+		return Loaded{}, fmt.Errorf("golden: %s: %w", path.Join(dir, c.File), err)
+	}
+	l := Loaded{Case: c, Inputs: map[string]numerics.Tensor{}, Outputs: map[string]numerics.Tensor{}}
+	for _, n := range c.Inputs {
+		t, ok := f.Tensors[InputPrefix+n]
+		if !ok {
+			return Loaded{}, fmt.Errorf("golden: %s: case %s lists input %q but the file has no tensor %q", path.Join(dir, c.File), c.Name, n, InputPrefix+n)
+		}
+		l.Inputs[n] = t
+	}
+	for _, n := range c.Outputs {
+		t, ok := f.Tensors[OutputPrefix+n]
+		if !ok {
+			return Loaded{}, fmt.Errorf("golden: %s: case %s lists output %q but the file has no tensor %q", path.Join(dir, c.File), c.Name, n, OutputPrefix+n)
+		}
+		l.Outputs[n] = t
+	}
+	return l, nil
+}
+
+// EncodeCase returns the safetensors bytes of a case's tensors.
+func EncodeCase(inputs, outputs map[string]numerics.Tensor, metadata map[string]string) ([]byte, error) {
+	all := make(map[string]numerics.Tensor, len(inputs)+len(outputs))
+	for n, t := range inputs {
+		all[InputPrefix+n] = t
+	}
+	for n, t := range outputs {
+		all[OutputPrefix+n] = t
+	}
+	return safetensors.Encode(all, metadata)
+}
+
+// SortedNames returns the keys of m in order.
+func SortedNames(m map[string]numerics.Tensor) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

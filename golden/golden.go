@@ -69,8 +69,11 @@ type Set struct {
 	Cases   []Case  `json:"cases"`
 }
 
-// FileRef names a file by path (relative to the manifest, slash-separated)
-// and sha256.
+// FileRef names a file by slash-separated path and sha256. Case files are
+// relative to the manifest's directory; a set's weights file is relative to
+// the testdata root (e.g. "weights/seed-cnn.safetensors"), since the goldens
+// and the weights are published side by side and fs.FS paths cannot climb
+// with "..".
 type FileRef struct {
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`

@@ -78,7 +78,7 @@ func Compare(got, want Tensor, tol Tolerance) Diff {
 		bound := tol.ATol + tol.RTol*math.Abs(w)
 		var ratio float64
 		switch {
-		case math.IsNaN(g) && math.IsNaN(w), g == w:
+		case g == w: // NaN never agrees, not even with NaN (spec/v1/tolerances.md)
 			ratio = 0
 			abs = 0
 		case math.IsNaN(abs) || math.IsInf(abs, 0):

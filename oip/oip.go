@@ -183,10 +183,11 @@ func DecodeData(datatype string, shape []int64, data json.RawMessage) (numerics.
 		t.F32 = make([]float32, want)
 		for i, n := range flat {
 			f, err := n.Float64()
-			if err != nil || math.Abs(f) > math.MaxFloat32 {
+			f32 := float32(f) // rounds to nearest; values past the largest FP32 round to ±Inf
+			if err != nil || math.IsInf(float64(f32), 0) {
 				return numerics.Tensor{}, fmt.Errorf("data[%d] = %s is not a finite FP32 value", i, n)
 			}
-			t.F32[i] = float32(f)
+			t.F32[i] = f32
 		}
 	case numerics.FP64:
 		t.F64 = make([]float64, want)

@@ -46,6 +46,11 @@ const (
 	Error Status = "error"
 )
 
+// NotApplicablePrefix begins the message of a skip whose cited requirements
+// are not applicable to the target (spec/v1/README.md, "Check results");
+// the rest of the message names the condition that is false.
+const NotApplicablePrefix = "not applicable: "
+
 // Verdict is a level's outcome in a report.
 type Verdict string
 
@@ -67,13 +72,17 @@ const (
 
 // Requirement is one entry of the catalog.
 type Requirement struct {
-	ID        string   `json:"id"`
-	Level     Level    `json:"level"`
-	Strength  Strength `json:"strength"`
-	Title     string   `json:"title"`
-	Text      string   `json:"text"`
-	Rationale string   `json:"rationale"`
-	Anchor    string   `json:"anchor"`
+	ID       string   `json:"id"`
+	Level    Level    `json:"level"`
+	Strength Strength `json:"strength"`
+	Title    string   `json:"title"`
+	Text     string   `json:"text"`
+	// AppliesWhen, if set, is the condition under which the requirement
+	// holds; where it is false the requirement is not applicable and its
+	// checks are skipped with a reason that begins NotApplicablePrefix.
+	AppliesWhen string `json:"appliesWhen,omitempty"`
+	Rationale   string `json:"rationale"`
+	Anchor      string `json:"anchor"`
 	// Doc is the spec document and heading that defines it, e.g. "api.md#oip-health-live".
 	Doc string `json:"doc"`
 }

@@ -1,0 +1,524 @@
+package reference
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/aiconform/aiconform"
+	"github.com/aiconform/aiconform/golden"
+	"github.com/aiconform/aiconform/numerics"
+	"github.com/aiconform/aiconform/safetensors"
+	"github.com/aiconform/aiconform/schemas"
+)
+
+// update rewrites the published weights and goldens:
+//
+//	go test ./reference -run TestUpdatePublished -update
+var update = flag.Bool("update", false, "rewrite testdata/weights and testdata/goldens/v1 from the generator and the reference models")
+
+// publishedGeneratorVersion is the aiconform version recorded in the
+// published manifest; keep it in step with cmd/aiconform's version.
+const publishedGeneratorVersion = "0.1.0-dev"
+
+const (
+	weightsDir = "../testdata/weights"
+	goldensDir = "../testdata/goldens/v1"
+)
+
+// TestUpdatePublished regenerates testdata/weights and testdata/goldens/v1
+// when run with -update. (The embedded copies in this test binary are the
+// old ones: run the tests again afterwards.)
+func TestUpdatePublished(t *testing.T) {
+	if !*update {
+		t.Skip("run with -update to rewrite testdata/weights and testdata/goldens/v1")
+	}
+	refs := map[string]golden.FileRef{}
+	var models []Model
+	for _, id := range ModelIDs() {
+		w, err := GenerateWeights(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := EncodeWeights(id, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(weightsDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteFileAtomic(filepath.Join(weightsDir, WeightsFile(id)), b); err != nil {
+			t.Fatal(err)
+		}
+		refs[id] = WeightsRef(id, b)
+		for _, dt := range []numerics.DType{numerics.FP32, numerics.FP64} {
+			m, err := New(id, w, dt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			models = append(models, m)
+		}
+	}
+	opts := GenerateOptions{Generator: Generator(publishedGeneratorVersion), Weights: refs}
+	if err := GenerateGoldens(models, goldensDir, opts); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rewrote %s and %s", weightsDir, goldensDir)
+}
+
+// TestPublishedWeightsRegenerate proves that the generator reproduces the
+// committed weights files byte for byte.
+func TestPublishedWeightsRegenerate(t *testing.T) {
+	for _, id := range ModelIDs() {
+		w, err := GenerateWeights(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := EncodeWeights(id, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		published, err := fs.ReadFile(aiconform.Weights(), WeightsFile(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, published) {
+			t.Fatalf("regenerated %s (%d bytes, sha256 %s) differs from testdata/weights/%s (%d bytes, sha256 %s); run go test ./reference -run TestUpdatePublished -update if the generator changed on purpose",
+				id, len(b), golden.Digest(b), WeightsFile(id), len(published), golden.Digest(published))
+		}
+		f, err := safetensors.Decode(published)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Metadata["seed"] != "aiconform/v1" || f.Metadata["model"] != id || f.Metadata["generator"] == "" {
+			t.Errorf("metadata of %s = %v, want seed aiconform/v1, model %s and a generator", WeightsFile(id), f.Metadata, id)
+		}
+	}
+}
+
+// TestPublishedWeightsLayout pins the tensor names, shapes and dtypes of
+// the reference model contract in DESIGN.md.
+func TestPublishedWeightsLayout(t *testing.T) {
+	w, _, err := LoadWeights(aiconform.Weights(), SeedCNNID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]int64{
+		"conv1.weight": {32, 1, 3, 3}, "conv1.bias": {32},
+		"conv2.weight": {64, 32, 3, 3}, "conv2.bias": {64},
+		"fc.weight": {10, 3136}, "fc.bias": {10},
+	}
+	if len(w) != len(want) {
+		t.Errorf("weights hold %d tensors, want %d", len(w), len(want))
+	}
+	for name, shape := range want {
+		tensor, ok := w[name]
+		if !ok || tensor.DType != numerics.FP32 || !slices.Equal(tensor.Shape, shape) {
+			t.Errorf("tensor %s = %s %v, want FP32 %v", name, tensor.DType, tensor.Shape, shape)
+		}
+	}
+	bound := float32(1 / math.Sqrt(3136))
+	for i, v := range w["fc.weight"].F32 {
+		if v < -bound || v > bound {
+			t.Fatalf("fc.weight element %d = %v, outside ±1/√3136", i, v)
+		}
+	}
+}
+
+// TestLibraryVersionsMatchGoMod keeps the recorded library versions in
+// step with go.mod.
+func TestLibraryVersionsMatchGoMod(t *testing.T) {
+	mod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for module, v := range map[string]string{GorgoniaModule: GorgoniaVersion, TensorModule: TensorVersion} {
+		re := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(module) + `\s+(\S+)`)
+		m := re.FindSubmatch(mod)
+		if m == nil {
+			t.Errorf("go.mod does not require %s", module)
+			continue
+		}
+		if string(m[1]) != v {
+			t.Errorf("go.mod requires %s %s, the reference package records %s", module, m[1], v)
+		}
+	}
+	libs := LibraryVersions()
+	if libs["gorgonia"] != GorgoniaVersion || libs["tensor"] != TensorVersion || !strings.HasPrefix(libs["go"], "go") {
+		t.Errorf("LibraryVersions = %v", libs)
+	}
+}
+
+func TestBuiltin(t *testing.T) {
+	models, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range models {
+		got = append(got, m.ID()+"/"+m.Version())
+	}
+	if want := []string{"seed-cnn/fp32", "seed-cnn/fp64"}; !slices.Equal(got, want) {
+		t.Fatalf("Builtin models = %v, want %v", got, want)
+	}
+	if Find(models, "seed-cnn", "fp64") != models[1] || Find(models, "seed-cnn", "int8") != nil {
+		t.Error("Find does not pick models by id and version")
+	}
+}
+
+// TestPublishedGoldensVerify recomputes every published case with the
+// built-in models and checks the manifest against its schema.
+func TestPublishedGoldensVerify(t *testing.T) {
+	models, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := VerifyGoldens(aiconform.Goldens(), ".", models, VerifyOptions{Testdata: aiconform.Testdata()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Failures() {
+		t.Errorf("%s: %s", f.Label(), f.Diff.Summary(f.Tolerance))
+	}
+	cases := 0
+	for _, s := range res.Manifest.Sets {
+		cases += len(s.Cases)
+		if len(s.Cases) < 16 {
+			t.Errorf("set %s/%s has %d cases, want at least 16", s.Model, s.Version, len(s.Cases))
+		}
+	}
+	if want := 2 * cases; len(res.Tensors) != want {
+		t.Errorf("compared %d tensors, want %d (logits and probabilities of %d cases)", len(res.Tensors), want, cases)
+	}
+}
+
+func TestPublishedManifestMatchesSchema(t *testing.T) {
+	b, err := fs.ReadFile(aiconform.Goldens(), golden.ManifestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := schemas.Validate(golden.Kind, "v1", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		t.Errorf("testdata/goldens/v1/manifest.json: %s", v)
+	}
+}
+
+// TestPublishedGoldenInputsRegenerate checks that the published inputs are
+// exactly GoldenInputs (FP32, widened exactly in the FP64 set).
+func TestPublishedGoldenInputsRegenerate(t *testing.T) {
+	m, _, err := golden.ReadManifest(aiconform.Goldens(), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := GoldenInputs(SeedCNNID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range m.Sets {
+		if len(s.Cases) != len(want) {
+			t.Fatalf("set %s/%s has %d cases, GoldenInputs %d", s.Model, s.Version, len(s.Cases), len(want))
+		}
+		for i, c := range s.Cases {
+			l, err := golden.LoadCase(aiconform.Goldens(), ".", c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Name != want[i].Name || c.Description != want[i].Description {
+				t.Errorf("case %d is %s (%s), want %s (%s)", i, c.Name, c.Description, want[i].Name, want[i].Description)
+			}
+			got, w := l.Inputs["input"], want[i].Inputs["input"]
+			if !slices.Equal(got.Shape, w.Shape) || got.DType != s.DType || !slices.Equal(got.Float64s(), w.Float64s()) {
+				t.Errorf("%s/%s %s: published input differs from GoldenInputs", s.Model, s.Version, c.Name)
+			}
+		}
+	}
+}
+
+func TestGoldenInputsCoverEdgeCases(t *testing.T) {
+	in, err := GoldenInputs(SeedCNNID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in) < 16 {
+		t.Fatalf("%d golden inputs, want at least 16", len(in))
+	}
+	batches := map[int64]bool{}
+	var zeros, ones, checker bool
+	for _, c := range in {
+		x := c.Inputs["input"]
+		batches[x.Shape[0]] = true
+		first := x.F32[:784]
+		zeros = zeros || !slices.ContainsFunc(first, func(v float32) bool { return v != 0 })
+		ones = ones || !slices.ContainsFunc(first, func(v float32) bool { return v != 1 })
+		checker = checker || (first[0] == 0 && first[1] == 1 && first[28] == 1 && first[29] == 0 && first[783] == 0)
+	}
+	if !zeros || !ones || !checker || !batches[1] || !batches[8] {
+		t.Errorf("golden inputs: all-zero %v, all-one %v, checkerboard %v, batch 1 %v, batch 8 %v; want all", zeros, ones, checker, batches[1], batches[8])
+	}
+	if _, err := GoldenInputs("seed-gan"); err == nil {
+		t.Error("GoldenInputs of an unknown model did not fail")
+	}
+}
+
+// copyFS copies a file system into a MapFS that tests may edit.
+func copyFS(t *testing.T, fsys fs.FS) fstest.MapFS {
+	t.Helper()
+	out := fstest.MapFS{}
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, p)
+		out[p] = &fstest.MapFile{Data: b, Mode: 0o644}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestVerifyDetectsChangedFiles(t *testing.T) {
+	models, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		goldens  func(fstest.MapFS)
+		testdata func(fstest.MapFS)
+		file     string
+	}{
+		{"case byte flipped", func(m fstest.MapFS) { m["seed-cnn/fp32/case-007.safetensors"].Data[200] ^= 1 }, nil, "seed-cnn/fp32/case-007.safetensors"},
+		{"case missing", func(m fstest.MapFS) { delete(m, "seed-cnn/fp64/case-019.safetensors") }, nil, "seed-cnn/fp64/case-019.safetensors"},
+		{"weights byte flipped", nil, func(m fstest.MapFS) { m["weights/seed-cnn.safetensors"].Data[5000] ^= 0x80 }, "weights/seed-cnn.safetensors"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, td := copyFS(t, aiconform.Goldens()), copyFS(t, aiconform.Testdata())
+			if tt.goldens != nil {
+				tt.goldens(g)
+			}
+			if tt.testdata != nil {
+				tt.testdata(td)
+			}
+			_, err := VerifyGoldens(g, ".", models, VerifyOptions{Testdata: td})
+			var ie *IntegrityError
+			if !errors.As(err, &ie) {
+				t.Fatalf("VerifyGoldens error = %v, want an *IntegrityError", err)
+			}
+			if ie.File != tt.file || !strings.Contains(err.Error(), tt.file) {
+				t.Fatalf("IntegrityError names %q (%v), want %q", ie.File, err, tt.file)
+			}
+		})
+	}
+}
+
+// TestVerifyDetectsPerturbedWeights perturbs one weight by 1e-3 and checks
+// that recomputing the goldens fails, naming a case.
+func TestVerifyDetectsPerturbedWeights(t *testing.T) {
+	w := testWeights(t)
+	w["fc.bias"].F32[3] += 1e-3
+	m, err := NewSeedCNN(w, numerics.FP32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the fp32 set, to keep the test short under -race.
+	g := copyFS(t, aiconform.Goldens())
+	manifest, _, err := golden.ReadManifest(g, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest.Sets = manifest.Sets[:1]
+	b, err := json.Marshal(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g[golden.ManifestFile] = &fstest.MapFile{Data: b}
+	res, err := VerifyGoldens(g, ".", []Model{m}, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fails := res.Failures()
+	if len(fails) == 0 {
+		t.Fatal("verify passed with fc.bias[3] perturbed by 1e-3")
+	}
+	f := fails[0]
+	if f.Case != "case-000" || f.Tensor != "logits" || !strings.Contains(f.Label(), "seed-cnn/fp32 case-000 logits") {
+		t.Errorf("first failure is %s, want seed-cnn/fp32 case-000 logits", f.Label())
+	}
+	if f.Diff.WorstIndex[1] != 3 || math.Abs(f.Diff.WorstGot-f.Diff.WorstWant-1e-3) > 1e-5 {
+		t.Errorf("worst element %v got %v want %v, want class 3 off by 1e-3", f.Diff.WorstIndex, f.Diff.WorstGot, f.Diff.WorstWant)
+	}
+}
+
+func TestVerifyRejectsUncheckableSets(t *testing.T) {
+	models, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(f func(*golden.Manifest)) fstest.MapFS {
+		g := copyFS(t, aiconform.Goldens())
+		m, _, err := golden.ReadManifest(g, ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(m)
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g[golden.ManifestFile] = &fstest.MapFile{Data: b}
+		return g
+	}
+	tests := []struct {
+		name string
+		fsys fs.FS
+		want string
+	}{
+		{"no manifest", fstest.MapFS{}, "manifest.json"},
+		{"spec version", edit(func(m *golden.Manifest) { m.SpecVersion = "v9" }), `/specVersion is "v9"`},
+		{"unknown model", edit(func(m *golden.Manifest) { m.Sets[0].Model = "seed-gan" }), "no reference model seed-gan at version fp32"},
+		{"dtype", edit(func(m *golden.Manifest) { m.Sets[1].DType = numerics.FP32 }), "/dtype is FP32, model version fp64 computes in FP64"},
+		{"tolerance", edit(func(m *golden.Manifest) { m.Sets[0].ToleranceClass = "loose" }), `tolerance class "loose"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := VerifyGoldens(tt.fsys, ".", models, VerifyOptions{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("VerifyGoldens error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestGenerateGoldens writes a set to a temporary directory, verifies it,
+// and checks that regenerating gives the same bytes and that an unrelated
+// directory is never replaced.
+func TestGenerateGoldens(t *testing.T) {
+	models, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	models = models[:1] // fp32 only, to keep -race runs short
+	refs, err := PublishedWeightsRefs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := GenerateOptions{Generator: Generator("test"), Weights: refs}
+	out := filepath.Join(t.TempDir(), "set")
+	if err := GenerateGoldens(models, out, opts); err != nil {
+		t.Fatal(err)
+	}
+	res, err := VerifyGoldens(os.DirFS(out), ".", models, VerifyOptions{Testdata: aiconform.Testdata()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK() || len(res.Tensors) == 0 {
+		t.Fatalf("verify of a freshly generated set: %d tensors, %d failures", len(res.Tensors), len(res.Failures()))
+	}
+	first, err := os.ReadFile(filepath.Join(out, golden.ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := GenerateGoldens(models, out, opts); err != nil {
+		t.Fatalf("regenerating over an earlier set: %v", err)
+	}
+	second, err := os.ReadFile(filepath.Join(out, golden.ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first, second) {
+		t.Error("regenerating on the same machine changed manifest.json")
+	}
+	entries, err := os.ReadDir(filepath.Dir(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("generation left %d entries beside the set, want none", len(entries)-1)
+	}
+
+	other := t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, "notes.txt"), []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = GenerateGoldens(models, other, opts)
+	if err == nil || !strings.Contains(err.Error(), "not a golden directory") {
+		t.Fatalf("generating into a directory of other files: error %v, want a refusal", err)
+	}
+	if _, err := os.Stat(filepath.Join(other, "notes.txt")); err != nil {
+		t.Fatalf("the unrelated file is gone: %v", err)
+	}
+	if err := GenerateGoldens(models, filepath.Join(t.TempDir(), "x"), GenerateOptions{Generator: Generator("test")}); err == nil || !strings.Contains(err.Error(), "no weights file") {
+		t.Fatalf("generating without weights refs: error %v, want one naming the missing weights", err)
+	}
+}
+
+// TestFP32AgainstFP64 measures how far the published FP32 goldens are from
+// the FP64 ones (the numbers the fp32 tolerance class must cover) and checks
+// they are within the fp32 class.
+func TestFP32AgainstFP64(t *testing.T) {
+	g := aiconform.Goldens()
+	m, _, err := golden.ReadManifest(g, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s32, s64 *golden.Set
+	for i := range m.Sets {
+		switch m.Sets[i].Version {
+		case "fp32":
+			s32 = &m.Sets[i]
+		case "fp64":
+			s64 = &m.Sets[i]
+		}
+	}
+	if s32 == nil || s64 == nil || len(s32.Cases) != len(s64.Cases) {
+		t.Fatal("the published manifest lacks matching fp32 and fp64 sets")
+	}
+	tol := mustTolerance(t, "fp32")
+	type worst struct{ abs, rel, share float64 }
+	worsts := map[string]*worst{}
+	for i := range s32.Cases {
+		a, err := golden.LoadCase(g, ".", s32.Cases[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := golden.LoadCase(g, ".", s64.Cases[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range b.Outputs {
+			d := numerics.Compare(a.Outputs[name], want, tol)
+			if !d.OK() {
+				t.Errorf("%s %s: fp32 against fp64: %s", s32.Cases[i].Name, name, d.Summary(tol))
+			}
+			w := worsts[name]
+			if w == nil {
+				w = &worst{}
+				worsts[name] = w
+			}
+			w.abs, w.rel, w.share = max(w.abs, d.MaxAbs), max(w.rel, d.MaxRel), max(w.share, d.WorstRatio)
+		}
+	}
+	for name, w := range worsts {
+		t.Logf("fp32 vs fp64 over %d cases, %s: max abs error %.3g, max rel error %.3g, largest share of the fp32 tolerance used %.3g", len(s32.Cases), name, w.abs, w.rel, w.share)
+	}
+}

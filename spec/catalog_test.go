@@ -1,0 +1,222 @@
+package spec_test
+
+import (
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aiconform/aiconform/spec"
+)
+
+// designIDs is the list of requirement IDs that DESIGN.md ("Conformance
+// levels and requirement IDs") fixes, by level. It is written out here, not
+// derived from the catalog, so that a dropped or renamed ID fails the test.
+var designIDs = map[spec.Level][]string{
+	spec.Core: {
+		"OIP-HEALTH-LIVE", "OIP-HEALTH-READY", "OIP-MODEL-READY", "OIP-SERVER-META", "OIP-MODEL-META",
+		"OIP-INFER-SCHEMA", "OIP-INFER-ID-ECHO", "OIP-OUTPUT-SELECT", "OIP-ERROR-FORMAT", "OIP-UNKNOWN-MODEL",
+		"OIP-BINARY-DATA",
+		"NUM-GOLDEN", "NUM-LIVE", "NUM-TOP1", "NUM-BATCH-INVARIANCE", "NUM-DETERMINISM", "NUM-OUTPUT-VALID",
+	},
+	spec.Performance: {
+		"LAT-SINGLE-STREAM", "LAT-SERVER", "LAT-OFFLINE", "LAT-CACHE-AUDIT",
+	},
+	spec.Safety: {
+		"SAFE-MALFORMED-JSON", "SAFE-WRONG-SHAPE", "SAFE-WRONG-DTYPE", "SAFE-SHAPE-DATA-MISMATCH",
+		"SAFE-MISSING-INPUT", "SAFE-NONFINITE", "SAFE-OVERSIZE", "SAFE-ERROR-HYGIENE", "SAFE-SURVIVES-ABUSE",
+		"SEC-AUTH-REQUIRED", "SEC-NO-SECRET-ECHO", "SEC-TLS",
+	},
+}
+
+// levelOfPrefix is the level each ID area belongs to (spec/v1/README.md).
+var levelOfPrefix = map[string]spec.Level{
+	"OIP": spec.Core, "NUM": spec.Core, "LAT": spec.Performance, "SAFE": spec.Safety, "SEC": spec.Safety,
+}
+
+var idPattern = regexp.MustCompile(`^[A-Z]+(-[A-Z0-9]+)+$`)
+
+func mustLoad(t *testing.T) *spec.Catalog {
+	t.Helper()
+	c, err := spec.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestCatalogHeader(t *testing.T) {
+	c := mustLoad(t)
+	if c.Kind != "requirements" {
+		t.Errorf("kind = %q, want %q", c.Kind, "requirements")
+	}
+	if c.SpecVersion != spec.Version {
+		t.Errorf("specVersion = %q, want %q (spec.Version)", c.SpecVersion, spec.Version)
+	}
+	var ids []spec.Level
+	for _, l := range c.Levels {
+		ids = append(ids, l.ID)
+		if l.Title == "" || l.Description == "" {
+			t.Errorf("level %q: title and description are required", l.ID)
+		}
+	}
+	if !slices.Equal(ids, spec.Levels) {
+		t.Errorf("levels = %v, want %v (spec.Levels, in report order)", ids, spec.Levels)
+	}
+}
+
+func TestCatalogHasExactlyTheDesignIDs(t *testing.T) {
+	c := mustLoad(t)
+	want := map[string]spec.Level{}
+	for l, ids := range designIDs {
+		for _, id := range ids {
+			want[id] = l
+		}
+	}
+	seen := map[string]int{}
+	for i, r := range c.Requirements {
+		if j, dup := seen[r.ID]; dup {
+			t.Errorf("/requirements/%d: ID %s repeats /requirements/%d", i, r.ID, j)
+		}
+		seen[r.ID] = i
+		l, ok := want[r.ID]
+		if !ok {
+			t.Errorf("/requirements/%d: ID %s is not in DESIGN.md's list", i, r.ID)
+			continue
+		}
+		if r.Level != l {
+			t.Errorf("%s: level %q, want %q", r.ID, r.Level, l)
+		}
+	}
+	for id := range want {
+		if _, ok := seen[id]; !ok {
+			t.Errorf("ID %s of DESIGN.md is missing from the catalog", id)
+		}
+	}
+}
+
+func TestRequirementFields(t *testing.T) {
+	c := mustLoad(t)
+	levels := map[spec.Level]int{}
+	for _, r := range c.Requirements {
+		levels[r.Level]++
+		if !idPattern.MatchString(r.ID) {
+			t.Errorf("%s: ID does not match %s", r.ID, idPattern)
+		}
+		area, _, _ := strings.Cut(r.ID, "-")
+		if l, ok := levelOfPrefix[area]; !ok {
+			t.Errorf("%s: unknown area %q", r.ID, area)
+		} else if r.Level != l {
+			t.Errorf("%s: level %q, but %s-* requirements belong to %q", r.ID, r.Level, area, l)
+		}
+		switch r.Strength {
+		case spec.Must, spec.Should:
+			if !regexp.MustCompile(`\b` + string(r.Strength) + `\b`).MatchString(r.Text) {
+				t.Errorf("%s: strength %s, but the text does not use %s: %q", r.ID, r.Strength, r.Strength, r.Text)
+			}
+		default:
+			t.Errorf("%s: strength %q, want MUST or SHOULD", r.ID, r.Strength)
+		}
+		for field, v := range map[string]string{"title": r.Title, "text": r.Text, "rationale": r.Rationale, "anchor": r.Anchor, "doc": r.Doc} {
+			if strings.TrimSpace(v) == "" || strings.Contains(v, "TODO") {
+				t.Errorf("%s: %s is %q, want finished text", r.ID, field, v)
+			}
+		}
+		if want := strings.ToLower(r.ID); !strings.HasSuffix(r.Doc, "#"+want) {
+			t.Errorf("%s: doc %q, want a link to the heading #%s", r.ID, r.Doc, want)
+		}
+	}
+	for _, l := range spec.Levels {
+		if levels[l] == 0 {
+			t.Errorf("level %q has no requirement", l)
+		}
+	}
+}
+
+// TestApplicability pins the requirements that hold only under a
+// condition: the rest always apply, and a check may skip them as not
+// applicable on no grounds.
+func TestApplicability(t *testing.T) {
+	conditional := map[string]string{
+		"OIP-BINARY-DATA":   "binary_tensor_data",
+		"LAT-SINGLE-STREAM": "latency.singleStreamP90",
+		"LAT-SERVER":        "latency.serverQPS",
+		"LAT-OFFLINE":       "latency.offlineMinThroughput",
+		"LAT-CACHE-AUDIT":   "LAT-SINGLE-STREAM",
+		"SEC-AUTH-REQUIRED": "auth.scheme",
+		"SEC-TLS":           "https",
+	}
+	for _, r := range mustLoad(t).Requirements {
+		word, ok := conditional[r.ID]
+		switch {
+		case ok && !strings.Contains(r.AppliesWhen, word):
+			t.Errorf("%s: appliesWhen %q, want a condition on %s", r.ID, r.AppliesWhen, word)
+		case !ok && r.AppliesWhen != "":
+			t.Errorf("%s: appliesWhen %q, want none (it always applies)", r.ID, r.AppliesWhen)
+		}
+	}
+}
+
+func TestToleranceClasses(t *testing.T) {
+	c := mustLoad(t)
+	seen := map[string]bool{}
+	for _, tc := range c.ToleranceClasses {
+		if seen[tc.ID] {
+			t.Errorf("tolerance class %q repeats", tc.ID)
+		}
+		seen[tc.ID] = true
+		for name, v := range map[string]float64{"rtol": tc.RTol, "atol": tc.ATol} {
+			if !(v > 0 && v < 1) || math.IsInf(v, 0) {
+				t.Errorf("class %s: %s = %v, want a value in (0, 1)", tc.ID, name, v)
+			}
+		}
+		if !strings.Contains(strings.ToLower(tc.Description), "provisional") {
+			t.Errorf("class %s: description %q does not say the values are provisional", tc.ID, tc.Description)
+		}
+		tol, ok := spec.Tolerance(tc.ID)
+		if !ok || tol.Class != tc.ID || tol.RTol != tc.RTol || tol.ATol != tc.ATol {
+			t.Errorf("Tolerance(%q) = %+v, %v; want the catalog's values", tc.ID, tol, ok)
+		}
+	}
+	for _, id := range []string{"fp32", "fp64"} {
+		if !seen[id] {
+			t.Errorf("tolerance class %q is missing", id)
+		}
+	}
+	// A wider datatype gets a tighter class.
+	f32, _ := spec.Tolerance("fp32")
+	f64, _ := spec.Tolerance("fp64")
+	if !(f64.RTol < f32.RTol && f64.ATol < f32.ATol) {
+		t.Errorf("fp64 %v is not tighter than fp32 %v", f64, f32)
+	}
+	if _, ok := spec.Tolerance("fp16"); ok {
+		t.Error(`Tolerance("fp16") found a class that does not exist`)
+	}
+}
+
+func TestLookupAndIDs(t *testing.T) {
+	r, ok := spec.Lookup("OIP-HEALTH-LIVE")
+	if !ok || r.ID != "OIP-HEALTH-LIVE" || r.Doc != "api.md#oip-health-live" || r.Level != spec.Core {
+		t.Errorf("Lookup(OIP-HEALTH-LIVE) = %+v, %v", r, ok)
+	}
+	if _, ok := spec.Lookup("OIP-NO-SUCH"); ok {
+		t.Error("Lookup(OIP-NO-SUCH) found a requirement")
+	}
+	ids := spec.IDs()
+	if !slices.IsSorted(ids) {
+		t.Errorf("IDs() is not sorted: %v", ids)
+	}
+	n := 0
+	for _, l := range designIDs {
+		n += len(l)
+	}
+	if len(ids) != n {
+		t.Errorf("IDs() has %d entries, want %d", len(ids), n)
+	}
+	for _, id := range ids {
+		if _, ok := spec.Lookup(id); !ok {
+			t.Errorf("Lookup(%s) fails for an ID that IDs() lists", id)
+		}
+	}
+}

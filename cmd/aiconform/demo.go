@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aiconform/aiconform"
+	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/reference"
+	"github.com/aiconform/aiconform/reference/serve"
+)
+
+func init() { registerCommand(newDemoCmd) }
+
+// demoOptions are the options of `aiconform demo`.
+type demoOptions struct {
+	OutDir string
+}
+
+func newDemoCmd(s Streams) *cobra.Command {
+	o := demoOptions{OutDir: "aiconform-demo"}
+	cmd := &cobra.Command{
+		Use:   "demo [--out DIR]",
+		Short: "Serve the reference models in-process and run the conformance suite against them",
+		Long: "demo starts the reference server on a free loopback port, runs the suite with the built-in\n" +
+			"profile against it, writes DIR/report.json, prints the summary and where the report is,\n" +
+			"and stops the server. Exit 0 when every check passes, 1 otherwise.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), o, s) },
+	}
+	cmd.Flags().StringVar(&o.OutDir, "out", o.OutDir, "directory the report is written to")
+	return cmd
+}
+
+func runDemo(ctx context.Context, o demoOptions, s Streams) (err error) {
+	if o.OutDir == "" {
+		return usageError(errors.New("demo: --out must not be empty"))
+	}
+	cleanup, err := prepareOutDir(o.OutDir)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	models, err := reference.Builtin()
+	if err != nil {
+		return exitCode(ExitFail, fmt.Errorf("demo: %w", err))
+	}
+	srv, err := serve.New(models, serve.WithServerVersion(version))
+	if err != nil {
+		return exitCode(ExitFail, fmt.Errorf("demo: %w", err))
+	}
+	sctx, stop := context.WithCancel(ctx)
+	addrc := make(chan net.Addr, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- serve.ListenAndServe(sctx, "127.0.0.1:0", srv.Handler(), func(a net.Addr) { addrc <- a })
+	}()
+	var addr net.Addr
+	select {
+	case addr = <-addrc:
+	case err := <-errc:
+		stop()
+		return exitCode(ExitFail, fmt.Errorf("demo: the reference server: %w", err))
+	}
+	defer func() {
+		stop()
+		if serr := <-errc; serr != nil && err == nil {
+			err = exitCode(ExitFail, fmt.Errorf("demo: the reference server: %w", serr))
+		}
+	}()
+	target := "http://" + addr.String()
+	fmt.Fprintf(s.Out, "reference server listening on %s\n", target)
+	rep, err := conformance.Run(ctx, conformance.Options{
+		Target:      target,
+		Goldens:     aiconform.Goldens(),
+		ToolVersion: version,
+	})
+	return finishRun(s, o.OutDir, rep, err)
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aiconform/aiconform"
+	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/reports"
+)
+
+func init() { registerCommand(newRunCmd) }
+
+// runOptions are the options of `aiconform run`.
+type runOptions struct {
+	Target      string
+	ProfileFile string
+	OutDir      string
+	Timeout     time.Duration
+}
+
+func newRunCmd(s Streams) *cobra.Command {
+	o := runOptions{OutDir: "aiconform-report"}
+	cmd := &cobra.Command{
+		Use:   "run --target URL [--profile FILE] [--out DIR] [--timeout D]",
+		Short: "Run the conformance suite against an Open Inference Protocol v2 endpoint",
+		Long: "run checks the endpoint at --target against a profile (without --profile, the built-in profile of\n" +
+			"the reference models), writes DIR/report.json and prints a summary table.\n" +
+			"Exit 0 conformant at the requested levels, 1 not conformant, 2 usage or configuration error\n" +
+			"(a bad profile is reported as FILE: /json/pointer: message), 3 the target could not be reached.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd.Context(), o, s) },
+	}
+	cmd.Flags().StringVar(&o.Target, "target", "", "base URL of the endpoint, e.g. http://127.0.0.1:8000 (required)")
+	cmd.Flags().StringVar(&o.ProfileFile, "profile", "", "profile file, YAML or JSON (default: the built-in profile of the reference models)")
+	cmd.Flags().StringVar(&o.OutDir, "out", o.OutDir, "directory the report is written to")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "limit of each request, e.g. 10s (default: the profile's timeouts.request, else 30s)")
+	return cmd
+}
+
+func runRun(ctx context.Context, o runOptions, s Streams) error {
+	if o.Target == "" {
+		return usageError(errors.New("run: --target is required"))
+	}
+	if o.Timeout < 0 {
+		return usageError(fmt.Errorf("run: --timeout is %v, want a positive duration", o.Timeout))
+	}
+	if o.OutDir == "" {
+		return usageError(errors.New("run: --out must not be empty"))
+	}
+	cleanup, err := prepareOutDir(o.OutDir)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	var p *conformance.Profile
+	if o.ProfileFile != "" {
+		if p, err = conformance.LoadProfile(o.ProfileFile); err != nil {
+			return usageError(err)
+		}
+	}
+	rep, err := conformance.Run(ctx, conformance.Options{
+		Target:         o.Target,
+		Profile:        p,
+		Goldens:        aiconform.Goldens(),
+		RequestTimeout: o.Timeout,
+		ToolVersion:    version,
+	})
+	return finishRun(s, o.OutDir, rep, err)
+}
+
+// prepareOutDir creates the report directory before a run, so that an
+// unusable --out is reported before the checks spend any time. The
+// returned function removes the directory again if it was created here and
+// is still empty (the run ended without a report).
+func prepareOutDir(dir string) (cleanup func(), err error) {
+	_, statErr := os.Stat(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, usageError(fmt.Errorf("cannot write the report: %w", err))
+	}
+	if statErr == nil {
+		return func() {}, nil
+	}
+	return func() { _ = os.Remove(dir) }, nil
+}
+
+// finishRun turns the outcome of conformance.Run into output and an exit
+// code: it prints the summary, writes the report and says where it is.
+func finishRun(s Streams, outDir string, rep *conformance.Report, err error) error {
+	switch {
+	case errors.Is(err, conformance.ErrUnreachable):
+		return exitCode(ExitUnreachable, err)
+	case errors.Is(err, conformance.ErrConfig):
+		return usageError(err)
+	case err != nil:
+		return exitCode(ExitFail, err)
+	}
+	if err := reports.Summary(s.Out, rep); err != nil {
+		return exitCode(ExitFail, err)
+	}
+	path, err := reports.WriteJSON(outDir, rep)
+	if err != nil {
+		return usageError(fmt.Errorf("cannot write the report: %w", err))
+	}
+	fmt.Fprintf(s.Out, "report: %s\n", path)
+	if !rep.Conformant() {
+		return exitCode(ExitFail, nil)
+	}
+	return nil
+}

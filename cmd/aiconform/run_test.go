@@ -1,0 +1,353 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aiconform/aiconform"
+	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/golden"
+	"github.com/aiconform/aiconform/oip"
+	"github.com/aiconform/aiconform/reference"
+	"github.com/aiconform/aiconform/reference/serve"
+	"github.com/aiconform/aiconform/schemas"
+	"github.com/aiconform/aiconform/spec"
+)
+
+// runCLI runs the CLI with args and returns the exit code, stdout and stderr.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+// runReferenceServer serves the built-in reference models, through wrap
+// when it is not nil.
+func runReferenceServer(t *testing.T, wrap func(http.Handler) http.Handler) *httptest.Server {
+	t.Helper()
+	models, err := reference.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := serve.New(models)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// runWrongNumbers perturbs element 3 of every "logits" output by +0.5.
+func runWrongNumbers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/infer") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var resp oip.InferenceResponse
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &resp) != nil {
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
+			return
+		}
+		for i, o := range resp.Outputs {
+			if o.Name != "logits" {
+				continue
+			}
+			tensor, err := oip.DecodeData(o.Datatype, o.Shape, o.Data)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			tensor.F32[3] += 0.5
+			if resp.Outputs[i].Data, err = oip.EncodeData(tensor); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(resp)
+	})
+}
+
+// runHangInfer never answers inference requests.
+func runHangInfer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			io.Copy(io.Discard, r.Body)
+			select {
+			case <-r.Context().Done():
+			case <-time.After(time.Minute):
+			}
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// runSmallProfile writes a profile for seed-cnn@fp32 whose golden set is
+// the first n published cases (copied to a temporary directory), so that a
+// run against the real reference server stays quick under -race.
+func runSmallProfile(t *testing.T, n int) string {
+	t.Helper()
+	fsys := aiconform.Goldens()
+	m, _, err := golden.ReadManifest(fsys, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var set *golden.Set
+	for i := range m.Sets {
+		if m.Sets[i].Model == "seed-cnn" && m.Sets[i].Version == "fp32" {
+			set = &m.Sets[i]
+			break
+		}
+	}
+	if set == nil || len(set.Cases) < n {
+		t.Fatalf("the published goldens have no %d seed-cnn/fp32 cases", n)
+	}
+	set.Cases = set.Cases[:n]
+	m.Sets = []golden.Set{*set}
+	for _, c := range set.Cases {
+		b, err := fs.ReadFile(fsys, c.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, "goldens", filepath.FromSlash(c.File))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mb, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "goldens", golden.ManifestFile), mb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	profile := filepath.Join(dir, "small.yaml")
+	doc := "kind: profile\nspecVersion: v1\nname: small\nlevels: [core]\ngoldens: goldens\nmodels:\n  - {name: seed-cnn, version: fp32, reference: seed-cnn, referenceVersion: fp32}\n"
+	if err := os.WriteFile(profile, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return profile
+}
+
+// runReadReport reads and schema-validates DIR/report.json.
+func runReadReport(t *testing.T, dir string) conformance.Report {
+	t.Helper()
+	p := filepath.Join(dir, "report.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := schemas.DecodeDocument(p, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := schemas.Validate("report", "v1", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		t.Errorf("report.json breaks the report schema: %s", v)
+	}
+	var rep conformance.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func TestRunAgainstReferenceServer(t *testing.T) {
+	ts := runReferenceServer(t, nil)
+	out := filepath.Join(t.TempDir(), "out")
+	profile := runSmallProfile(t, 3)
+	code, stdout, stderr := runCLI(t, "run", "--target", ts.URL, "--out", out, "--profile", profile)
+	if code != ExitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"verdict: CONFORMANT at core", "report: " + filepath.Join(out, "report.json"), "numerics/golden", "NUM-GOLDEN"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	rep := runReadReport(t, out)
+	if rep.Verdict != spec.VerdictPass || rep.Target != ts.URL || rep.Tool.Version != version || rep.Profile.Source != profile || rep.Profile.Name != "small" {
+		t.Errorf("report %s %s %+v %+v", rep.Verdict, rep.Target, rep.Tool, rep.Profile)
+	}
+	for _, c := range rep.Checks {
+		if c.Status != spec.Pass {
+			t.Errorf("%s: %s: %s", c.ID, c.Status, c.Message)
+		}
+	}
+}
+
+func TestRunWrongNumbers(t *testing.T) {
+	ts := runReferenceServer(t, runWrongNumbers)
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", "--target", ts.URL, "--out", out, "--profile", runSmallProfile(t, 3))
+	if code != ExitFail {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	// The whole NUM-GOLDEN message: the case, the tensor, the worst
+	// element and its index, the error and the tolerance.
+	var msg string
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(line, "fail numerics/golden: ") {
+			msg = line
+		}
+	}
+	for _, want := range []string{"seed-cnn@fp32 case ", "output logits", "worst at index [0 3] (flat 3)", "got ", "want ", "abs error 0.5", "class fp32 (rtol 1.0e-04, atol 1.0e-05)", "golden cases failed"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("NUM-GOLDEN message %q lacks %q\nstdout:\n%s", msg, want, stdout)
+		}
+	}
+	if !strings.Contains(stdout, "verdict: NOT CONFORMANT at core") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+	rep := runReadReport(t, out)
+	for _, c := range rep.Checks {
+		want := spec.Pass
+		if c.ID == "numerics/golden" {
+			want = spec.Fail
+		}
+		if c.Status != want {
+			t.Errorf("%s: %s, want %s: %s", c.ID, c.Status, want, c.Message)
+		}
+	}
+	if rep.Levels[spec.Core] != spec.VerdictFail || rep.Verdict != spec.VerdictFail {
+		t.Errorf("levels %v verdict %s", rep.Levels, rep.Verdict)
+	}
+}
+
+func TestRunTimeoutFlag(t *testing.T) {
+	ts := runReferenceServer(t, runHangInfer)
+	out := t.TempDir()
+	start := time.Now()
+	code, stdout, stderr := runCLI(t, "run", "--target", ts.URL, "--out", out, "--timeout", "150ms")
+	if code != ExitFail {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the run took %v", d)
+	}
+	rep := runReadReport(t, out)
+	for _, c := range rep.Checks {
+		if c.ID == "api/infer-schema" && (c.Status != spec.Fail || !strings.Contains(c.Message, "no complete response within 150ms")) {
+			t.Errorf("%s: %s: %s", c.ID, c.Status, c.Message)
+		}
+	}
+}
+
+func TestRunUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	out := filepath.Join(t.TempDir(), "out")
+	code, stdout, stderr := runCLI(t, "run", "--target", "http://"+addr, "--out", out)
+	if code != ExitUnreachable {
+		t.Fatalf("exit %d, want 3\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "target unreachable") || !strings.Contains(stderr, addr) {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a report directory was written for an unreachable target: %v", err)
+	}
+}
+
+func TestRunConfigErrors(t *testing.T) {
+	profiles := filepath.Join("..", "..", "testdata", "profiles")
+	misspelt := filepath.Join(profiles, "invalid", "misspelt-field.yaml")
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts := runReferenceServer(t, nil)
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"misspelt profile field", []string{"run", "--target", ts.URL, "--profile", misspelt},
+			[]string{misspelt + `: /models/0: additional property "refrence" is not allowed`}},
+		{"missing profile", []string{"run", "--target", ts.URL, "--profile", filepath.Join(profiles, "nope.yaml")}, []string{"nope.yaml"}},
+		{"no target", []string{"run"}, []string{"--target is required"}},
+		{"bad target", []string{"run", "--target", "localhost:8000"}, []string{"scheme must be http or https"}},
+		{"negative timeout", []string{"run", "--target", ts.URL, "--timeout", "-1s"}, []string{"--timeout is -1s"}},
+		{"bad timeout", []string{"run", "--target", ts.URL, "--timeout", "soon"}, []string{"soon"}},
+		{"argument", []string{"run", "extra", "--target", ts.URL}, []string{"extra"}},
+		{"unwritable out", []string{"run", "--target", ts.URL, "--out", filepath.Join(notDir, "out")}, []string{"cannot write the report"}},
+		{"demo argument", []string{"demo", "extra"}, []string{"extra"}},
+		{"demo unwritable out", []string{"demo", "--out", filepath.Join(notDir, "out")}, []string{"cannot write the report"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tt.args...)
+			if code != ExitUsage {
+				t.Fatalf("exit %d, want 2\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
+
+// TestDemo is the walking skeleton end to end: the reference server
+// in-process, the built-in profile, every check passing.
+func TestDemo(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "demo")
+	code, stdout, stderr := runCLI(t, "demo", "--out", out)
+	if code != ExitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"reference server listening on http://127.0.0.1:", "verdict: CONFORMANT at core", "report: " + filepath.Join(out, "report.json")} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	rep := runReadReport(t, out)
+	if len(rep.Checks) != len(conformance.Checks()) || rep.Summary.Pass != len(rep.Checks) {
+		t.Errorf("summary %+v of %d checks", rep.Summary, len(conformance.Checks()))
+	}
+	for _, c := range rep.Checks {
+		if c.Status != spec.Pass {
+			t.Errorf("%s: %s: %s", c.ID, c.Status, c.Message)
+		}
+	}
+	if rep.Levels[spec.Core] != spec.VerdictPass || rep.Verdict != spec.VerdictPass {
+		t.Errorf("levels %v verdict %s", rep.Levels, rep.Verdict)
+	}
+}

@@ -1,0 +1,395 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aiconform/aiconform/schemas"
+	"github.com/aiconform/aiconform/spec"
+)
+
+// runFake runs the suite with the built-in profile against a fake with the
+// given fault.
+func runFake(t *testing.T, f *fake, opts Options) *Report {
+	t.Helper()
+	srv := httptest.NewServer(f.handler())
+	t.Cleanup(srv.Close)
+	opts.Target = srv.URL
+	if opts.Goldens == nil {
+		opts.Goldens = fakeGoldens(t, 4)
+	}
+	if opts.RequestTimeout == 0 {
+		opts.RequestTimeout = 5 * time.Second
+	}
+	if opts.ToolVersion == "" {
+		opts.ToolVersion = "test"
+	}
+	rep, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	validateReport(t, rep)
+	return rep
+}
+
+// validateReport checks the report's JSON form against the report schema.
+func validateReport(t *testing.T, rep *Report) {
+	t.Helper()
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatalf("marshal report: %v", err)
+	}
+	doc, err := schemas.DecodeDocument("report.json", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := schemas.Validate(ReportKind, "v1", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		t.Errorf("report breaks its schema: %s", v)
+	}
+}
+
+func result(t *testing.T, rep *Report, id string) Result {
+	t.Helper()
+	for _, r := range rep.Checks {
+		if r.ID == id {
+			return r
+		}
+	}
+	t.Fatalf("no result for check %s", id)
+	return Result{}
+}
+
+func TestRunConformant(t *testing.T) {
+	rep := runFake(t, &fake{}, Options{Clock: fixedClock(time.Millisecond)})
+	if len(rep.Checks) != len(checks) {
+		t.Errorf("%d results, want one per check (%d)", len(rep.Checks), len(checks))
+	}
+	for _, r := range rep.Checks {
+		if r.Status != spec.Pass {
+			t.Errorf("%s: %s: %s", r.ID, r.Status, r.Message)
+		}
+	}
+	if !rep.Conformant() || rep.Verdict != spec.VerdictPass {
+		t.Errorf("verdict %s, want pass", rep.Verdict)
+	}
+	want := map[spec.Level]spec.Verdict{spec.Core: spec.VerdictPass, spec.Performance: spec.VerdictNotRun, spec.Safety: spec.VerdictNotRun}
+	for l, v := range want {
+		if rep.Levels[l] != v {
+			t.Errorf("level %s: %s, want %s", l, rep.Levels[l], v)
+		}
+	}
+	if rep.Summary != (Summary{Total: len(checks), Pass: len(checks)}) {
+		t.Errorf("summary %+v", rep.Summary)
+	}
+	if rep.Kind != ReportKind || rep.SpecVersion != spec.Version || rep.Tool.Version != "test" || rep.Profile.Name != "reference" || rep.Profile.Source != BuiltinSource {
+		t.Errorf("report header %+v %+v %+v", rep.Kind, rep.Tool, rep.Profile)
+	}
+	if !rep.EndTime.After(rep.StartTime) || rep.Duration.Unit != UnitMillisecond || rep.Duration.Value <= 0 {
+		t.Errorf("times %v..%v, duration %+v", rep.StartTime, rep.EndTime, rep.Duration)
+	}
+	g := result(t, rep, "numerics/golden")
+	if len(g.Evidence.Cases) != 4 {
+		t.Errorf("numerics/golden evidence has %d cases, want 4", len(g.Evidence.Cases))
+	}
+	for _, c := range g.Evidence.Cases {
+		if c.Status != spec.Pass || len(c.Outputs) != 2 || c.Tolerance.Class != "fp32" {
+			t.Errorf("case %+v", c)
+		}
+	}
+	if g.Evidence.Figures["cases"].Value != 4 || g.Evidence.Figures["casesFailed"].Value != 0 {
+		t.Errorf("figures %+v", g.Evidence.Figures)
+	}
+	mr := result(t, rep, "api/model-ready")
+	var paths []string
+	for _, ex := range mr.Evidence.Exchanges {
+		paths = append(paths, ex.Path)
+	}
+	if got := strings.Join(paths, " "); got != "/v2/models/seed-cnn/ready /v2/models/seed-cnn/versions/fp32/ready" {
+		t.Errorf("model-ready asked %s", got)
+	}
+	hl := result(t, rep, "api/health-live")
+	if len(hl.Evidence.Exchanges) != 1 || hl.Evidence.Exchanges[0].StatusCode != 200 || hl.Evidence.Exchanges[0].Method != "GET" {
+		t.Errorf("health-live evidence %+v", hl.Evidence)
+	}
+}
+
+// TestRunFaults runs the suite against fakes that each break one rule:
+// exactly the checks named fail (or skip), with an actionable message.
+func TestRunFaults(t *testing.T) {
+	tests := []struct {
+		fault string
+		opts  Options
+		// want maps check IDs to the status and message fragments expected;
+		// every other check must pass.
+		want map[string]struct {
+			status spec.Status
+			msg    []string
+		}
+	}{
+		{fault: faultNotReady, want: want1("api/health-ready", spec.Fail, "GET /v2/health/ready answered 503, want 200")},
+		{fault: faultModelNotReady, want: want1("api/model-ready", spec.Fail, "GET /v2/models/seed-cnn/versions/fp32/ready answered 503, want 200")},
+		{fault: faultNoExtensions, want: want1("api/server-metadata", spec.Fail, "GET /v2", "extensions")},
+		{fault: faultMetadataShape, want: want1("api/model-metadata", spec.Fail, `input "input": shape [-1 28 28], want [-1 1 28 28]`)},
+		{fault: faultNoIDEcho, want: want1("api/infer-id-echo", spec.Fail, "is not echoed")},
+		{fault: faultWrongID, want: want1("api/infer-id-echo", spec.Fail, `id is "fixed-id", want the request's "aiconform-`)},
+		{fault: faultWrongNumbers, want: want1("numerics/golden", spec.Fail,
+			"output logits", "elements outside class fp32 (rtol 1.0e-04, atol 1.0e-05)",
+			"worst at index [0 3] (flat 3)", "abs error 0.5", "4 of 4 golden cases failed")},
+		{fault: faultOutputDatatype, want: wantN(
+			"api/infer-schema", spec.Fail, []string{`output "logits" has datatype FP64, want FP32`},
+			"numerics/golden", spec.Fail, []string{`datatype FP64, want FP32`})},
+		{fault: fault500BadRequest, want: want1("api/error-format", spec.Fail, "answered 500, want 400", "malformed JSON")},
+		{fault: faultErrorNotJSON, want: wantN(
+			"api/error-format", spec.Fail, []string{`Content-Type "text/plain", want application/json`},
+			"api/unknown-model", spec.Fail, []string{`Content-Type "text/plain", want application/json`})},
+		{fault: faultUnknownModel200, want: want1("api/unknown-model", spec.Fail, "GET /v2/models/aiconform-no-such-model-", "answered 200, want 404")},
+		{fault: faultGarbageInfer, want: wantN(
+			"api/infer-schema", spec.Fail, []string{"POST /v2/models/seed-cnn/versions/fp32/infer: body is not JSON"},
+			"api/infer-id-echo", spec.Skip, []string{"could not be judged", "without a JSON object"},
+			"api/error-format", spec.Fail, []string{"answered 200, want 400"},
+			"numerics/golden", spec.Fail, []string{"body is not JSON", "4 of 4 golden cases failed"})},
+		{fault: faultHugeInfer, opts: Options{MaxBodyBytes: 1 << 20}, want: wantN(
+			"api/infer-schema", spec.Fail, []string{"answered 200 with a body over the 1048576-byte limit"},
+			"api/infer-id-echo", spec.Skip, []string{"could not be judged"},
+			"api/error-format", spec.Fail, []string{"over the 1048576-byte limit"},
+			"numerics/golden", spec.Fail, []string{"over the 1048576-byte limit"})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fault, func(t *testing.T) {
+			t.Parallel()
+			rep := runFake(t, &fake{fault: tt.fault}, tt.opts)
+			for _, r := range rep.Checks {
+				w, ok := tt.want[r.ID]
+				if !ok {
+					if r.Status != spec.Pass {
+						t.Errorf("%s: %s: %s (want pass)", r.ID, r.Status, r.Message)
+					}
+					continue
+				}
+				if r.Status != w.status {
+					t.Errorf("%s: %s, want %s: %s", r.ID, r.Status, w.status, r.Message)
+				}
+				for _, m := range w.msg {
+					if !strings.Contains(r.Message, m) {
+						t.Errorf("%s: message %q lacks %q", r.ID, r.Message, m)
+					}
+				}
+				if len(r.Evidence.Exchanges) == 0 {
+					t.Errorf("%s: no exchanges in the evidence", r.ID)
+				}
+			}
+			if rep.Conformant() || rep.Levels[spec.Core] != spec.VerdictFail {
+				t.Errorf("verdict %s, core %s; want fail", rep.Verdict, rep.Levels[spec.Core])
+			}
+		})
+	}
+}
+
+type wantResult = struct {
+	status spec.Status
+	msg    []string
+}
+
+func want1(id string, status spec.Status, msg ...string) map[string]wantResult {
+	return map[string]wantResult{id: {status, msg}}
+}
+
+// wantN takes (id, status, []string) triples.
+func wantN(args ...any) map[string]wantResult {
+	out := map[string]wantResult{}
+	for i := 0; i < len(args); i += 3 {
+		out[args[i].(string)] = wantResult{args[i+1].(spec.Status), args[i+2].([]string)}
+	}
+	return out
+}
+
+func TestRunWrongNumbersEvidence(t *testing.T) {
+	rep := runFake(t, &fake{fault: faultWrongNumbers}, Options{})
+	g := result(t, rep, "numerics/golden")
+	if len(g.Evidence.Cases) != 4 {
+		t.Fatalf("%d cases", len(g.Evidence.Cases))
+	}
+	c := g.Evidence.Cases[0]
+	if c.Status != spec.Fail || c.Outputs[0].Name != "logits" || c.Outputs[0].Violations != 1 ||
+		len(c.Outputs[0].WorstIndex) != 2 || c.Outputs[0].WorstIndex[1] != 3 || c.Outputs[0].WorstRatio <= 1 {
+		t.Errorf("case evidence %+v", c)
+	}
+	if c.Outputs[1].Name != "probabilities" || c.Outputs[1].Violations != 0 {
+		t.Errorf("probabilities evidence %+v", c.Outputs[1])
+	}
+	if len(g.Evidence.Exchanges) != 4 {
+		t.Errorf("%d exchanges, want one per failing case", len(g.Evidence.Exchanges))
+	}
+}
+
+func TestRunHangingEndpoint(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	start := time.Now()
+	rep := runFake(t, &fake{fault: faultHangInfer}, Options{RequestTimeout: timeout})
+	// infer-schema, id-echo, 2 error probes and the first golden case
+	// each wait one timeout; the other golden cases are not sent.
+	if d := time.Since(start); d > 20*timeout+5*time.Second {
+		t.Errorf("run took %v", d)
+	}
+	is := result(t, rep, "api/infer-schema")
+	if is.Status != spec.Fail || !strings.Contains(is.Message, "no complete response within 200ms") {
+		t.Errorf("infer-schema: %s: %s", is.Status, is.Message)
+	}
+	if ex := is.Evidence.Exchanges[0]; ex.StatusCode != 0 || ex.Error == "" {
+		t.Errorf("exchange %+v", ex)
+	}
+	g := result(t, rep, "numerics/golden")
+	if g.Status != spec.Fail || !strings.Contains(g.Message, "3 not sent") {
+		t.Errorf("golden: %s: %s", g.Status, g.Message)
+	}
+	if e := result(t, rep, "api/infer-id-echo"); e.Status != spec.Skip || !strings.Contains(e.Message, "no complete response") {
+		t.Errorf("id-echo: %s: %s", e.Status, e.Message)
+	}
+	if h := result(t, rep, "api/health-live"); h.Status != spec.Pass {
+		t.Errorf("health-live: %s: %s", h.Status, h.Message)
+	}
+}
+
+func TestRunHugeBodyExcerpt(t *testing.T) {
+	rep := runFake(t, &fake{fault: faultHugeInfer}, Options{})
+	ex := result(t, rep, "api/infer-schema").Evidence.Exchanges[0]
+	if !ex.BodyOverLimit || ex.ResponseBytes.Value != DefaultMaxBodyBytes || ex.ResponseBytes.Unit != UnitByte {
+		t.Errorf("exchange %+v", ex)
+	}
+	if len(ex.ResponseExcerpt) > ExcerptLimit || !strings.HasSuffix(ex.ResponseExcerpt, "[cut off at the 16777216-byte limit]") {
+		t.Errorf("excerpt of %d bytes: %q", len(ex.ResponseExcerpt), ex.ResponseExcerpt[len(ex.ResponseExcerpt)-40:])
+	}
+}
+
+func TestRunBearerAuth(t *testing.T) {
+	const token = "s3cret-token-value"
+	p, err := ParseProfile("auth.yaml", []byte(strings.Replace(string(builtinProfileYAML), "scheme: none", "scheme: bearer\n  tokenEnv: FAKE_TOKEN", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string {
+		if k == "FAKE_TOKEN" {
+			return token
+		}
+		return ""
+	}
+	rep := runFake(t, &fake{token: token, fault: faultEchoAuthInErrors}, Options{Profile: p, Getenv: getenv})
+	for _, r := range rep.Checks {
+		if r.Status != spec.Pass {
+			t.Errorf("%s: %s: %s", r.ID, r.Status, r.Message)
+		}
+	}
+	b, _ := json.Marshal(rep)
+	if strings.Contains(string(b), token) {
+		t.Errorf("the report holds the token")
+	}
+	if !strings.Contains(string(b), "Bearer [redacted]") {
+		t.Errorf("the echoed token is not shown redacted")
+	}
+
+	// Without the variable the run cannot happen.
+	srv := httptest.NewServer((&fake{token: token}).handler())
+	defer srv.Close()
+	_, err = Run(context.Background(), Options{Target: srv.URL, Profile: p, Goldens: fakeGoldens(t, 1), Getenv: func(string) string { return "" }})
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "/auth/tokenEnv") || !strings.Contains(err.Error(), "FAKE_TOKEN") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestRunUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, err = Run(context.Background(), Options{Target: "http://" + addr, Goldens: fakeGoldens(t, 1)})
+	if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrConfig) {
+		t.Fatalf("err = %v, want ErrUnreachable", err)
+	}
+	if !strings.Contains(err.Error(), addr) {
+		t.Errorf("err %q does not name the target", err)
+	}
+}
+
+func TestRunConfigErrors(t *testing.T) {
+	srv := httptest.NewServer((&fake{}).handler())
+	defer srv.Close()
+	good := fakeGoldens(t, 2)
+	tampered := fakeGoldens(t, 2)
+	tampered["seed-cnn/fp32/case-001.safetensors"].Data[100] ^= 1
+	noSet := fakeGoldens(t, 1)
+	noSet["manifest.json"].Data = []byte(strings.ReplaceAll(string(noSet["manifest.json"].Data), `"model": "seed-cnn"`, `"model": "seed-rnn"`))
+	rnn, err := ParseProfile("rnn.yaml", []byte(strings.Replace(string(builtinProfileYAML), "reference: seed-cnn", "reference: seed-rnn", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	perf, err := ParseProfile("perf.yaml", []byte(strings.Replace(string(builtinProfileYAML), "levels: [core]", "levels: [core, performance]", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		opts Options
+		want []string
+	}{
+		{"no goldens", Options{Target: srv.URL}, []string{"/goldens", "built-in goldens but none were provided"}},
+		{"tampered golden", Options{Target: srv.URL, Goldens: tampered}, []string{"case-001.safetensors: sha256 is"}},
+		{"no golden set for the model", Options{Target: srv.URL, Goldens: noSet}, []string{"/models/0", "no golden cases for reference seed-cnn/fp32"}},
+		{"goldens do not fit the contract", Options{Target: srv.URL, Goldens: good, Profile: rnn}, []string{"no golden cases for reference seed-rnn/fp32"}},
+		{"level without checks", Options{Target: srv.URL, Goldens: good, Profile: perf}, []string{"perf.yaml: /levels/1: level performance has no checks"}},
+		{"bad target scheme", Options{Target: "ftp://example.com", Goldens: good}, []string{"scheme must be http or https"}},
+		{"credentials in target", Options{Target: "http://user:pw@example.com", Goldens: good}, []string{"credentials do not belong in the URL"}},
+		{"go profile breaks the schema", Options{Target: srv.URL, Goldens: good, Profile: &Profile{Kind: "profile", SpecVersion: "v1", Name: "x", Levels: []spec.Level{"core"}}}, []string{"/models"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Run(context.Background(), tt.opts)
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("err = %v, want ErrConfig", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestRunInterrupted(t *testing.T) {
+	srv := httptest.NewServer((&fake{}).handler())
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Run(ctx, Options{Target: srv.URL, Goldens: fakeGoldens(t, 1)})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+// TestRunTargetPrefix checks that a base URL with a path prefix is kept.
+func TestRunTargetPrefix(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.Handle("/prefix/", http.StripPrefix("/prefix", (&fake{}).handler()))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	rep, err := Run(context.Background(), Options{Target: srv.URL + "/prefix/", Goldens: fakeGoldens(t, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Conformant() || rep.Target != srv.URL+"/prefix" {
+		t.Errorf("verdict %s, target %s", rep.Verdict, rep.Target)
+	}
+}

@@ -1,0 +1,300 @@
+package conformance
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aiconform/aiconform/golden"
+	"github.com/aiconform/aiconform/schemas"
+	"github.com/aiconform/aiconform/spec"
+)
+
+// ProfileKind is the profile's document kind, as schemas/profile names it.
+const ProfileKind = "profile"
+
+// ProfileSchemaVersion is the major version of the profile schema this
+// build reads.
+const ProfileSchemaVersion = "v1"
+
+// BuiltinGoldens is the value of Profile.Goldens that selects the golden
+// set shipped with aiconform (Options.Goldens).
+const BuiltinGoldens = "builtin"
+
+// BuiltinSource is the ProfileRef.Source of the built-in profile.
+const BuiltinSource = "builtin"
+
+// Auth schemes a profile may name.
+const (
+	AuthNone   = "none"
+	AuthBearer = "bearer"
+)
+
+// DefaultRequestTimeout bounds each request when neither the profile nor
+// Options set a timeout.
+const DefaultRequestTimeout = 30 * time.Second
+
+//go:embed profiles/reference.yaml
+var builtinProfileYAML []byte
+
+// Profile says what a run checks: which served models stand for which
+// reference models, which levels are requested, where the goldens are,
+// the timeouts and how to authenticate. Its document form (YAML or JSON)
+// validates against schemas/profile/v1.schema.json.
+type Profile struct {
+	Kind        string       `json:"kind"`
+	SpecVersion string       `json:"specVersion"`
+	Name        string       `json:"name"`
+	Description string       `json:"description,omitempty"`
+	Levels      []spec.Level `json:"levels"`
+	// Goldens is "builtin" (the default) or a directory holding a golden
+	// set (manifest.json and case files); a relative path is relative to
+	// the profile file.
+	Goldens  string     `json:"goldens,omitempty"`
+	Timeouts *Timeouts  `json:"timeouts,omitempty"`
+	Auth     *Auth      `json:"auth,omitempty"`
+	Latency  *Latency   `json:"latency,omitempty"`
+	Models   []ModelRef `json:"models"`
+
+	source string // file name or BuiltinSource
+	digest string // sha256 of the document as read
+}
+
+// ModelRef maps a model as the target serves it to a reference model.
+type ModelRef struct {
+	// Name is the model name on the target (the {m} of /v2/models/{m}).
+	Name string `json:"name"`
+	// Version is the served version; empty uses the target's default.
+	Version string `json:"version,omitempty"`
+	// Reference is the reference model id: seed-cnn, seed-rnn or seed-transformer.
+	Reference string `json:"reference"`
+	// ReferenceVersion is fp32 or fp64.
+	ReferenceVersion string `json:"referenceVersion"`
+}
+
+// Label names the served model for messages: "name" or "name@version".
+func (m ModelRef) Label() string {
+	if m.Version == "" {
+		return m.Name
+	}
+	return m.Name + "@" + m.Version
+}
+
+// Timeouts bound the run's requests.
+type Timeouts struct {
+	// Request bounds each HTTP exchange, body included.
+	Request *Duration `json:"request,omitempty"`
+}
+
+// Auth says how requests authenticate. The token itself never appears in
+// a profile: TokenEnv names the environment variable that holds it.
+type Auth struct {
+	Scheme   string `json:"scheme"`
+	TokenEnv string `json:"tokenEnv,omitempty"`
+}
+
+// Latency holds the budgets of the performance level.
+type Latency struct {
+	// SingleStreamP90 is the budget for the 90th percentile latency of
+	// one request at a time.
+	SingleStreamP90 *Duration `json:"singleStreamP90,omitempty"`
+	// ServerQPS is the Poisson arrival rate of the server scenario, in
+	// queries per second, and ServerP99 its 99th percentile budget.
+	ServerQPS float64   `json:"serverQPS,omitempty"`
+	ServerP99 *Duration `json:"serverP99,omitempty"`
+	// OfflineMinThroughput is the floor of the offline scenario, in
+	// samples per second.
+	OfflineMinThroughput float64 `json:"offlineMinThroughput,omitempty"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s").
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string such as \"30s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Source is the file the profile was read from, or "builtin".
+func (p *Profile) Source() string {
+	if p.source == "" {
+		return "profile"
+	}
+	return p.source
+}
+
+// Digest is the sha256 of the profile document as read, or of its JSON
+// form for a profile built in Go.
+func (p *Profile) Digest() string {
+	if p.digest != "" {
+		return p.digest
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return golden.Digest(nil)
+	}
+	return golden.Digest(b)
+}
+
+// ProfileError reports a profile that breaks its schema or is
+// inconsistent, one violation per problem, each with its JSON pointer.
+// errors.Is(err, ErrConfig) holds for it.
+type ProfileError struct {
+	// Source is the profile file.
+	Source     string
+	Violations []schemas.Violation
+}
+
+// Error renders one "FILE: /pointer: message" line per violation.
+func (e *ProfileError) Error() string {
+	lines := make([]string, len(e.Violations))
+	for i, v := range e.Violations {
+		p := v.Pointer
+		if p == "" {
+			p = "/"
+		}
+		lines[i] = fmt.Sprintf("%s: %s: %s", e.Source, p, v.Message)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Is makes errors.Is(err, ErrConfig) true.
+func (e *ProfileError) Is(target error) bool { return target == ErrConfig }
+
+// LoadProfile reads and validates a profile file (YAML or JSON).
+func LoadProfile(path string) (*Profile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: profile: %w", ErrConfig, err)
+	}
+	return ParseProfile(path, b)
+}
+
+// ParseProfile decodes and validates a profile document (YAML or JSON).
+// source names the document in errors; a relative goldens directory is
+// resolved against source's directory.
+func ParseProfile(source string, data []byte) (*Profile, error) {
+	// A profile is YAML unless its name says JSON (YAML reads JSON too,
+	// but JSON errors are clearer for JSON files).
+	name := source
+	switch strings.ToLower(filepath.Ext(source)) {
+	case ".json", ".yaml", ".yml":
+	default:
+		name += ".yaml"
+	}
+	doc, err := schemas.DecodeDocument(name, data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	vs, err := schemas.Validate(ProfileKind, ProfileSchemaVersion, doc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, source, err)
+	}
+	if len(vs) > 0 {
+		return nil, &ProfileError{Source: source, Violations: vs}
+	}
+	// The schema has accepted the document; decoding into the struct
+	// therefore only fails on values the schema cannot express (a
+	// duration's range), which are reported the same way.
+	j, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, source, err)
+	}
+	var p Profile
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return nil, &ProfileError{Source: source, Violations: []schemas.Violation{{Message: err.Error()}}}
+	}
+	p.source = source
+	p.digest = golden.Digest(data)
+	if p.Goldens != "" && p.Goldens != BuiltinGoldens && !filepath.IsAbs(p.Goldens) && source != BuiltinSource {
+		p.Goldens = filepath.Join(filepath.Dir(source), filepath.FromSlash(p.Goldens))
+	}
+	if vs := p.semanticViolations(); len(vs) > 0 {
+		return nil, &ProfileError{Source: source, Violations: vs}
+	}
+	return &p, nil
+}
+
+// BuiltinProfile returns the built-in profile for the reference models
+// (conformance/profiles/reference.yaml).
+func BuiltinProfile() (*Profile, error) {
+	return ParseProfile(BuiltinSource, builtinProfileYAML)
+}
+
+// BuiltinProfileYAML returns the built-in profile's document.
+func BuiltinProfileYAML() []byte { return bytes.Clone(builtinProfileYAML) }
+
+// Validate checks a profile built in Go (or read by ParseProfile) against
+// the profile schema and the rules the schema cannot express.
+func (p *Profile) Validate() error {
+	j, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrConfig, p.Source(), err)
+	}
+	doc, err := schemas.DecodeDocument(p.Source()+".json", j)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrConfig, p.Source(), err)
+	}
+	vs, err := schemas.Validate(ProfileKind, ProfileSchemaVersion, doc)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrConfig, p.Source(), err)
+	}
+	vs = append(vs, p.semanticViolations()...)
+	if len(vs) > 0 {
+		return &ProfileError{Source: p.Source(), Violations: vs}
+	}
+	return nil
+}
+
+// semanticViolations finds what the schema cannot: a model listed twice.
+func (p *Profile) semanticViolations() []schemas.Violation {
+	var vs []schemas.Violation
+	seen := map[string]int{}
+	for i, m := range p.Models {
+		key := m.Name + "\x00" + m.Version
+		if j, ok := seen[key]; ok {
+			vs = append(vs, schemas.Violation{
+				Pointer: fmt.Sprintf("/models/%d", i),
+				Message: fmt.Sprintf("model %s is listed twice (also at /models/%d)", m.Label(), j),
+			})
+			continue
+		}
+		seen[key] = i
+	}
+	return vs
+}
+
+// requestTimeout is the profile's request timeout, or 0.
+func (p *Profile) requestTimeout() time.Duration {
+	if p.Timeouts == nil || p.Timeouts.Request == nil {
+		return 0
+	}
+	return time.Duration(*p.Timeouts.Request)
+}
+
+// goldensSource is the profile's goldens setting with its default.
+func (p *Profile) goldensSource() string {
+	if p.Goldens == "" {
+		return BuiltinGoldens
+	}
+	return p.Goldens
+}

@@ -1,0 +1,181 @@
+package conformance
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/aiconform/aiconform/spec"
+)
+
+func TestBuiltinProfile(t *testing.T) {
+	p, err := BuiltinProfile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ten := Duration(30 * time.Second)
+	want := &Profile{
+		Kind: ProfileKind, SpecVersion: spec.Version, Name: "reference",
+		Levels:   []spec.Level{spec.Core},
+		Goldens:  BuiltinGoldens,
+		Timeouts: &Timeouts{Request: &ten},
+		Auth:     &Auth{Scheme: AuthNone},
+		Models:   []ModelRef{{Name: "seed-cnn", Version: "fp32", Reference: "seed-cnn", ReferenceVersion: "fp32"}},
+	}
+	if d := cmp.Diff(want, p, cmpopts.IgnoreUnexported(Profile{}), cmpopts.IgnoreFields(Profile{}, "Description")); d != "" {
+		t.Errorf("built-in profile (-want +got):\n%s", d)
+	}
+	if p.Source() != BuiltinSource || len(p.Digest()) != 64 {
+		t.Errorf("source %q digest %q", p.Source(), p.Digest())
+	}
+	// Every model the built-in profile names has a contract.
+	for _, m := range p.Models {
+		if _, err := ReferenceContract(m.Reference, m.ReferenceVersion); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestExampleProfiles reads testdata/profiles: the examples load, the
+// broken ones fail with the file, the JSON pointer and the reason.
+func TestExampleProfiles(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "profiles")
+	valid, err := filepath.Glob(filepath.Join(dir, "*.*"))
+	if err != nil || len(valid) < 2 {
+		t.Fatalf("examples %v: %v", valid, err)
+	}
+	for _, f := range valid {
+		p, err := LoadProfile(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if err := p.Validate(); err != nil {
+			t.Errorf("%s: Validate: %v", f, err)
+		}
+	}
+
+	local, err := LoadProfile(filepath.Join(dir, "local-goldens.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join("..", "testdata", "goldens", "v1"); local.Goldens != want {
+		t.Errorf("goldens resolved to %q, want %q (relative to the profile)", local.Goldens, want)
+	}
+	vendor, err := LoadProfile(filepath.Join(dir, "vendor.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vendor.Auth.TokenEnv != "ACME_TOKEN" || *vendor.Latency.ServerP99 != Duration(120*time.Millisecond) || vendor.requestTimeout() != 10*time.Second {
+		t.Errorf("vendor profile %+v %+v", vendor.Auth, vendor.Latency)
+	}
+
+	broken := map[string][]string{
+		"misspelt-field.yaml":                  {`/models/0: additional property "refrence" is not allowed`, `/models/0: missing property "reference"`},
+		"token-in-profile.yaml":                {`/auth: additional property "token" is not allowed`},
+		"bearer-without-token-env.yaml":        {`/auth: missing property "tokenEnv"`},
+		"unknown-level.yaml":                   {`/levels/1: expected one of "core", "performance", "safety", got "fast"`},
+		"unknown-reference.yaml":               {`/models/0/reference: expected one of "seed-cnn", "seed-rnn", "seed-transformer", got "resnet50"`},
+		"zero-timeout.yaml":                    {`/timeouts/request: expected a string matching [1-9], got "0s"`},
+		"bad-duration.yaml":                    {`/timeouts/request: expected a string matching`},
+		"../inconsistent/duplicate-model.json": {`/models/1: model seed-cnn@fp32 is listed twice (also at /models/0)`},
+	}
+	// invalid/ breaks the schema; inconsistent/ passes it but not the
+	// rules the schema cannot express.
+	files, _ := filepath.Glob(filepath.Join(dir, "invalid", "*"))
+	more, _ := filepath.Glob(filepath.Join(dir, "inconsistent", "*"))
+	files = append(files, more...)
+	if len(files) != len(broken) {
+		t.Errorf("%d broken examples, the test knows %d", len(files), len(broken))
+	}
+	for _, f := range files {
+		_, err := LoadProfile(f)
+		var pe *ProfileError
+		if !errors.As(err, &pe) || !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: err = %v, want a *ProfileError", f, err)
+			continue
+		}
+		rel, _ := filepath.Rel(filepath.Join(dir, "invalid"), f)
+		wants, ok := broken[filepath.ToSlash(rel)]
+		if !ok {
+			t.Errorf("%s: no expectation", f)
+		}
+		for _, w := range wants {
+			if !strings.Contains(err.Error(), f+": "+w) {
+				t.Errorf("%s: error\n%s\nlacks %q", f, err, f+": "+w)
+			}
+		}
+	}
+}
+
+func TestParseProfileErrors(t *testing.T) {
+	tests := []struct {
+		name, source, doc string
+		want              string
+	}{
+		{"yaml syntax", "p.yaml", "kind: profile\n  models: [", "p.yaml: invalid YAML"},
+		{"json syntax", "p.json", `{"kind": "profile",`, "p.json:1:"},
+		{"not an object", "p.yaml", "- a\n- b\n", "p.yaml: /: expected object"},
+		{"wrong kind", "p.yaml", strings.Replace(string(builtinProfileYAML), "kind: profile", "kind: report", 1), `p.yaml: /kind: expected "profile", got "report"`},
+		{"no extension reads YAML", "profile", "kind: [", "profile.yaml: invalid YAML"},
+		{"latency qps without p99", "p.yaml", string(builtinProfileYAML) + "latency:\n  serverQPS: 5\n", `/latency: missing property "serverP99"`},
+		{"token env with scheme none", "p.yaml", strings.Replace(string(builtinProfileYAML), "scheme: none", "scheme: none\n  tokenEnv: X", 1), "/auth"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseProfile(tt.source, []byte(tt.doc))
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("err = %v, want ErrConfig", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err %q lacks %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadProfileMissingFile(t *testing.T) {
+	_, err := LoadProfile(filepath.Join(t.TempDir(), "nope.yaml"))
+	if !errors.Is(err, ErrConfig) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestReferenceContract(t *testing.T) {
+	for _, m := range ReferenceModels {
+		for _, v := range ReferenceVersions {
+			c, err := ReferenceContract(m, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ts := range slices.Concat(c.Inputs, c.Outputs) {
+				if ts.Shape[0] != -1 {
+					t.Errorf("%s/%s %s: the batch dimension %d is not variable", m, v, ts.Name, ts.Shape[0])
+				}
+				if ts.Datatype.IsFloat() && string(ts.Datatype) != strings.ToUpper(v) {
+					t.Errorf("%s/%s %s: datatype %s", m, v, ts.Name, ts.Datatype)
+				}
+			}
+		}
+	}
+	if _, err := ReferenceContract("seed-cnn", "int8"); err == nil {
+		t.Error("int8 accepted")
+	}
+	if _, err := ReferenceContract("resnet", "fp32"); err == nil {
+		t.Error("resnet accepted")
+	}
+	c, _ := ReferenceContract("seed-transformer", "fp64")
+	if c.Inputs[0].Datatype != "INT64" || !c.Inputs[1].Optional || c.Outputs[0].Datatype != "FP64" {
+		t.Errorf("seed-transformer contract %+v", c)
+	}
+}

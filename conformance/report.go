@@ -1,0 +1,271 @@
+package conformance
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/aiconform/aiconform/spec"
+)
+
+// ReportKind is the report's document kind, as schemas/report names it.
+const ReportKind = "report"
+
+// Report is the outcome of one conformance run. It is plain data: the
+// renderers in package reports are pure functions of it, and its JSON form
+// validates against schemas/report/v1.schema.json.
+type Report struct {
+	Kind        string `json:"kind"`
+	SpecVersion string `json:"specVersion"`
+	Tool        Tool   `json:"tool"`
+	// Target is the base URL of the endpoint under test.
+	Target  string     `json:"target"`
+	Profile ProfileRef `json:"profile"`
+	// StartTime and EndTime bound the run (RFC 3339, UTC).
+	StartTime time.Time `json:"startTime"`
+	EndTime   time.Time `json:"endTime"`
+	Duration  Measure   `json:"duration"`
+	// RequestedLevels are the levels the profile asked for; the verdict is
+	// about them alone.
+	RequestedLevels []spec.Level `json:"requestedLevels"`
+	// Levels gives every level of the standard a verdict: pass, fail or
+	// not-run (no check of that level ran).
+	Levels map[spec.Level]spec.Verdict `json:"levels"`
+	// Verdict is pass when every requested level passes, fail otherwise.
+	Verdict spec.Verdict `json:"verdict"`
+	Summary Summary      `json:"summary"`
+	Checks  []Result     `json:"checks"`
+}
+
+// Conformant reports whether every requested level passed.
+func (r *Report) Conformant() bool { return r.Verdict == spec.VerdictPass }
+
+// Tool names the program that produced a report.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// ProfileRef identifies the profile a run used.
+type ProfileRef struct {
+	Name string `json:"name"`
+	// Source is the profile file, or "builtin" for the built-in profile.
+	Source string `json:"source"`
+	// SHA256 is the digest of the profile document as read.
+	SHA256 string `json:"sha256"`
+}
+
+// Summary counts check results by status.
+type Summary struct {
+	Total int `json:"total"`
+	Pass  int `json:"pass"`
+	Fail  int `json:"fail"`
+	Skip  int `json:"skip"`
+	Error int `json:"error"`
+}
+
+// Result is the outcome of one check.
+type Result struct {
+	// ID names the check, e.g. "api/health-live".
+	ID string `json:"id"`
+	// Requirements are the requirement IDs of the spec the check tests.
+	Requirements []string    `json:"requirements"`
+	Level        spec.Level  `json:"level"`
+	Status       spec.Status `json:"status"`
+	// Message is one line a vendor can act on; for a skip it is the reason.
+	Message  string   `json:"message"`
+	Evidence Evidence `json:"evidence"`
+	Duration Measure  `json:"duration"`
+}
+
+// Evidence is what a check saw: the exchanges it made, the figures it
+// measured and, for numeric checks, the comparison of every golden case.
+type Evidence struct {
+	Exchanges []Exchange         `json:"exchanges,omitempty"`
+	Figures   map[string]Measure `json:"figures,omitempty"`
+	Cases     []CaseEvidence     `json:"cases,omitempty"`
+}
+
+// Exchange records one HTTP request and what came back. Bodies are
+// excerpts of at most ExcerptLimit bytes; credentials never appear.
+type Exchange struct {
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	// RequestExcerpt is the start of the request body, if it had one.
+	RequestExcerpt string `json:"requestExcerpt,omitempty"`
+	// StatusCode is 0 when no response arrived (see Error).
+	StatusCode  int    `json:"statusCode"`
+	ContentType string `json:"contentType,omitempty"`
+	// ResponseExcerpt is the start of the response body.
+	ResponseExcerpt string `json:"responseExcerpt,omitempty"`
+	// ResponseBytes is how many body bytes were read (at most the body limit).
+	ResponseBytes Measure `json:"responseBytes"`
+	// BodyOverLimit is set when the body was longer than the limit and
+	// was cut off there.
+	BodyOverLimit bool    `json:"bodyOverLimit,omitempty"`
+	Duration      Measure `json:"duration"`
+	// Error is the transport error when the exchange failed (timeout,
+	// reset connection, unreadable body).
+	Error string `json:"error,omitempty"`
+}
+
+// CaseEvidence is the comparison of one golden case.
+type CaseEvidence struct {
+	Model   string      `json:"model"`
+	Version string      `json:"version,omitempty"`
+	Set     string      `json:"set"`
+	Case    string      `json:"case"`
+	Status  spec.Status `json:"status"`
+	Message string      `json:"message,omitempty"`
+	// Tolerance is the class the outputs were compared under.
+	Tolerance ToleranceRef     `json:"tolerance"`
+	Outputs   []OutputEvidence `json:"outputs,omitempty"`
+}
+
+// ToleranceRef is a tolerance class as applied.
+type ToleranceRef struct {
+	Class string  `json:"class"`
+	RTol  float64 `json:"rtol"`
+	ATol  float64 `json:"atol"`
+}
+
+// OutputEvidence is the comparison of one output tensor.
+type OutputEvidence struct {
+	Name       string  `json:"name"`
+	Elements   int     `json:"elements"`
+	Violations int     `json:"violations"`
+	MaxAbs     Float   `json:"maxAbsError"`
+	MaxRel     Float   `json:"maxRelError"`
+	MaxULP     uint64  `json:"maxUlp"`
+	WorstIndex []int64 `json:"worstIndex,omitempty"`
+	WorstGot   Float   `json:"worstGot"`
+	WorstWant  Float   `json:"worstWant"`
+	// WorstRatio is the worst element's error over its allowed error (≤ 1 passes).
+	WorstRatio Float  `json:"worstRatio"`
+	Problem    string `json:"problem,omitempty"`
+}
+
+// Measure is a number with its unit, e.g. {"value": 12.5, "unit": "ms"}.
+type Measure struct {
+	Value Float  `json:"value"`
+	Unit  string `json:"unit"`
+}
+
+// Units used in reports.
+const (
+	UnitMillisecond = "ms"
+	UnitByte        = "B"
+	UnitCount       = "1"
+)
+
+// Millis expresses d in milliseconds.
+func Millis(d time.Duration) Measure {
+	return Measure{Value: Float(float64(d) / float64(time.Millisecond)), Unit: UnitMillisecond}
+}
+
+// Bytes expresses a byte count.
+func Bytes(n int64) Measure { return Measure{Value: Float(n), Unit: UnitByte} }
+
+// Count expresses a dimensionless count.
+func Count(n int) Measure { return Measure{Value: Float(n), Unit: UnitCount} }
+
+// Float is a float64 whose JSON form is a number when finite and one of the
+// strings "NaN", "+Inf", "-Inf" otherwise (JSON has no non-finite numbers;
+// a relative error against a zero reference is +Inf).
+type Float float64
+
+// MarshalJSON implements json.Marshaler.
+func (f Float) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *Float) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		switch s {
+		case "NaN":
+			*f = Float(math.NaN())
+		case "+Inf":
+			*f = Float(math.Inf(1))
+		case "-Inf":
+			*f = Float(math.Inf(-1))
+		default:
+			return fmt.Errorf("conformance: %q is not a number, NaN, +Inf or -Inf", s)
+		}
+		return nil
+	}
+	var v float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("conformance: %s is not a number: %w", b, err)
+	}
+	*f = Float(v)
+	return nil
+}
+
+// levelVerdicts decides every level's verdict from the results: fail when
+// any of its checks failed or errored; pass when at least one passed and
+// the rest passed or were skipped (every skip carries its reason);
+// not-run when no check of the level ran or all were skipped.
+func levelVerdicts(results []Result) map[spec.Level]spec.Verdict {
+	out := make(map[spec.Level]spec.Verdict, len(spec.Levels))
+	for _, l := range spec.Levels {
+		v := spec.VerdictNotRun
+		for _, r := range results {
+			if r.Level != l {
+				continue
+			}
+			switch r.Status {
+			case spec.Fail, spec.Error:
+				v = spec.VerdictFail
+			case spec.Pass:
+				if v == spec.VerdictNotRun {
+					v = spec.VerdictPass
+				}
+			}
+		}
+		out[l] = v
+	}
+	return out
+}
+
+// verdict is pass when every requested level passed.
+func verdict(requested []spec.Level, levels map[spec.Level]spec.Verdict) spec.Verdict {
+	if len(requested) == 0 {
+		return spec.VerdictFail
+	}
+	for _, l := range requested {
+		if levels[l] != spec.VerdictPass {
+			return spec.VerdictFail
+		}
+	}
+	return spec.VerdictPass
+}
+
+func summarize(results []Result) Summary {
+	s := Summary{Total: len(results)}
+	for _, r := range results {
+		switch r.Status {
+		case spec.Pass:
+			s.Pass++
+		case spec.Fail:
+			s.Fail++
+		case spec.Skip:
+			s.Skip++
+		case spec.Error:
+			s.Error++
+		}
+	}
+	return s
+}

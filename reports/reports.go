@@ -1,0 +1,166 @@
+// Package reports renders conformance reports: the JSON document that
+// validates against schemas/report/v1.schema.json, and the terminal
+// summary. Renderers are pure functions of the report; files are written
+// atomically (temporary file + rename), so a reader never sees half a report.
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/spec"
+)
+
+// JSONFile is the name of the JSON report inside a report directory.
+const JSONFile = "report.json"
+
+// MessageWidth is how many characters of a check's message the terminal
+// summary shows; report.json has the whole message.
+const MessageWidth = 96
+
+// JSON returns the report as indented JSON with a trailing newline.
+func JSON(rep *conformance.Report) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rep); err != nil {
+		return nil, fmt.Errorf("reports: encoding the report: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// WriteJSON writes the report to dir/report.json atomically, creating dir
+// if needed, and returns the file's path.
+func WriteJSON(dir string, rep *conformance.Report) (string, error) {
+	b, err := JSON(rep)
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, JSONFile)
+	if err := WriteFileAtomic(p, b, 0o644); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// WriteFileAtomic writes data to path through a temporary file in the same
+// directory and a rename, creating the directory if needed.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("reports: writing %s: %w", f.Name(), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("reports: writing %s: %w", f.Name(), err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("reports: writing %s: %w", f.Name(), err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	return nil
+}
+
+// Summary writes the terminal summary: a table of the checks (check,
+// requirements, status, message cut to MessageWidth), the whole message of
+// each failed check the table cut, the counts, the verdict of each level
+// and the overall verdict.
+func Summary(w io.Writer, rep *conformance.Report) error {
+	fmt.Fprintf(w, "aiconform %s · spec %s · target %s · profile %s\n",
+		rep.Tool.Version, rep.SpecVersion, rep.Target, rep.Profile.Name)
+	t := tablewriter.NewTable(w,
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+	)
+	t.Header("Check", "Requirements", "Status", "Message")
+	for _, c := range rep.Checks {
+		if err := t.Append([]string{c.ID, strings.Join(c.Requirements, " "), string(c.Status), truncate(c.Message, MessageWidth)}); err != nil {
+			return fmt.Errorf("reports: summary table: %w", err)
+		}
+	}
+	if err := t.Render(); err != nil {
+		return fmt.Errorf("reports: summary table: %w", err)
+	}
+	// Messages of failed checks in full: the table cuts them.
+	for _, c := range rep.Checks {
+		if (c.Status == spec.Fail || c.Status == spec.Error) && utf8.RuneCountInString(c.Message) > MessageWidth {
+			fmt.Fprintf(w, "%s %s: %s\n", c.Status, c.ID, c.Message)
+		}
+	}
+	s := rep.Summary
+	fmt.Fprintf(w, "%d checks: %d pass, %d fail, %d skip, %d error · %s\n", s.Total, s.Pass, s.Fail, s.Skip, s.Error, duration(rep.Duration))
+	levels := make([]string, 0, len(spec.Levels))
+	for _, l := range spec.Levels {
+		mark := ""
+		if !requested(rep, l) {
+			mark = " (not requested)"
+		}
+		levels = append(levels, fmt.Sprintf("%s %s%s", l, rep.Levels[l], mark))
+	}
+	fmt.Fprintf(w, "levels: %s\n", strings.Join(levels, " · "))
+	if rep.Conformant() {
+		fmt.Fprintf(w, "verdict: CONFORMANT at %s\n", joinLevels(rep.RequestedLevels))
+	} else {
+		fmt.Fprintf(w, "verdict: NOT CONFORMANT at %s\n", joinLevels(rep.RequestedLevels))
+	}
+	return nil
+}
+
+func requested(rep *conformance.Report, l spec.Level) bool {
+	for _, r := range rep.RequestedLevels {
+		if r == l {
+			return true
+		}
+	}
+	return false
+}
+
+func joinLevels(ls []spec.Level) string {
+	s := make([]string, len(ls))
+	for i, l := range ls {
+		s[i] = string(l)
+	}
+	return strings.Join(s, ", ")
+}
+
+func duration(m conformance.Measure) string {
+	return fmt.Sprintf("%.0f %s", float64(m.Value), m.Unit)
+}
+
+// truncate cuts s to at most n characters, marking a cut with "…".
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}

@@ -15,13 +15,44 @@ import (
 	"github.com/aiconform/aiconform/spec"
 )
 
-// runFake runs the suite with the built-in profile against a fake with the
-// given fault.
+// fakeProfileYAML is the profile the engine tests run: the fake serves one
+// model, a stand-in for seed-cnn at fp32, with the goldens of fakeGoldens.
+const fakeProfileYAML = `kind: profile
+specVersion: v1
+name: fake
+levels: [core]
+goldens: builtin
+timeouts:
+  request: 30s
+auth:
+  scheme: none
+models:
+  - name: seed-cnn
+    version: fp32
+    reference: seed-cnn
+    referenceVersion: fp32
+`
+
+// fakeProfile parses fakeProfileYAML.
+func fakeProfile(t *testing.T) *Profile {
+	t.Helper()
+	p, err := ParseProfile("fake.yaml", []byte(fakeProfileYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runFake runs the suite with fakeProfile (unless opts has a profile)
+// against a fake with the given fault.
 func runFake(t *testing.T, f *fake, opts Options) *Report {
 	t.Helper()
 	srv := httptest.NewServer(f.handler())
 	t.Cleanup(srv.Close)
 	opts.Target = srv.URL
+	if opts.Profile == nil {
+		opts.Profile = fakeProfile(t)
+	}
 	if opts.Goldens == nil {
 		opts.Goldens = fakeGoldens(t, 4)
 	}
@@ -92,7 +123,7 @@ func TestRunConformant(t *testing.T) {
 	if rep.Summary != (Summary{Total: len(checks), Pass: len(checks)}) {
 		t.Errorf("summary %+v", rep.Summary)
 	}
-	if rep.Kind != ReportKind || rep.SpecVersion != spec.Version || rep.Tool.Version != "test" || rep.Profile.Name != "reference" || rep.Profile.Source != BuiltinSource {
+	if rep.Kind != ReportKind || rep.SpecVersion != spec.Version || rep.Tool.Version != "test" || rep.Profile.Name != "fake" || rep.Profile.Source != "fake.yaml" {
 		t.Errorf("report header %+v %+v %+v", rep.Kind, rep.Tool, rep.Profile)
 	}
 	if !rep.EndTime.After(rep.StartTime) || rep.Duration.Unit != UnitMillisecond || rep.Duration.Value <= 0 {
@@ -274,7 +305,7 @@ func TestRunHugeBodyExcerpt(t *testing.T) {
 
 func TestRunBearerAuth(t *testing.T) {
 	const token = "s3cret-token-value"
-	p, err := ParseProfile("auth.yaml", []byte(strings.Replace(string(builtinProfileYAML), "scheme: none", "scheme: bearer\n  tokenEnv: FAKE_TOKEN", 1)))
+	p, err := ParseProfile("auth.yaml", []byte(strings.Replace(fakeProfileYAML, "scheme: none", "scheme: bearer\n  tokenEnv: FAKE_TOKEN", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +345,7 @@ func TestRunUnreachable(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	_, err = Run(context.Background(), Options{Target: "http://" + addr, Goldens: fakeGoldens(t, 1)})
+	_, err = Run(context.Background(), Options{Target: "http://" + addr, Profile: fakeProfile(t), Goldens: fakeGoldens(t, 1)})
 	if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrConfig) {
 		t.Fatalf("err = %v, want ErrUnreachable", err)
 	}
@@ -331,26 +362,27 @@ func TestRunConfigErrors(t *testing.T) {
 	tampered["seed-cnn/fp32/case-001.safetensors"].Data[100] ^= 1
 	noSet := fakeGoldens(t, 1)
 	noSet["manifest.json"].Data = []byte(strings.ReplaceAll(string(noSet["manifest.json"].Data), `"model": "seed-cnn"`, `"model": "seed-rnn"`))
-	rnn, err := ParseProfile("rnn.yaml", []byte(strings.Replace(string(builtinProfileYAML), "reference: seed-cnn", "reference: seed-rnn", 1)))
+	rnn, err := ParseProfile("rnn.yaml", []byte(strings.Replace(fakeProfileYAML, "reference: seed-cnn", "reference: seed-rnn", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	perf, err := ParseProfile("perf.yaml", []byte(strings.Replace(string(builtinProfileYAML), "levels: [core]", "levels: [core, performance]", 1)))
+	perf, err := ParseProfile("perf.yaml", []byte(strings.Replace(fakeProfileYAML, "levels: [core]", "levels: [core, performance]", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	fake := fakeProfile(t)
 	tests := []struct {
 		name string
 		opts Options
 		want []string
 	}{
-		{"no goldens", Options{Target: srv.URL}, []string{"/goldens", "built-in goldens but none were provided"}},
-		{"tampered golden", Options{Target: srv.URL, Goldens: tampered}, []string{"case-001.safetensors: sha256 is"}},
-		{"no golden set for the model", Options{Target: srv.URL, Goldens: noSet}, []string{"/models/0", "no golden cases for reference seed-cnn/fp32"}},
+		{"no goldens", Options{Target: srv.URL, Profile: fake}, []string{"/goldens", "built-in goldens but none were provided"}},
+		{"tampered golden", Options{Target: srv.URL, Profile: fake, Goldens: tampered}, []string{"case-001.safetensors: sha256 is"}},
+		{"no golden set for the model", Options{Target: srv.URL, Profile: fake, Goldens: noSet}, []string{"/models/0", "no golden cases for reference seed-cnn/fp32"}},
 		{"goldens do not fit the contract", Options{Target: srv.URL, Goldens: good, Profile: rnn}, []string{"no golden cases for reference seed-rnn/fp32"}},
 		{"level without checks", Options{Target: srv.URL, Goldens: good, Profile: perf}, []string{"perf.yaml: /levels/1: level performance has no checks"}},
-		{"bad target scheme", Options{Target: "ftp://example.com", Goldens: good}, []string{"scheme must be http or https"}},
-		{"credentials in target", Options{Target: "http://user:pw@example.com", Goldens: good}, []string{"credentials do not belong in the URL"}},
+		{"bad target scheme", Options{Target: "ftp://example.com", Profile: fake, Goldens: good}, []string{"scheme must be http or https"}},
+		{"credentials in target", Options{Target: "http://user:pw@example.com", Profile: fake, Goldens: good}, []string{"credentials do not belong in the URL"}},
 		{"go profile breaks the schema", Options{Target: srv.URL, Goldens: good, Profile: &Profile{Kind: "profile", SpecVersion: "v1", Name: "x", Levels: []spec.Level{"core"}}}, []string{"/models"}},
 	}
 	for _, tt := range tests {
@@ -373,7 +405,7 @@ func TestRunInterrupted(t *testing.T) {
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Run(ctx, Options{Target: srv.URL, Goldens: fakeGoldens(t, 1)})
+	_, err := Run(ctx, Options{Target: srv.URL, Profile: fakeProfile(t), Goldens: fakeGoldens(t, 1)})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -385,7 +417,7 @@ func TestRunTargetPrefix(t *testing.T) {
 	mux.Handle("/prefix/", http.StripPrefix("/prefix", (&fake{}).handler()))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	rep, err := Run(context.Background(), Options{Target: srv.URL + "/prefix/", Goldens: fakeGoldens(t, 1)})
+	rep, err := Run(context.Background(), Options{Target: srv.URL + "/prefix/", Profile: fakeProfile(t), Goldens: fakeGoldens(t, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}

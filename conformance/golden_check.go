@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/aiconform/aiconform/golden"
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/spec"
 )
@@ -62,7 +63,11 @@ func checkGolden(ctx context.Context, e *env) Result {
 					if !ok {
 						continue
 					}
-					d := numerics.Compare(out.outputs[ct.Name], want, gs.tol)
+					compared, err := golden.ComparedMask(m.ref.Reference, ct.Name, c.Inputs, want.Shape)
+					if err != nil {
+						return errorResult(fmt.Sprintf("%s: %v", where, err))
+					}
+					d := numerics.CompareMasked(out.outputs[ct.Name], want, gs.tol, compared)
 					ce.Outputs = append(ce.Outputs, outputEvidence(ct.Name, d))
 					ratio := d.WorstRatio
 					if d.Problem != "" {
@@ -103,7 +108,7 @@ func checkGolden(ctx context.Context, e *env) Result {
 		return Result{Status: spec.Fail, Message: msg, Evidence: r.ev}
 	}
 	return Result{Status: spec.Pass, Evidence: r.ev,
-		Message: fmt.Sprintf("%d golden cases agree within tolerance; the worst element used %.3g of its allowed error", total, worstRatio)}
+		Message: fmt.Sprintf("%d golden cases agree within tolerance; the worst element used %.2g%% of its allowed error", total, 100*worstRatio)}
 }
 
 func outputEvidence(name string, d numerics.Diff) OutputEvidence {

@@ -24,13 +24,19 @@ func TestBuiltinProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	ten := Duration(30 * time.Second)
+	var models []ModelRef
+	for _, m := range ReferenceModels {
+		for _, v := range ReferenceVersions {
+			models = append(models, ModelRef{Name: m, Version: v, Reference: m, ReferenceVersion: v})
+		}
+	}
 	want := &Profile{
 		Kind: ProfileKind, SpecVersion: spec.Version, Name: "reference",
 		Levels:   []spec.Level{spec.Core},
 		Goldens:  BuiltinGoldens,
 		Timeouts: &Timeouts{Request: &ten},
 		Auth:     &Auth{Scheme: AuthNone},
-		Models:   []ModelRef{{Name: "seed-cnn", Version: "fp32", Reference: "seed-cnn", ReferenceVersion: "fp32"}},
+		Models:   models, // every reference model at every version, under its reference name
 	}
 	if d := cmp.Diff(want, p, cmpopts.IgnoreUnexported(Profile{}), cmpopts.IgnoreFields(Profile{}, "Description")); d != "" {
 		t.Errorf("built-in profile (-want +got):\n%s", d)

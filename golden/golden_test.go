@@ -82,3 +82,30 @@ func TestReadManifestRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestComparedMask(t *testing.T) {
+	mask := numerics.NewI64([]int64{2, 2}, []int64{1, 1, 1, 0})
+	in := map[string]numerics.Tensor{"input_ids": numerics.NewI64([]int64{2, 2}, []int64{5, 6, 7, 0}), "attention_mask": mask}
+	got, err := ComparedMask("seed-transformer", "logits", in, []int64{2, 2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []bool{true, true, true, true, true, true, true, true, true, false, false, false}
+	if !cmp.Equal(got, want) {
+		t.Errorf("mask = %v, want %v", got, want)
+	}
+	for _, tc := range []struct {
+		model, output string
+		in            map[string]numerics.Tensor
+	}{
+		{"seed-cnn", "logits", in},
+		{"seed-transformer", "logits", map[string]numerics.Tensor{"input_ids": in["input_ids"]}},
+	} {
+		if got, err := ComparedMask(tc.model, tc.output, tc.in, []int64{2, 2, 3}); got != nil || err != nil {
+			t.Errorf("ComparedMask(%s, %s) = %v, %v; want nil, nil (compare all)", tc.model, tc.output, got, err)
+		}
+	}
+	if _, err := ComparedMask("seed-transformer", "logits", in, []int64{2, 3, 3}); err == nil {
+		t.Error("a logits shape that does not match the mask was accepted")
+	}
+}

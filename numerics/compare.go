@@ -61,6 +61,14 @@ func (d Diff) Summary(tol Tolerance) string {
 // be equal; datatypes may differ (values are compared in float64), ULPs are
 // counted in want's datatype.
 func Compare(got, want Tensor, tol Tolerance) Diff {
+	return CompareMasked(got, want, tol, nil)
+}
+
+// CompareMasked is Compare restricted to the elements i with compared[i]
+// true; a nil mask compares every element. Elements left out (such as the
+// logits at padded positions, which the standard leaves unspecified) count
+// neither in Elements nor in any figure.
+func CompareMasked(got, want Tensor, tol Tolerance, compared []bool) Diff {
 	d := Diff{Worst: -1}
 	if !slices.Equal(got.Shape, want.Shape) {
 		d.Problem = fmt.Sprintf("shape %v, want %v", got.Shape, want.Shape)
@@ -71,8 +79,15 @@ func Compare(got, want Tensor, tol Tolerance) Diff {
 		return d
 	}
 	n := want.Len()
-	d.Elements = n
+	if compared != nil && len(compared) != n {
+		d.Problem = fmt.Sprintf("comparison mask has %d entries for %d elements", len(compared), n)
+		return d
+	}
 	for i := 0; i < n; i++ {
+		if compared != nil && !compared[i] {
+			continue
+		}
+		d.Elements++
 		g, w := got.At(i), want.At(i)
 		abs := math.Abs(g - w)
 		bound := tol.ATol + tol.RTol*math.Abs(w)

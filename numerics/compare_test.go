@@ -87,3 +87,18 @@ func TestValidateAndIndex(t *testing.T) {
 		t.Errorf("IndexOf(23) = %v, want [1 2 3]", got)
 	}
 }
+
+func TestCompareMasked(t *testing.T) {
+	tol := Tolerance{Class: "t", RTol: 1e-6, ATol: 1e-9}
+	want := NewF32([]int64{2, 2}, []float32{1, 2, 3, 4})
+	got := NewF32([]int64{2, 2}, []float32{1, 2, 99, math.Float32frombits(0x7fc00000)})
+	if d := CompareMasked(got, want, tol, []bool{true, true, false, false}); !d.OK() || d.Elements != 2 {
+		t.Errorf("masked-out differences counted: %+v", d)
+	}
+	if d := CompareMasked(got, want, tol, []bool{true, true, true, false}); d.OK() || d.Worst != 2 || d.Elements != 3 {
+		t.Errorf("compared difference missed: %+v", d)
+	}
+	if d := CompareMasked(got, want, tol, []bool{true}); d.Problem == "" {
+		t.Error("a mask of the wrong length was accepted")
+	}
+}

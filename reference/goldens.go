@@ -341,7 +341,7 @@ func (r *VerifyResult) OK() bool { return len(r.Failures()) == 0 }
 // VerifyGoldens checks the golden directory dir of fsys: it checks the
 // sha256 of every file the manifest lists (and of the weights, see
 // VerifyOptions), then recomputes every case with the matching model of
-// models and compares each output with numerics.Compare under the set's
+// models and compares each output with numerics.CompareMasked under the set's
 // tolerance class. Mismatches are data in the result; the error reports a
 // set that cannot be checked: an unreadable manifest, a missing model or
 // tolerance class, or files whose digests differ (*IntegrityError values,
@@ -414,9 +414,14 @@ func VerifyGoldens(fsys fs.FS, dir string, models []Model, opts VerifyOptions) (
 				if !ok {
 					return nil, fmt.Errorf("reference: %s case %s: model %s/%s has no output %q", p.where, c.Name, p.set.Model, p.set.Version, name)
 				}
+				want := l.Outputs[name]
+				compared, err := golden.ComparedMask(p.set.Model, name, l.Inputs, want.Shape)
+				if err != nil {
+					return nil, fmt.Errorf("reference: %s case %s: %w", p.where, c.Name, err)
+				}
 				res.Tensors = append(res.Tensors, TensorResult{
 					Model: p.set.Model, Version: p.set.Version, Case: c.Name, Tensor: name,
-					Tolerance: p.tol, Diff: numerics.Compare(g, l.Outputs[name], p.tol),
+					Tolerance: p.tol, Diff: numerics.CompareMasked(g, want, p.tol, compared),
 				})
 			}
 		}

@@ -2,6 +2,7 @@ package reference
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/reference/weightgen"
@@ -74,7 +75,25 @@ var (
 			}
 		}
 	}}
+	negativeImage = imageKind{"negative pixels: −p with p uniform in [0,1)", func(r *weightgen.SplitMix64, img []float32) {
+		for i := range img {
+			img[i] = -unit24(r)
+		}
+	}}
+	tinyImage = imageKind{"tiny pixels: p·1e-6 with p uniform in [0,1)", func(r *weightgen.SplitMix64, img []float32) {
+		for i := range img {
+			img[i] = float32(float64(unit24(r)) * 1e-6)
+		}
+	}}
 )
+
+// pixelImage is an image of zeros with one pixel (h,w) at 1.
+func pixelImage(h, w int) imageKind {
+	return imageKind{fmt.Sprintf("single bright pixel: (%d,%d) = 1, the rest 0", h, w), func(_ *weightgen.SplitMix64, img []float32) {
+		clear(img)
+		img[h*cnnSide+w] = 1
+	}}
+}
 
 // cnnGoldenBatches lists the images of each seed-cnn golden case in order.
 func cnnGoldenBatches() [][]imageKind {
@@ -98,25 +117,62 @@ func cnnGoldenBatches() [][]imageKind {
 		[]imageKind{u, u, u},
 		[]imageKind{sparseImage, signedImage},
 	)
+	// Cases 20 onwards: bright pixels in the corners (where the padding
+	// matters most) and the centre, inputs outside [0,1), and more batches
+	// of 8.
+	const last = cnnSide - 1
+	corners := []imageKind{pixelImage(0, 0), pixelImage(0, last), pixelImage(last, 0), pixelImage(last, last)}
+	cases = append(cases,
+		corners[:1], corners[1:2], corners[2:3], corners[3:],
+		[]imageKind{pixelImage(cnnSide/2, cnnSide/2)},
+		[]imageKind{negativeImage},
+		[]imageKind{tinyImage},
+		[]imageKind{u, u, u, u, u, u, u, u},
+		[]imageKind{u, u, u, u, u, u, u, u},
+		append(slices.Clone(corners), negativeImage, tinyImage, zerosImage, onesImage),
+		[]imageKind{checkerImage, gradientImage, bytesImage, signedImage, sparseImage, u, negativeImage, tinyImage},
+		[]imageKind{sparseImage, sparseImage, sparseImage, sparseImage, sparseImage, sparseImage, sparseImage, sparseImage},
+		[]imageKind{u, u, u, u, u, u, u, u},
+	)
 	return cases
 }
 
 // GoldenInputs returns the published golden inputs of a model, generated
 // deterministically: case i is named fmt.Sprintf("case-%03d", i) and draws
-// its random images, in batch order, from the weightgen stream named
+// its random values, in batch order, from the weightgen stream named
 // "goldens/<model>/<case>" under weightgen.Seed (SplitMix64 seeded by
 // FNV-1a-64 of "aiconform/v1/goldens/seed-cnn/case-007", say). A uniform
-// pixel in [0,1) is (x>>40)·2^-24 for a draw x (exact in FP32), a signed one
-// 2p−1 of such a p, a byte pixel x>>56; a sparse pixel draws p then v and is
-// v when p < 0.15, else 0.
+// value in [0,1) is (x>>40)·2^-24 for a draw x (exact in FP32), a signed one
+// in [-1,1) 2p−1 of such a p. See cnnGoldenInputs, rnnGoldenInputs and
+// tfGoldenInputs for each model's cases.
 func GoldenInputs(modelID string) ([]GoldenInput, error) {
-	if modelID != SeedCNNID {
-		return nil, fmt.Errorf("reference: no golden inputs for model %q (known: %s)", modelID, SeedCNNID)
+	switch modelID {
+	case SeedCNNID:
+		return cnnGoldenInputs(), nil
+	case SeedRNNID:
+		return rnnGoldenInputs(), nil
+	case SeedTransformerID:
+		return tfGoldenInputs(), nil
 	}
+	return nil, fmt.Errorf("reference: no golden inputs for model %q (known: %v)", modelID, ModelIDs())
+}
+
+// goldenStream returns the stream of golden case name of model modelID.
+func goldenStream(modelID, name string) *weightgen.SplitMix64 {
+	return weightgen.Stream(weightgen.Seed, "goldens/"+modelID+"/"+name)
+}
+
+// cnnGoldenInputs returns seed-cnn's golden inputs (cnnGoldenBatches): a
+// uniform pixel is a value in [0,1), a signed one a value in [-1,1), a
+// byte pixel x>>56 for a draw x; a sparse pixel draws p then v and is v
+// when p < 0.15, else 0; a negative pixel is −p, a tiny one p·1e-6 rounded
+// to FP32.
+func cnnGoldenInputs() []GoldenInput {
+	const modelID = SeedCNNID
 	var out []GoldenInput
 	for i, kinds := range cnnGoldenBatches() {
 		name := fmt.Sprintf("case-%03d", i)
-		r := weightgen.Stream(weightgen.Seed, "goldens/"+modelID+"/"+name)
+		r := goldenStream(modelID, name)
 		const img = cnnSide * cnnSide
 		data := make([]float32, len(kinds)*img)
 		desc := ""
@@ -139,7 +195,7 @@ func GoldenInputs(modelID string) ([]GoldenInput, error) {
 			},
 		})
 	}
-	return out, nil
+	return out
 }
 
 func allSame(kinds []imageKind) bool {

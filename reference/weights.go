@@ -12,7 +12,7 @@ import (
 )
 
 // ModelIDs lists the reference models this build implements.
-func ModelIDs() []string { return []string{SeedCNNID} }
+func ModelIDs() []string { return []string{SeedCNNID, SeedRNNID, SeedTransformerID} }
 
 // Versions lists the versions every reference model has, the default first.
 func Versions() []string { return []string{VersionFP32, VersionFP64} }
@@ -23,6 +23,10 @@ func WeightSpecs(modelID string) ([]weightgen.Spec, error) {
 	switch modelID {
 	case SeedCNNID:
 		return SeedCNNWeightSpecs(), nil
+	case SeedRNNID:
+		return SeedRNNWeightSpecs(), nil
+	case SeedTransformerID:
+		return SeedTransformerWeightSpecs(), nil
 	}
 	return nil, fmt.Errorf("reference: unknown model %q (known: %v)", modelID, ModelIDs())
 }
@@ -105,6 +109,10 @@ func New(modelID string, weights map[string]numerics.Tensor, dtype numerics.DTyp
 	switch modelID {
 	case SeedCNNID:
 		return NewSeedCNN(weights, dtype)
+	case SeedRNNID:
+		return NewSeedRNN(weights, dtype)
+	case SeedTransformerID:
+		return NewSeedTransformer(weights, dtype)
 	}
 	return nil, fmt.Errorf("reference: unknown model %q (known: %v)", modelID, ModelIDs())
 }

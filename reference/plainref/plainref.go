@@ -169,3 +169,99 @@ func SeedCNN(weights map[string]numerics.Tensor, input numerics.Tensor) (logits,
 	shape := []int64{int64(n), cnnClasses}
 	return numerics.NewF64(shape, out), numerics.NewF64(shape, Softmax(out, n, cnnClasses)), nil
 }
+
+// Sizes of seed-rnn.
+const (
+	rnnFeatures = 10 // input features per step
+	rnnHidden   = 50 // hidden units per layer
+	rnnLayers   = 2
+	rnnClasses  = 2
+)
+
+// SeedRNN computes seed-rnn on input [N,T,10] (FP32 or FP64, widened to
+// float64; N ≥ 1, T ≥ 1) with the named weights (PyTorch nn.RNN layouts:
+// rnn.weight_ih_l0 [50,10], rnn.weight_hh_l0 [50,50], rnn.bias_ih_l0 [50],
+// rnn.bias_hh_l0 [50], the same for l1 with weight_ih_l1 [50,50]; fc.weight
+// [2,50], fc.bias [2]). For each layer and step,
+// hₜ = tanh(xₜ·W_ihᵀ + b_ih + hₜ₋₁·W_hhᵀ + b_hh) with h₋₁ = 0, layer 1
+// reading layer 0's outputs; it returns the FP64 logits [N,2] of fc applied
+// to layer 1's last output.
+func SeedRNN(weights map[string]numerics.Tensor, input numerics.Tensor) (logits numerics.Tensor, err error) {
+	type layer struct{ wih, whh, bih, bhh []float64 }
+	var layers [rnnLayers]layer
+	for l := range layers {
+		in := int64(rnnFeatures)
+		if l > 0 {
+			in = rnnHidden
+		}
+		p := &layers[l]
+		for _, w := range []struct {
+			dst   *[]float64
+			name  string
+			shape []int64
+		}{
+			{&p.wih, fmt.Sprintf("rnn.weight_ih_l%d", l), []int64{rnnHidden, in}},
+			{&p.whh, fmt.Sprintf("rnn.weight_hh_l%d", l), []int64{rnnHidden, rnnHidden}},
+			{&p.bih, fmt.Sprintf("rnn.bias_ih_l%d", l), []int64{rnnHidden}},
+			{&p.bhh, fmt.Sprintf("rnn.bias_hh_l%d", l), []int64{rnnHidden}},
+		} {
+			if *w.dst, err = weight(weights, w.name, w.shape...); err != nil {
+				return logits, err
+			}
+		}
+	}
+	wf, err := weight(weights, "fc.weight", rnnClasses, rnnHidden)
+	if err != nil {
+		return logits, err
+	}
+	bf, err := weight(weights, "fc.bias", rnnClasses)
+	if err != nil {
+		return logits, err
+	}
+	if err := input.Validate(); err != nil {
+		return logits, fmt.Errorf("plainref: input: %w", err)
+	}
+	if !input.DType.IsFloat() || len(input.Shape) != 3 || input.Shape[0] < 1 || input.Shape[1] < 1 || input.Shape[2] != rnnFeatures {
+		return logits, fmt.Errorf("plainref: input is %s %v, want FP32 or FP64 [N,T,10] with N ≥ 1 and T ≥ 1", input.DType, input.Shape)
+	}
+	n, steps := int(input.Shape[0]), int(input.Shape[1])
+	x := input.Float64s()
+	out := make([]float64, n*rnnClasses)
+	for i := 0; i < n; i++ {
+		// seq[t] is the current layer's input at step t.
+		seq := make([][]float64, steps)
+		for t := range seq {
+			off := (i*steps + t) * rnnFeatures
+			seq[t] = x[off : off+rnnFeatures]
+		}
+		for _, p := range layers {
+			h := make([]float64, rnnHidden) // h₋₁ = 0
+			next := make([][]float64, steps)
+			for t, xt := range seq {
+				ht := make([]float64, rnnHidden)
+				for j := 0; j < rnnHidden; j++ {
+					a := p.bih[j]
+					for k, v := range xt {
+						a += p.wih[j*len(xt)+k] * v
+					}
+					b := p.bhh[j]
+					for k, v := range h {
+						b += p.whh[j*rnnHidden+k] * v
+					}
+					ht[j] = math.Tanh(a + b)
+				}
+				h, next[t] = ht, ht
+			}
+			seq = next
+		}
+		last := seq[steps-1]
+		for k := 0; k < rnnClasses; k++ {
+			s := bf[k]
+			for j, v := range last {
+				s += wf[k*rnnHidden+j] * v
+			}
+			out[i*rnnClasses+k] = s
+		}
+	}
+	return numerics.NewF64([]int64{int64(n), rnnClasses}, out), nil
+}

@@ -17,8 +17,11 @@
 //     arithmetic modulo 2^64).
 //  3. A draw x becomes a float64 u in [0,1) as (x>>11)·2^-53 (exact).
 //  4. The elements of a tensor are drawn in row-major order, one draw each.
-//     Rule Uniform with bound b gives the float64 (2b·u) − b, in [−b, +b),
-//     each operation rounded to float64 (no fused multiply-add);
+//     Rule Uniform with bound b and centre c gives the float64
+//     c + ((2b·u) − b), in [c−b, c+b): first t = (2·b)·u, then v = t − b,
+//     then c + v, each operation rounded to float64 (no fused
+//     multiply-add). The centre is 0 for every tensor except LayerNorm
+//     weights (centre 1); adding a centre of 0 leaves v unchanged.
 //     b is computed in float64 as 1/math.Sqrt(fan_in) for UniformFanIn
 //     (fan_in = in·kh·kw for a convolution, in_features for a linear layer),
 //     which is PyTorch's default initialisation of nn.Conv2d and nn.Linear
@@ -83,7 +86,8 @@ type Kind string
 
 // The initialisation rules.
 const (
-	// Uniform draws every element uniformly from [−Bound, +Bound).
+	// Uniform draws every element uniformly from
+	// [Center−Bound, Center+Bound).
 	Uniform Kind = "uniform"
 	// Constant sets every element to Value without drawing.
 	Constant Kind = "constant"
@@ -91,15 +95,28 @@ const (
 
 // Init is the initialisation rule of one tensor.
 type Init struct {
-	Kind  Kind
-	Bound float64 // for Uniform
-	Value float64 // for Constant
+	Kind   Kind
+	Bound  float64 // for Uniform
+	Center float64 // for Uniform: the middle of the interval (0 unless set)
+	Value  float64 // for Constant
 }
 
 // UniformFanIn is the Uniform rule with bound 1/√fanIn (PyTorch's default
 // for convolution and linear weights and biases).
 func UniformFanIn(fanIn int) Init {
 	return Init{Kind: Uniform, Bound: 1 / math.Sqrt(float64(fanIn))}
+}
+
+// UniformBound is the Uniform rule with centre 0 and the given bound: the
+// spec's uniform(b) (embeddings use uniform(1), LayerNorm biases
+// uniform(0.1)).
+func UniformBound(bound float64) Init { return Init{Kind: Uniform, Bound: bound} }
+
+// UniformAround is the Uniform rule with the given centre and bound: the
+// spec's uniform(c, b) (LayerNorm weights use uniform(1, 0.1), drawn around
+// PyTorch's constant 1).
+func UniformAround(center, bound float64) Init {
+	return Init{Kind: Uniform, Bound: bound, Center: center}
 }
 
 // ConstantValue is the Constant rule (LayerNorm weights are 1, biases 0).
@@ -130,15 +147,19 @@ func Generate(seed string, specs []Spec) (map[string]numerics.Tensor, error) {
 		data := make([]float32, n)
 		switch s.Init.Kind {
 		case Uniform:
-			b := s.Init.Bound
+			b, c := s.Init.Bound, s.Init.Center
 			if !(b > 0) || math.IsInf(b, 0) {
 				return nil, fmt.Errorf("weightgen: tensor %q: uniform bound %v, want a finite value > 0", s.Name, b)
 			}
+			if math.IsNaN(c) || math.IsInf(c, 0) {
+				return nil, fmt.Errorf("weightgen: tensor %q: uniform centre %v, want a finite value", s.Name, c)
+			}
 			r := Stream(seed, s.Name)
 			for i := range data {
-				// The conversion forbids fusing into an FMA (Go spec).
+				// The conversions forbid fusing into an FMA (Go spec).
 				scaled := float64(2 * b * r.Float64())
-				data[i] = float32(scaled - b)
+				v := float64(scaled - b)
+				data[i] = float32(c + v)
 			}
 		case Constant:
 			for i := range data {

@@ -143,6 +143,7 @@ func TestGenerateErrors(t *testing.T) {
 		{"negative dim", []Spec{{Name: "a", Shape: []int64{-1}, Init: UniformFanIn(1)}}, "dimension 0 is -1"},
 		{"zero bound", []Spec{{Name: "a", Shape: []int64{1}, Init: Init{Kind: Uniform}}}, "uniform bound 0"},
 		{"zero fan-in", []Spec{{Name: "a", Shape: []int64{1}, Init: UniformFanIn(0)}}, "uniform bound +Inf"},
+		{"infinite centre", []Spec{{Name: "a", Shape: []int64{1}, Init: UniformAround(math.Inf(1), 1)}}, "uniform centre +Inf"},
 		{"unknown rule", []Spec{{Name: "a", Shape: []int64{1}, Init: Init{Kind: "normal"}}}, `unknown init rule "normal"`},
 	}
 	for _, tt := range tests {
@@ -152,5 +153,44 @@ func TestGenerateErrors(t *testing.T) {
 				t.Fatalf("Generate error = %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestGenerateCenteredVectors pins uniform(c, b) = c + ((2b)·u − b) with
+// vectors from an independent implementation (plain Python binary64).
+func TestGenerateCenteredVectors(t *testing.T) {
+	specs := []Spec{
+		{Name: "encoder.layers.0.norm1.weight", Shape: []int64{128}, Init: UniformAround(1, 0.1)},
+		{Name: "encoder.layers.5.norm2.bias", Shape: []int64{128}, Init: UniformBound(0.1)},
+		{Name: "token_embedding.weight", Shape: []int64{100, 128}, Init: UniformBound(1)},
+	}
+	want := map[string][]uint32{ // float32 bits of the first three elements
+		"encoder.layers.0.norm1.weight": {1066039033, 1065668054, 1065440384},
+		"encoder.layers.5.norm2.bias":   {1033269929, 3179773379, 3178439022},
+		"token_embedding.weight":        {3212620278, 3208132854, 1064155605},
+	}
+	got, err := Generate(Seed, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, bits := range want {
+		for i, b := range bits {
+			if g := math.Float32bits(got[name].F32[i]); g != b {
+				t.Errorf("%s[%d] = %v (bits %d), want %v (bits %d)", name, i, got[name].F32[i], g, math.Float32frombits(b), b)
+			}
+		}
+	}
+	for i, v := range got["encoder.layers.0.norm1.weight"].F32 {
+		if v < 0.9 || v > 1.1 {
+			t.Fatalf("norm1.weight[%d] = %v, outside [0.9, 1.1]", i, v)
+		}
+	}
+	// A centre of 0 is the plain uniform rule, value for value.
+	plain, err := Generate(Seed, []Spec{{Name: "token_embedding.weight", Shape: []int64{100, 128}, Init: Init{Kind: Uniform, Bound: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(plain["token_embedding.weight"].F32, got["token_embedding.weight"].F32) {
+		t.Error("UniformBound(1) differs from Init{Kind: Uniform, Bound: 1}")
 	}
 }

@@ -1,0 +1,680 @@
+package reference
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/aiconform/aiconform/numerics"
+	"github.com/aiconform/aiconform/reference/weightgen"
+)
+
+// SeedTransformerID is the model id of the Transformer of the seed document.
+const SeedTransformerID = "seed-transformer"
+
+// Sizes of seed-transformer.
+const (
+	tfVocab  = 100 // token ids 0…99; logits per position
+	tfModel  = 128 // d_model
+	tfHeads  = 8
+	tfHead   = tfModel / tfHeads // 16
+	tfFFN    = 512
+	tfLayers = 6
+	// TransformerMaxLen is the longest sequence seed-transformer accepts.
+	TransformerMaxLen = 64
+	// tfChunk is the largest batch one gorgonia graph computes; larger
+	// batches run in chunks of tfChunk sequences.
+	tfChunk = 8
+	// tfMaxIdle bounds the compiled graphs a model keeps for reuse, and
+	// tfIdleRows the positions (batch·length) they compute in all: a
+	// program's memory grows with its positions (about 90 MB in FP32 and
+	// 175 MB in FP64 for 8 sequences of 64), so at most two programs of
+	// the largest size are kept.
+	tfMaxIdle  = 16
+	tfIdleRows = 2 * tfChunk * TransformerMaxLen
+	// tfEps is LayerNorm's ε.
+	tfEps = 1e-5
+)
+
+// SeedTransformerWeightSpecs lists seed-transformer's tensors in PyTorch's
+// state_dict names and layouts (token embedding, six
+// nn.TransformerEncoderLayer under encoder.layers.{i}., the head fc), with
+// their initialisation rules (spec/v1/reference-models.md).
+func SeedTransformerWeightSpecs() []weightgen.Spec {
+	fan := weightgen.UniformFanIn
+	specs := []weightgen.Spec{
+		{Name: "token_embedding.weight", Shape: []int64{tfVocab, tfModel}, Init: weightgen.UniformBound(1)},
+	}
+	for l := 0; l < tfLayers; l++ {
+		p := fmt.Sprintf("encoder.layers.%d.", l)
+		specs = append(specs,
+			weightgen.Spec{Name: p + "self_attn.in_proj_weight", Shape: []int64{3 * tfModel, tfModel}, Init: fan(tfModel)},
+			weightgen.Spec{Name: p + "self_attn.in_proj_bias", Shape: []int64{3 * tfModel}, Init: fan(tfModel)},
+			weightgen.Spec{Name: p + "self_attn.out_proj.weight", Shape: []int64{tfModel, tfModel}, Init: fan(tfModel)},
+			weightgen.Spec{Name: p + "self_attn.out_proj.bias", Shape: []int64{tfModel}, Init: fan(tfModel)},
+			weightgen.Spec{Name: p + "linear1.weight", Shape: []int64{tfFFN, tfModel}, Init: fan(tfModel)},
+			weightgen.Spec{Name: p + "linear1.bias", Shape: []int64{tfFFN}, Init: fan(tfModel)},
+			weightgen.Spec{Name: p + "linear2.weight", Shape: []int64{tfModel, tfFFN}, Init: fan(tfFFN)},
+			weightgen.Spec{Name: p + "linear2.bias", Shape: []int64{tfModel}, Init: fan(tfFFN)},
+			weightgen.Spec{Name: p + "norm1.weight", Shape: []int64{tfModel}, Init: weightgen.UniformAround(1, 0.1)},
+			weightgen.Spec{Name: p + "norm1.bias", Shape: []int64{tfModel}, Init: weightgen.UniformBound(0.1)},
+			weightgen.Spec{Name: p + "norm2.weight", Shape: []int64{tfModel}, Init: weightgen.UniformAround(1, 0.1)},
+			weightgen.Spec{Name: p + "norm2.bias", Shape: []int64{tfModel}, Init: weightgen.UniformBound(0.1)},
+		)
+	}
+	return append(specs,
+		weightgen.Spec{Name: "fc.weight", Shape: []int64{tfVocab, tfModel}, Init: fan(tfModel)},
+		weightgen.Spec{Name: "fc.bias", Shape: []int64{tfVocab}, Init: fan(tfModel)},
+	)
+}
+
+// seedTransformer is seed-transformer computed with gorgonia.
+//
+// The token embedding lookup, the scaling by √128 and the sinusoidal
+// positional encoding are computed in plain Go before the graph, in the
+// version's datatype (√128 and PE computed in float64 and rounded to it):
+// they are a table lookup and one multiply-add per element, which gorgonia
+// has no gather op for. Everything after, from the first attention
+// projection to the logits, is the gorgonia graph.
+//
+// Concurrency is that of seedCNN: Forward takes a compiled program for its
+// (batch, length) from a pool, runs it alone and returns it; batches larger
+// than tfChunk run in chunks; the idle programs are bounded in number and
+// in size (tfMaxIdle, tfIdleRows); building a program takes the
+// package-wide graphMu.
+type seedTransformer struct {
+	version string
+	dtype   numerics.DType
+	dt      tensor.Dtype
+	// emb is token_embedding.weight ([]float32 or []float64, [100,128]).
+	emb any
+	// pe is the positional encoding of positions 0…63 in float64, [64,128].
+	pe []float64
+	// params holds the graph's parameters in the model's dtype, keyed by
+	// graph name: weight matrices transposed to [in,out] (in_proj split
+	// into its Q, K and V parts; "….q.weightT", "….q.bias"), biases and
+	// LayerNorm parameters as they are (the graph shapes them [1,out]).
+	// Transposing and splitting only move values. Programs copy them.
+	params map[string]any
+
+	mu   sync.Mutex
+	idle []*tfProgram // most recently used last
+}
+
+// tfProgram is one compiled graph for a fixed batch size and length.
+type tfProgram struct {
+	batch, length int
+	g             *G.ExprGraph
+	// x is the embedded input [batch·length, 128]; maskBias is added to the
+	// attention scores, [batch·8·length, length]: 0 for a token key, −∞ for
+	// a padding key.
+	x, maskBias *G.Node
+	// logits receives a copy of the output [batch·length, 100] at each run.
+	logits G.Value
+	vm     G.VM
+}
+
+// NewSeedTransformer returns seed-transformer at the version computing in
+// dtype (FP32 or FP64) with the given weights (names and shapes of
+// SeedTransformerWeightSpecs, FP32 or FP64 values, all finite; FP32 values
+// are widened exactly for FP64, FP64 values are rounded to nearest for
+// FP32). Extra tensors are an error.
+func NewSeedTransformer(weights map[string]numerics.Tensor, dtype numerics.DType) (Model, error) {
+	version, err := VersionOf(dtype)
+	if err != nil {
+		return nil, err
+	}
+	m := &seedTransformer{version: version, dtype: dtype, params: map[string]any{}}
+	if dtype == numerics.FP32 {
+		m.dt = tensor.Float32
+	} else {
+		m.dt = tensor.Float64
+	}
+	specs := SeedTransformerWeightSpecs()
+	w := map[string]numerics.Tensor{}
+	for _, s := range specs {
+		t, ok := weights[s.Name]
+		if !ok {
+			return nil, fmt.Errorf("reference: %s: weights lack tensor %q", SeedTransformerID, s.Name)
+		}
+		if !slices.Equal(t.Shape, s.Shape) {
+			return nil, fmt.Errorf("reference: %s: tensor %q has shape %v, want %v", SeedTransformerID, s.Name, t.Shape, s.Shape)
+		}
+		if err := t.Validate(); err != nil {
+			return nil, fmt.Errorf("reference: %s: tensor %q: %w", SeedTransformerID, s.Name, err)
+		}
+		if !t.DType.IsFloat() {
+			return nil, fmt.Errorf("reference: %s: tensor %q is %s, want FP32 or FP64", SeedTransformerID, s.Name, t.DType)
+		}
+		if i, ok := firstNonFinite(t); ok {
+			return nil, fmt.Errorf("reference: %s: tensor %q: element %v is %v, want a finite value", SeedTransformerID, s.Name, numerics.IndexOf(t.Shape, i), t.At(i))
+		}
+		w[s.Name] = t
+	}
+	if len(weights) != len(specs) {
+		for name := range weights {
+			if _, ok := w[name]; !ok {
+				return nil, fmt.Errorf("reference: %s: unexpected tensor %q in the weights", SeedTransformerID, name)
+			}
+		}
+	}
+	m.emb = convert(w["token_embedding.weight"], dtype)
+	m.pe = positionalEncoding(TransformerMaxLen)
+	// transposed returns rows [r0, r0+out) of the [*, in] matrix name as
+	// its transpose [in, out].
+	transposed := func(name string, r0, out, in int) any {
+		vals := w[name].Float64s()
+		t := make([]float64, in*out)
+		for o := 0; o < out; o++ {
+			for i := 0; i < in; i++ {
+				t[i*out+o] = vals[(r0+o)*in+i]
+			}
+		}
+		return convert(numerics.NewF64([]int64{int64(in), int64(out)}, t), dtype)
+	}
+	part := func(name string, from, to int) any {
+		vals := w[name].Float64s()[from:to]
+		return convert(numerics.NewF64([]int64{int64(to - from)}, vals), dtype)
+	}
+	for l := 0; l < tfLayers; l++ {
+		p := fmt.Sprintf("encoder.layers.%d.", l)
+		for i, qkv := range []string{"q", "k", "v"} {
+			m.params[p+"self_attn."+qkv+".weightT"] = transposed(p+"self_attn.in_proj_weight", i*tfModel, tfModel, tfModel)
+			m.params[p+"self_attn."+qkv+".bias"] = part(p+"self_attn.in_proj_bias", i*tfModel, (i+1)*tfModel)
+		}
+		m.params[p+"self_attn.out_proj.weightT"] = transposed(p+"self_attn.out_proj.weight", 0, tfModel, tfModel)
+		m.params[p+"linear1.weightT"] = transposed(p+"linear1.weight", 0, tfFFN, tfModel)
+		m.params[p+"linear2.weightT"] = transposed(p+"linear2.weight", 0, tfModel, tfFFN)
+		for _, name := range []string{"self_attn.out_proj.bias", "linear1.bias", "linear2.bias", "norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias"} {
+			m.params[p+name] = convert(w[p+name], dtype)
+		}
+	}
+	m.params["fc.weightT"] = transposed("fc.weight", 0, tfVocab, tfModel)
+	m.params["fc.bias"] = convert(w["fc.bias"], dtype)
+	// Build one program now, so that a graph construction error surfaces
+	// here rather than on the first request.
+	p, err := m.build(1, 1)
+	if err != nil {
+		return nil, err
+	}
+	m.release(p)
+	return m, nil
+}
+
+func (m *seedTransformer) ID() string      { return SeedTransformerID }
+func (m *seedTransformer) Version() string { return m.version }
+
+func (m *seedTransformer) Inputs() []TensorSpec {
+	return []TensorSpec{
+		{Name: "input_ids", DType: numerics.INT64, Shape: []int64{-1, -1}},
+		{Name: "attention_mask", DType: numerics.INT64, Shape: []int64{-1, -1}, Optional: true},
+	}
+}
+
+func (m *seedTransformer) Outputs() []TensorSpec {
+	return []TensorSpec{{Name: "logits", DType: m.dtype, Shape: []int64{-1, -1, tfVocab}}}
+}
+
+// param adds the named parameter to g as a tensor node of the given shape,
+// over a private copy of its values.
+func (m *seedTransformer) param(g *G.ExprGraph, name string, shape ...int) *G.Node {
+	v := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(copyBacking(m.params[name])))
+	return G.NewTensor(g, m.dt, len(shape), G.WithShape(shape...), G.WithValue(v), G.WithName(name))
+}
+
+// scalar returns a constant of the model's dtype (v rounded to it).
+func (m *seedTransformer) scalar(v float64) *G.Node {
+	if m.dtype == numerics.FP32 {
+		return G.NewConstant(float32(v))
+	}
+	return G.NewConstant(v)
+}
+
+// tfBuilder adds the parts of seed-transformer to one program's graph.
+type tfBuilder struct {
+	m *seedTransformer
+	g *G.ExprGraph
+}
+
+// linear returns x·Wᵀ + b for x [rows,in], with the weight stored
+// transposed as [in,out] under wName and the bias [out] under bName.
+func (b *tfBuilder) linear(x *G.Node, wName, bName string, in, out int) (*G.Node, error) {
+	y, err := G.Mul(x, b.m.param(b.g, wName, in, out))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", wName, err)
+	}
+	if y, err = G.BroadcastAdd(y, b.m.param(b.g, bName, 1, out), nil, []byte{0}); err != nil {
+		return nil, fmt.Errorf("%s: %w", bName, err)
+	}
+	return y, nil
+}
+
+// layerNorm is (y − μ)/√(σ² + ε)·w + b over the 128 features of each row
+// of y [rows,128], with μ the mean and σ² the biased variance, composed
+// from Sum, Sub, Square, Add, Sqrt, Div, Mul (gorgonia has no LayerNorm).
+func (b *tfBuilder) layerNorm(y *G.Node, prefix string) (*G.Node, error) {
+	mean := func(x *G.Node) (*G.Node, error) {
+		s, err := G.Sum(x, 1)
+		if err != nil {
+			return nil, err
+		}
+		return G.HadamardDiv(s, b.m.scalar(tfModel))
+	}
+	mu, err := mean(y)
+	if err != nil {
+		return nil, err
+	}
+	c, err := G.BroadcastSub(y, mu, nil, []byte{1})
+	if err != nil {
+		return nil, err
+	}
+	sq, err := G.Square(c)
+	if err != nil {
+		return nil, err
+	}
+	variance, err := mean(sq)
+	if err != nil {
+		return nil, err
+	}
+	d, err := G.Add(variance, b.m.scalar(tfEps))
+	if err != nil {
+		return nil, err
+	}
+	if d, err = G.Sqrt(d); err != nil {
+		return nil, err
+	}
+	out, err := G.BroadcastHadamardDiv(c, d, nil, []byte{1})
+	if err != nil {
+		return nil, err
+	}
+	if out, err = G.BroadcastHadamardProd(out, b.m.param(b.g, prefix+".weight", 1, tfModel), nil, []byte{0}); err != nil {
+		return nil, err
+	}
+	return G.BroadcastAdd(out, b.m.param(b.g, prefix+".bias", 1, tfModel), nil, []byte{0})
+}
+
+// splitHeads turns x [n·T,128] into [n·8,T,16]: sequence s, head h is
+// batch s·8+h and reads columns 16h…16h+15.
+func splitHeads(x *G.Node, n, T int) (*G.Node, error) {
+	r, err := G.Reshape(x, tensor.Shape{n, T, tfHeads, tfHead})
+	if err != nil {
+		return nil, err
+	}
+	if r, err = G.Transpose(r, 0, 2, 1, 3); err != nil {
+		return nil, err
+	}
+	return G.Reshape(r, tensor.Shape{n * tfHeads, T, tfHead})
+}
+
+// mergeHeads is the inverse of splitHeads: [n·8,T,16] → [n·T,128].
+func mergeHeads(x *G.Node, n, T int) (*G.Node, error) {
+	r, err := G.Reshape(x, tensor.Shape{n, tfHeads, T, tfHead})
+	if err != nil {
+		return nil, err
+	}
+	if r, err = G.Transpose(r, 0, 2, 1, 3); err != nil {
+		return nil, err
+	}
+	return G.Reshape(r, tensor.Shape{n * T, tfModel})
+}
+
+// layer appends encoder layer l (post-LN) to x [n·T,128].
+func (b *tfBuilder) layer(x, maskBias *G.Node, l, n, T int) (*G.Node, error) {
+	p := fmt.Sprintf("encoder.layers.%d.", l)
+	var heads [3]*G.Node
+	for i, qkv := range []string{"q", "k", "v"} {
+		y, err := b.linear(x, p+"self_attn."+qkv+".weightT", p+"self_attn."+qkv+".bias", tfModel, tfModel)
+		if err != nil {
+			return nil, err
+		}
+		if heads[i], err = splitHeads(y, n, T); err != nil {
+			return nil, fmt.Errorf("%sself_attn %s heads: %w", p, qkv, err)
+		}
+	}
+	// scores [n·8,T,T] = Qₕ·Kₕᵀ/√16 + mask, softmax over the keys.
+	scores, err := G.BatchedMatMul(heads[0], heads[1], false, true)
+	if err != nil {
+		return nil, fmt.Errorf("%sself_attn scores: %w", p, err)
+	}
+	if scores, err = G.Reshape(scores, tensor.Shape{n * tfHeads * T, T}); err != nil {
+		return nil, fmt.Errorf("%sself_attn scores: %w", p, err)
+	}
+	if scores, err = G.HadamardDiv(scores, b.m.scalar(math.Sqrt(tfHead))); err != nil {
+		return nil, fmt.Errorf("%sself_attn scale: %w", p, err)
+	}
+	if scores, err = G.Add(scores, maskBias); err != nil {
+		return nil, fmt.Errorf("%sself_attn mask: %w", p, err)
+	}
+	attn, err := softmaxRows(scores)
+	if err != nil {
+		return nil, fmt.Errorf("%sself_attn softmax: %w", p, err)
+	}
+	if attn, err = G.Reshape(attn, tensor.Shape{n * tfHeads, T, T}); err != nil {
+		return nil, fmt.Errorf("%sself_attn weights: %w", p, err)
+	}
+	ctx, err := G.BatchedMatMul(attn, heads[2])
+	if err != nil {
+		return nil, fmt.Errorf("%sself_attn values: %w", p, err)
+	}
+	if ctx, err = mergeHeads(ctx, n, T); err != nil {
+		return nil, fmt.Errorf("%sself_attn merge: %w", p, err)
+	}
+	o, err := b.linear(ctx, p+"self_attn.out_proj.weightT", p+"self_attn.out_proj.bias", tfModel, tfModel)
+	if err != nil {
+		return nil, err
+	}
+	if x, err = G.Add(x, o); err != nil {
+		return nil, fmt.Errorf("%sresidual 1: %w", p, err)
+	}
+	if x, err = b.layerNorm(x, p+"norm1"); err != nil {
+		return nil, fmt.Errorf("%snorm1: %w", p, err)
+	}
+	f, err := b.linear(x, p+"linear1.weightT", p+"linear1.bias", tfModel, tfFFN)
+	if err != nil {
+		return nil, err
+	}
+	if f, err = G.Rectify(f); err != nil {
+		return nil, fmt.Errorf("%srelu: %w", p, err)
+	}
+	if f, err = b.linear(f, p+"linear2.weightT", p+"linear2.bias", tfFFN, tfModel); err != nil {
+		return nil, err
+	}
+	if x, err = G.Add(x, f); err != nil {
+		return nil, fmt.Errorf("%sresidual 2: %w", p, err)
+	}
+	if x, err = b.layerNorm(x, p+"norm2"); err != nil {
+		return nil, fmt.Errorf("%snorm2: %w", p, err)
+	}
+	return x, nil
+}
+
+// build compiles the graph of seed-transformer for n sequences of length T:
+//
+//	x [n·T,128] (embedded, see seedTransformer)
+//	6× { Q, K, V = x·W_{q,k,v}ᵀ + b; per head softmax(QₕKₕᵀ/4 + mask)·Vₕ;
+//	     x = LN₁(x + concat·W_oᵀ + b_o); x = LN₂(x + ReLU(x·W₁ᵀ + b₁)·W₂ᵀ + b₂) }
+//	logits = x·fc.weightᵀ + fc.bias [n·T,100]
+//
+// The heads are a reshape [n,T,8,16] and a transpose to [n,8,T,16], so that
+// BatchedMatMul computes all n·8 heads at once. The softmax is softmaxRows
+// (composed from Max, Sub, Exp, Sum, Div; gorgonia's SoftMax op seeds each
+// row's maximum with the tensor's first element); the mask adds −∞ to
+// padding keys, and every row keeps at least one finite score (each
+// sequence has a token), so no NaN arises: exp(−∞ − max) is 0.
+func (m *seedTransformer) build(n, T int) (p *tfProgram, err error) {
+	graphMu.Lock()
+	defer graphMu.Unlock()
+	defer func() {
+		// gorgonia panics on some shape errors; report them as errors.
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("reference: %s: building the graph for batch %d, length %d: %v", SeedTransformerID, n, T, r)
+		}
+	}()
+	g := G.NewGraph()
+	b := &tfBuilder{m: m, g: g}
+	x := G.NewTensor(g, m.dt, 2, G.WithShape(n*T, tfModel), G.WithName("x"))
+	maskBias := G.NewTensor(g, m.dt, 2, G.WithShape(n*tfHeads*T, T), G.WithName("mask_bias"))
+	h := x
+	for l := 0; l < tfLayers; l++ {
+		if h, err = b.layer(h, maskBias, l, n, T); err != nil {
+			return nil, fmt.Errorf("reference: %s: %w", SeedTransformerID, err)
+		}
+	}
+	logits, err := b.linear(h, "fc.weightT", "fc.bias", tfModel, tfVocab)
+	if err != nil {
+		return nil, fmt.Errorf("reference: %s: %w", SeedTransformerID, err)
+	}
+	// Read clones the value when it is computed (see seedCNN.build).
+	p = &tfProgram{batch: n, length: T, g: g, x: x, maskBias: maskBias}
+	G.Read(logits, &p.logits)
+	p.vm = G.NewTapeMachine(g)
+	return p, nil
+}
+
+// acquire takes an idle program for (n, T) from the pool or builds one.
+func (m *seedTransformer) acquire(n, T int) (*tfProgram, error) {
+	m.mu.Lock()
+	for i := len(m.idle) - 1; i >= 0; i-- {
+		if p := m.idle[i]; p.batch == n && p.length == T {
+			m.idle = slices.Delete(m.idle, i, i+1)
+			m.mu.Unlock()
+			return p, nil
+		}
+	}
+	m.mu.Unlock()
+	return m.build(n, T)
+}
+
+// release returns p to the pool, dropping the least recently used
+// programs while the pool holds more than tfMaxIdle programs or more than
+// tfIdleRows positions (p itself is always kept).
+func (m *seedTransformer) release(p *tfProgram) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.idle = append(m.idle, p)
+	rows := 0
+	for _, q := range m.idle {
+		rows += q.batch * q.length
+	}
+	for len(m.idle) > 1 && (len(m.idle) > tfMaxIdle || rows > tfIdleRows) {
+		old := m.idle[0]
+		m.idle = slices.Delete(m.idle, 0, 1)
+		rows -= old.batch * old.length
+		old.vm.Close()
+	}
+}
+
+// Forward computes logits [N,T,100] for inputs["input_ids"] and the
+// optional inputs["attention_mask"]. Inputs outside the model's domain give
+// an *InvalidInputError.
+func (m *seedTransformer) Forward(inputs map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
+	ids, valid, err := m.checkInputs(inputs)
+	if err != nil {
+		return nil, err
+	}
+	n, T := int(ids.Shape[0]), int(ids.Shape[1])
+	logits := make([]float64, 0, n*T*tfVocab)
+	for start := 0; start < n; start += tfChunk {
+		size := min(tfChunk, n-start)
+		x, mask := m.embed(ids.I64[start*T:(start+size)*T], T), m.maskBias(valid[start:start+size], T)
+		l, err := m.run(size, T, x, mask)
+		if err != nil {
+			return nil, err
+		}
+		logits = append(logits, l...)
+	}
+	shape := []int64{int64(n), int64(T), tfVocab}
+	if m.dtype == numerics.FP64 {
+		return map[string]numerics.Tensor{"logits": numerics.NewF64(shape, logits)}, nil
+	}
+	f := make([]float32, len(logits))
+	for i, v := range logits {
+		f[i] = float32(v)
+	}
+	return map[string]numerics.Tensor{"logits": numerics.NewF32(shape, f)}, nil
+}
+
+// positionalEncoding returns PE [T,128] in float64 (its first t rows are
+// PE of length t): PE[t,2i] =
+// sin(t / 10000^(2i/128)), PE[t,2i+1] = cos(t / 10000^(2i/128)), with the
+// angle computed as float64(t) / math.Pow(10000, float64(2i)/128).
+func positionalEncoding(T int) []float64 {
+	pe := make([]float64, T*tfModel)
+	for t := 0; t < T; t++ {
+		for i := 0; i < tfModel/2; i++ {
+			a := float64(t) / math.Pow(10000, float64(2*i)/tfModel)
+			pe[t*tfModel+2*i] = math.Sin(a)
+			pe[t*tfModel+2*i+1] = math.Cos(a)
+		}
+	}
+	return pe
+}
+
+// embed returns token_embedding.weight[id]·√128 + PE[t] for the sequences
+// ids [n·T] as the graph's input backing [n·T,128] in the model's dtype:
+// each product and sum is rounded to the dtype, √128 and PE are computed in
+// float64 and rounded to it.
+func (m *seedTransformer) embed(ids []int64, T int) any {
+	pe := m.pe
+	scale := math.Sqrt(tfModel)
+	switch emb := m.emb.(type) {
+	case []float32:
+		out := make([]float32, len(ids)*tfModel)
+		s := float32(scale)
+		for k, id := range ids {
+			t := k % T
+			for j := 0; j < tfModel; j++ {
+				// The conversion forbids fusing into an FMA (Go spec).
+				out[k*tfModel+j] = float32(emb[int(id)*tfModel+j]*s) + float32(pe[t*tfModel+j])
+			}
+		}
+		return out
+	case []float64:
+		out := make([]float64, len(ids)*tfModel)
+		for k, id := range ids {
+			t := k % T
+			for j := 0; j < tfModel; j++ {
+				out[k*tfModel+j] = float64(emb[int(id)*tfModel+j]*scale) + pe[t*tfModel+j]
+			}
+		}
+		return out
+	}
+	panic(fmt.Sprintf("reference: unexpected embedding backing %T", m.emb))
+}
+
+// maskBias returns the additive attention mask [n·8·T, T] for sequences
+// whose first valid[s] positions are tokens: row (s·8 + h)·T + i holds 0 at
+// the token keys and −∞ at the padding keys.
+func (m *seedTransformer) maskBias(valid []int, T int) any {
+	n := len(valid)
+	bias := make([]float64, n*tfHeads*T*T)
+	for s, k := range valid {
+		for r := 0; r < tfHeads*T; r++ {
+			row := bias[(s*tfHeads*T+r)*T : (s*tfHeads*T+r+1)*T]
+			for j := k; j < T; j++ {
+				row[j] = math.Inf(-1)
+			}
+		}
+	}
+	if m.dtype == numerics.FP64 {
+		return bias
+	}
+	f := make([]float32, len(bias))
+	for i, v := range bias {
+		f[i] = float32(v)
+	}
+	return f
+}
+
+// run computes one chunk of n sequences of length T on a pooled program.
+func (m *seedTransformer) run(n, T int, x, maskBias any) (logits []float64, err error) {
+	p, err := m.acquire(n, T)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			// A panicking program may be left in any state: drop it.
+			p.vm.Close()
+			logits, err = nil, fmt.Errorf("reference: %s: gorgonia panicked on a batch of %d, length %d: %v", SeedTransformerID, n, T, r)
+		}
+	}()
+	if err := G.Let(p.x, tensor.New(tensor.WithShape(n*T, tfModel), tensor.WithBacking(x))); err != nil {
+		p.vm.Close()
+		return nil, fmt.Errorf("reference: %s: binding the input: %w", SeedTransformerID, err)
+	}
+	if err := G.Let(p.maskBias, tensor.New(tensor.WithShape(n*tfHeads*T, T), tensor.WithBacking(maskBias))); err != nil {
+		p.vm.Close()
+		return nil, fmt.Errorf("reference: %s: binding the mask: %w", SeedTransformerID, err)
+	}
+	if err := p.vm.RunAll(); err != nil {
+		p.vm.Close()
+		return nil, fmt.Errorf("reference: %s: running the graph: %w", SeedTransformerID, err)
+	}
+	logits, err = values("logits", p.logits, n*T*tfVocab)
+	p.vm.Reset()
+	if err != nil {
+		p.vm.Close()
+		return nil, fmt.Errorf("reference: %s: %w", SeedTransformerID, err)
+	}
+	m.release(p)
+	return logits, nil
+}
+
+// checkInputs validates the inputs and returns the ids and the number of
+// tokens of each sequence (T for every sequence when there is no mask).
+// Every error is an *InvalidInputError.
+func (m *seedTransformer) checkInputs(inputs map[string]numerics.Tensor) (numerics.Tensor, []int, error) {
+	const who = "reference: seed-transformer"
+	ids, ok := inputs["input_ids"]
+	if !ok {
+		return ids, nil, invalidInput(`%s: missing input "input_ids"`, who)
+	}
+	mask, hasMask := inputs["attention_mask"]
+	for name := range inputs {
+		if name != "input_ids" && name != "attention_mask" {
+			return ids, nil, invalidInput(`%s: unexpected input %q (the inputs are "input_ids" and "attention_mask")`, who, name)
+		}
+	}
+	if ids.DType != numerics.INT64 {
+		return ids, nil, invalidInput(`%s: input "input_ids" has datatype %s, want INT64`, who, ids.DType)
+	}
+	if len(ids.Shape) != 2 || ids.Shape[0] < 1 || ids.Shape[1] < 1 || ids.Shape[1] > TransformerMaxLen {
+		return ids, nil, invalidInput(`%s: input "input_ids" has shape %v, want [N,T] with N ≥ 1 and 1 ≤ T ≤ %d`, who, ids.Shape, TransformerMaxLen)
+	}
+	if err := ids.Validate(); err != nil {
+		return ids, nil, invalidInput(`%s: input "input_ids": %v`, who, err)
+	}
+	for i, id := range ids.I64 {
+		if id < 0 || id >= tfVocab {
+			return ids, nil, invalidInput(`%s: input "input_ids" element %v is %d, want a token id in 0…%d`, who, numerics.IndexOf(ids.Shape, i), id, tfVocab-1)
+		}
+	}
+	n, T := int(ids.Shape[0]), int(ids.Shape[1])
+	valid := make([]int, n)
+	if !hasMask {
+		for s := range valid {
+			valid[s] = T
+		}
+		return ids, valid, nil
+	}
+	if mask.DType != numerics.INT64 {
+		return ids, nil, invalidInput(`%s: input "attention_mask" has datatype %s, want INT64`, who, mask.DType)
+	}
+	if !slices.Equal(mask.Shape, ids.Shape) {
+		return ids, nil, invalidInput(`%s: input "attention_mask" has shape %v, want %v, the shape of "input_ids"`, who, mask.Shape, ids.Shape)
+	}
+	if err := mask.Validate(); err != nil {
+		return ids, nil, invalidInput(`%s: input "attention_mask": %v`, who, err)
+	}
+	for s := 0; s < n; s++ {
+		row := mask.I64[s*T : (s+1)*T]
+		k := 0
+		for k < T && row[k] == 1 {
+			k++
+		}
+		if k < T && row[k] != 0 {
+			return ids, nil, invalidInput(`%s: input "attention_mask" element [%d %d] is %d, want 1 (token) or 0 (padding)`, who, s, k, row[k])
+		}
+		if k == 0 {
+			return ids, nil, invalidInput(`%s: input "attention_mask" row %d has no 1: every sequence needs at least one token`, who, s)
+		}
+		for j := k; j < T; j++ {
+			switch row[j] {
+			case 0:
+			case 1:
+				return ids, nil, invalidInput(`%s: input "attention_mask" row %d has a 1 at position %d after a 0 at position %d: padding belongs at the end (ones followed by zeros)`, who, s, j, k)
+			default:
+				return ids, nil, invalidInput(`%s: input "attention_mask" element [%d %d] is %d, want 1 (token) or 0 (padding)`, who, s, j, row[j])
+			}
+		}
+		valid[s] = k
+	}
+	return ids, valid, nil
+}
+
+var _ Model = (*seedTransformer)(nil)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 
 	"github.com/aiconform/aiconform/golden"
 	"github.com/aiconform/aiconform/numerics"
@@ -304,6 +305,9 @@ type VerifyOptions struct {
 	// against which each set's weights path is resolved; the weights file's
 	// digest must match the manifest's. Nil skips the weights check.
 	Testdata fs.FS
+	// Only, when not empty, restricts the recomputation to the sets of
+	// these model ids; the digests of every file are still checked.
+	Only []string
 }
 
 // TensorResult is the comparison of one output tensor of one case.
@@ -379,7 +383,15 @@ func VerifyGoldens(fsys fs.FS, dir string, models []Model, opts VerifyOptions) (
 		tol   numerics.Tolerance
 	}
 	var plans []plan
+	for _, id := range opts.Only {
+		if !slices.ContainsFunc(m.Sets, func(s golden.Set) bool { return s.Model == id }) {
+			return nil, fmt.Errorf("reference: %s has no golden set of model %q", path.Join(dir, golden.ManifestFile), id)
+		}
+	}
 	for si, s := range m.Sets {
+		if len(opts.Only) > 0 && !slices.Contains(opts.Only, s.Model) {
+			continue
+		}
 		where := fmt.Sprintf("%s: /sets/%d (%s/%s)", path.Join(dir, golden.ManifestFile), si, s.Model, s.Version)
 		model := Find(models, s.Model, s.Version)
 		if model == nil {

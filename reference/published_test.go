@@ -647,3 +647,25 @@ func TestVerifyIgnoresPaddedLogits(t *testing.T) {
 		})
 	}
 }
+
+func TestVerifyOnly(t *testing.T) {
+	models, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := VerifyGoldens(aiconform.Goldens(), ".", models, VerifyOptions{Only: []string{SeedRNNID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Tensors) == 0 || !res.OK() {
+		t.Fatalf("seed-rnn only: %d tensors, OK %v", len(res.Tensors), res.OK())
+	}
+	for _, r := range res.Tensors {
+		if r.Model != SeedRNNID {
+			t.Fatalf("Only seed-rnn recomputed %s", r.Label())
+		}
+	}
+	if _, err := VerifyGoldens(aiconform.Goldens(), ".", models, VerifyOptions{Only: []string{"seed-gan"}}); err == nil || !strings.Contains(err.Error(), `no golden set of model "seed-gan"`) {
+		t.Fatalf("Only an unknown model: err = %v", err)
+	}
+}

@@ -45,7 +45,7 @@ import (
 const Seed = "aiconform/v1"
 
 // Name describes the generator in the metadata of the files it writes.
-const Name = "aiconform/weightgen: splitmix64 per tensor, seeded by fnv-1a-64(seed + \"/\" + name); uniform [-1/sqrt(fan_in), +1/sqrt(fan_in)) in float64, rounded to float32"
+const Name = "aiconform/weightgen: splitmix64 per tensor, seeded by fnv-1a-64(seed + \"/\" + name); uniform(b) or uniform(c, b) per tensor in float64 (spec/v1/reference-models.md), rounded to float32"
 
 // SplitMix64 is the SplitMix64 pseudo-random generator. The zero value is a
 // valid generator started from state 0.

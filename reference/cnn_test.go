@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aiconform/aiconform/numerics"
@@ -14,20 +12,10 @@ import (
 	"github.com/aiconform/aiconform/spec"
 )
 
-// testWeights returns freshly generated seed-cnn weights.
-func testWeights(t testing.TB) map[string]numerics.Tensor {
-	t.Helper()
-	w, err := GenerateWeights(SeedCNNID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
-
-// testModel builds seed-cnn at dtype from freshly generated weights.
+// testModel builds seed-cnn at dtype from its generated weights.
 func testModel(t testing.TB, dtype numerics.DType) Model {
 	t.Helper()
-	m, err := NewSeedCNN(testWeights(t), dtype)
+	m, err := NewSeedCNN(testWeights(t, SeedCNNID), dtype)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +60,7 @@ func mustTolerance(t testing.TB, class string) numerics.Tolerance {
 // TestSeedCNNMatchesPlainGo checks gorgonia against the plain-Go float64
 // forward pass: FP64 to about 1e-12, FP32 within the spec's fp32 class.
 func TestSeedCNNMatchesPlainGo(t *testing.T) {
-	w := testWeights(t)
+	w := testWeights(t, SeedCNNID)
 	inputs := []struct {
 		name string
 		x    numerics.Tensor
@@ -187,27 +175,9 @@ func TestSeedCNNBatchInvariance(t *testing.T) {
 
 // TestSeedCNNMetadata checks the tensor specs and versions.
 func TestSeedCNNMetadata(t *testing.T) {
-	for _, c := range []struct {
-		dtype   numerics.DType
-		version string
-	}{{numerics.FP32, "fp32"}, {numerics.FP64, "fp64"}} {
-		m := testModel(t, c.dtype)
-		if m.ID() != "seed-cnn" || m.Version() != c.version {
-			t.Errorf("model is %s/%s, want seed-cnn/%s", m.ID(), m.Version(), c.version)
-		}
-		in, out := m.Inputs(), m.Outputs()
-		if len(in) != 1 || in[0].Name != "input" || in[0].DType != c.dtype || !slices.Equal(in[0].Shape, []int64{-1, 1, 28, 28}) {
-			t.Errorf("%s inputs = %+v, want input %s [-1,1,28,28]", c.version, in, c.dtype)
-		}
-		if len(out) != 2 || out[0].Name != "logits" || out[1].Name != "probabilities" {
-			t.Fatalf("%s outputs = %+v, want logits and probabilities", c.version, out)
-		}
-		for _, o := range out {
-			if o.DType != c.dtype || !slices.Equal(o.Shape, []int64{-1, 10}) {
-				t.Errorf("%s output %s is %s %v, want %s [-1,10]", c.version, o.Name, o.DType, o.Shape, c.dtype)
-			}
-		}
-	}
+	testMetadata(t, "seed-cnn", testModel,
+		[]TensorSpec{{Name: "input", Shape: []int64{-1, 1, 28, 28}}},
+		[]TensorSpec{{Name: "logits", Shape: []int64{-1, 10}}, {Name: "probabilities", Shape: []int64{-1, 10}}})
 }
 
 func TestSeedCNNRejectsBadInputs(t *testing.T) {
@@ -217,11 +187,7 @@ func TestSeedCNNRejectsBadInputs(t *testing.T) {
 	nan.F32[100] = float32(math.NaN())
 	inf := good.Clone()
 	inf.F32[783] = float32(math.Inf(-1))
-	tests := []struct {
-		name   string
-		inputs map[string]numerics.Tensor
-		want   string
-	}{
+	testRejectsBadInputs(t, m, false, []badInput{
 		{"missing", map[string]numerics.Tensor{}, `missing input "input"`},
 		{"extra", map[string]numerics.Tensor{"input": good, "mask": good}, `unexpected input "mask"`},
 		{"dtype", map[string]numerics.Tensor{"input": as(good, numerics.FP64)}, "datatype FP64, want FP32"},
@@ -232,55 +198,29 @@ func TestSeedCNNRejectsBadInputs(t *testing.T) {
 		{"short data", map[string]numerics.Tensor{"input": numerics.NewF32([]int64{2, 1, 28, 28}, good.F32)}, "needs 1568 elements, have 784"},
 		{"nan", map[string]numerics.Tensor{"input": nan}, "element [0 0 3 16] is NaN"},
 		{"inf", map[string]numerics.Tensor{"input": inf}, "element [0 0 27 27] is -Inf"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := m.Forward(tt.inputs)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Forward error = %v, want one containing %q", err, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestNewSeedCNNRejectsBadWeights(t *testing.T) {
-	edit := func(f func(w map[string]numerics.Tensor)) map[string]numerics.Tensor {
-		w := testWeights(t)
-		f(w)
-		return w
-	}
-	tests := []struct {
-		name    string
-		weights map[string]numerics.Tensor
-		dtype   numerics.DType
-		want    string
-	}{
-		{"missing", edit(func(w map[string]numerics.Tensor) { delete(w, "conv2.bias") }), numerics.FP32, `lack tensor "conv2.bias"`},
-		{"extra", edit(func(w map[string]numerics.Tensor) { w["fc2.weight"] = w["fc.bias"] }), numerics.FP32, `unexpected tensor "fc2.weight"`},
-		{"shape", edit(func(w map[string]numerics.Tensor) {
+	testRejectsBadWeights(t, SeedCNNID, NewSeedCNN, []badWeights{
+		{"missing", func(w map[string]numerics.Tensor) { delete(w, "conv2.bias") }, numerics.FP32, `lack tensor "conv2.bias"`},
+		{"extra", func(w map[string]numerics.Tensor) { w["fc2.weight"] = w["fc.bias"] }, numerics.FP32, `unexpected tensor "fc2.weight"`},
+		{"shape", func(w map[string]numerics.Tensor) {
 			w["fc.weight"] = numerics.NewF32([]int64{3136, 10}, w["fc.weight"].F32)
-		}), numerics.FP32, `"fc.weight" has shape [3136 10], want [10 3136]`},
-		{"int", edit(func(w map[string]numerics.Tensor) { w["fc.bias"] = numerics.NewI64([]int64{10}, make([]int64, 10)) }), numerics.FP64, `"fc.bias" is INT64`},
-		{"nan", edit(func(w map[string]numerics.Tensor) { w["conv1.bias"].F32[5] = float32(math.NaN()) }), numerics.FP32, `"conv1.bias": element [5] is NaN`},
-		{"short", edit(func(w map[string]numerics.Tensor) {
+		}, numerics.FP32, `"fc.weight" has shape [3136 10], want [10 3136]`},
+		{"int", func(w map[string]numerics.Tensor) { w["fc.bias"] = numerics.NewI64([]int64{10}, make([]int64, 10)) }, numerics.FP64, `"fc.bias" is INT64`},
+		{"nan", func(w map[string]numerics.Tensor) { w["conv1.bias"].F32[5] = float32(math.NaN()) }, numerics.FP32, `"conv1.bias": element [5] is NaN`},
+		{"short", func(w map[string]numerics.Tensor) {
 			w["conv1.bias"] = numerics.NewF32([]int64{32}, make([]float32, 31))
-		}), numerics.FP32, "needs 32 elements, have 31"},
-		{"dtype", testWeights(t), numerics.INT64, `"INT64"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewSeedCNN(tt.weights, tt.dtype)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("NewSeedCNN error = %v, want one containing %q", err, tt.want)
-			}
-		})
-	}
+		}, numerics.FP32, "needs 32 elements, have 31"},
+		{"dtype", nil, numerics.INT64, `"INT64"`},
+	})
 }
 
 // TestSeedCNNDoesNotAliasItsArguments checks that Forward neither changes
 // its input nor depends on the caller's weights after construction.
 func TestSeedCNNDoesNotAliasItsArguments(t *testing.T) {
-	w := testWeights(t)
+	w := testWeights(t, SeedCNNID)
 	m, err := NewSeedCNN(w, numerics.FP32)
 	if err != nil {
 		t.Fatal(err)
@@ -301,38 +241,16 @@ func TestSeedCNNDoesNotAliasItsArguments(t *testing.T) {
 }
 
 // TestSeedCNNConcurrentForward runs Forward from many goroutines with
-// several batch sizes (more programs than the pool keeps) and checks every
-// result equals the sequential one bit for bit. Run it with -race.
+// several batch sizes (several calls share a size, so programs are reused
+// and built concurrently) and checks every result equals the sequential
+// one bit for bit, and that the pool stays bounded. Run it with -race.
+// (seed-rnn's test of the same name runs more shapes than its pool keeps.)
 func TestSeedCNNConcurrentForward(t *testing.T) {
-	m := testModel(t, numerics.FP32)
-	sizes := []int{1, 2, 3, 1, 2, 5, 1, 3, 2, 1, 4, 1}
-	want := make([]map[string]numerics.Tensor, len(sizes))
-	xs := make([]numerics.Tensor, len(sizes))
-	for i, n := range sizes {
-		xs[i] = images(fmt.Sprintf("concurrent-%d", i), n)
-		want[i] = forward(t, m, xs[i])
+	var inputs []map[string]numerics.Tensor
+	for i, n := range []int{1, 2, 3, 1, 2, 5, 1, 3, 2, 1, 4, 1} {
+		inputs = append(inputs, map[string]numerics.Tensor{"input": images(fmt.Sprintf("concurrent-%d", i), n)})
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(sizes))
-	for i := range sizes {
-		wg.Go(func() {
-			got, err := m.Forward(map[string]numerics.Tensor{"input": xs[i]})
-			if err != nil {
-				errs <- err
-				return
-			}
-			for _, name := range []string{"logits", "probabilities"} {
-				if !slices.Equal(got[name].F32, want[i][name].F32) {
-					errs <- fmt.Errorf("call %d (batch %d): %s differs from the sequential result", i, sizes[i], name)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	testConcurrentForward(t, testModel(t, numerics.FP32), inputs)
 }
 
 // TestSeedCNNLayout pins the PyTorch layouts with hand-made weights: conv1

@@ -21,9 +21,12 @@ func (e *InvalidInputError) Error() string { return e.Msg }
 // InvalidInput reports that the error blames the request; it is always true.
 func (e *InvalidInputError) InvalidInput() bool { return true }
 
-// invalidInput returns an *InvalidInputError with a formatted message.
+// invalidInput returns an *InvalidInputError with a message formatted as
+// fmt.Errorf formats it (so a %w verb formats its error as %v would; the
+// result does not wrap it), which lets input checks share one format with
+// plain errors.
 func invalidInput(format string, args ...any) error {
-	return &InvalidInputError{Msg: fmt.Sprintf(format, args...)}
+	return &InvalidInputError{Msg: fmt.Errorf(format, args...).Error()}
 }
 
 // IsInvalidInput reports whether err's chain holds an error with an

@@ -3,6 +3,7 @@ package reference
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/reference/weightgen"
@@ -175,21 +176,14 @@ func cnnGoldenInputs() []GoldenInput {
 		r := goldenStream(modelID, name)
 		const img = cnnSide * cnnSide
 		data := make([]float32, len(kinds)*img)
-		desc := ""
+		names := make([]string, len(kinds))
 		for j, k := range kinds {
 			k.fill(r, data[j*img:(j+1)*img])
-			if j > 0 {
-				desc += "; "
-			}
-			desc += k.name
+			names[j] = k.name
 		}
-		if allSame(kinds) && len(kinds) > 1 {
-			desc = kinds[0].name
-		}
-		desc = fmt.Sprintf("batch %d: %s", len(kinds), desc)
 		out = append(out, GoldenInput{
 			Name:        name,
-			Description: desc,
+			Description: fmt.Sprintf("batch %d: %s", len(kinds), describeKinds(names)),
 			Inputs: map[string]numerics.Tensor{
 				"input": numerics.NewF32([]int64{int64(len(kinds)), 1, cnnSide, cnnSide}, data),
 			},
@@ -198,11 +192,14 @@ func cnnGoldenInputs() []GoldenInput {
 	return out
 }
 
-func allSame(kinds []imageKind) bool {
-	for _, k := range kinds {
-		if k.name != kinds[0].name {
-			return false
+// describeKinds describes a golden batch by the names of its items' kinds:
+// the one name when every item is of the same kind, else the names in
+// batch order joined by "; ".
+func describeKinds(names []string) string {
+	for _, n := range names {
+		if n != names[0] {
+			return strings.Join(names, "; ")
 		}
 	}
-	return true
+	return names[0]
 }

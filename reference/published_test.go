@@ -382,7 +382,7 @@ func TestVerifyDetectsChangedFiles(t *testing.T) {
 // TestVerifyDetectsPerturbedWeights perturbs one weight by 1e-3 and checks
 // that recomputing the goldens fails, naming a case.
 func TestVerifyDetectsPerturbedWeights(t *testing.T) {
-	w := testWeights(t)
+	w := testWeights(t, SeedCNNID)
 	w["fc.bias"].F32[3] += 1e-3
 	m, err := NewSeedCNN(w, numerics.FP32)
 	if err != nil {

@@ -156,33 +156,18 @@ func rnnGoldenInputs() []GoldenInput {
 		r := goldenStream(SeedRNNID, name)
 		size := c.steps * rnnFeatures
 		data := make([]float32, len(c.kinds)*size)
-		desc := ""
+		names := make([]string, len(c.kinds))
 		for j, k := range c.kinds {
 			k.fill(r, data[j*size:(j+1)*size], c.steps)
-			if j > 0 {
-				desc += "; "
-			}
-			desc += k.name
-		}
-		if len(c.kinds) > 1 && allSameSeq(c.kinds) {
-			desc = c.kinds[0].name
+			names[j] = k.name
 		}
 		out = append(out, GoldenInput{
 			Name:        name,
-			Description: fmt.Sprintf("batch %d, length %d: %s", len(c.kinds), c.steps, desc),
+			Description: fmt.Sprintf("batch %d, length %d: %s", len(c.kinds), c.steps, describeKinds(names)),
 			Inputs: map[string]numerics.Tensor{
 				"input": numerics.NewF32([]int64{int64(len(c.kinds)), int64(c.steps), rnnFeatures}, data),
 			},
 		})
 	}
 	return out
-}
-
-func allSameSeq(kinds []seqKind) bool {
-	for _, k := range kinds {
-		if k.name != kinds[0].name {
-			return false
-		}
-	}
-	return true
 }

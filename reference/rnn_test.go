@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aiconform/aiconform/numerics"
@@ -13,20 +12,10 @@ import (
 	"github.com/aiconform/aiconform/reference/weightgen"
 )
 
-// testRNNWeights returns freshly generated seed-rnn weights.
-func testRNNWeights(t testing.TB) map[string]numerics.Tensor {
-	t.Helper()
-	w, err := GenerateWeights(SeedRNNID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
-
-// testRNN builds seed-rnn at dtype from freshly generated weights.
+// testRNN builds seed-rnn at dtype from its generated weights.
 func testRNN(t testing.TB, dtype numerics.DType) *seedRNN {
 	t.Helper()
-	m, err := NewSeedRNN(testRNNWeights(t), dtype)
+	m, err := NewSeedRNN(testWeights(t, SeedRNNID), dtype)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +36,7 @@ func sequences(name string, n, steps int) numerics.Tensor {
 // TestSeedRNNMatchesPlainGo checks gorgonia against the plain-Go float64
 // forward pass: FP64 to about 1e-12, FP32 within the spec's fp32 class.
 func TestSeedRNNMatchesPlainGo(t *testing.T) {
-	w := testRNNWeights(t)
+	w := testWeights(t, SeedRNNID)
 	models := map[numerics.DType]Model{}
 	for _, dt := range []numerics.DType{numerics.FP32, numerics.FP64} {
 		m, err := NewSeedRNN(w, dt)
@@ -121,22 +110,9 @@ func TestSeedRNNBatchInvariance(t *testing.T) {
 
 // TestSeedRNNMetadata checks the tensor specs and versions.
 func TestSeedRNNMetadata(t *testing.T) {
-	for _, c := range []struct {
-		dtype   numerics.DType
-		version string
-	}{{numerics.FP32, "fp32"}, {numerics.FP64, "fp64"}} {
-		m := testRNN(t, c.dtype)
-		if m.ID() != "seed-rnn" || m.Version() != c.version {
-			t.Errorf("model is %s/%s, want seed-rnn/%s", m.ID(), m.Version(), c.version)
-		}
-		in, out := m.Inputs(), m.Outputs()
-		if len(in) != 1 || in[0].Name != "input" || in[0].DType != c.dtype || in[0].Optional || !slices.Equal(in[0].Shape, []int64{-1, -1, 10}) {
-			t.Errorf("%s inputs = %+v, want input %s [-1,-1,10]", c.version, in, c.dtype)
-		}
-		if len(out) != 1 || out[0].Name != "logits" || out[0].DType != c.dtype || !slices.Equal(out[0].Shape, []int64{-1, 2}) {
-			t.Errorf("%s outputs = %+v, want logits %s [-1,2]", c.version, out, c.dtype)
-		}
-	}
+	testMetadata(t, "seed-rnn", func(t testing.TB, dtype numerics.DType) Model { return testRNN(t, dtype) },
+		[]TensorSpec{{Name: "input", Shape: []int64{-1, -1, 10}}},
+		[]TensorSpec{{Name: "logits", Shape: []int64{-1, 2}}})
 }
 
 func TestSeedRNNRejectsBadInputs(t *testing.T) {
@@ -147,11 +123,7 @@ func TestSeedRNNRejectsBadInputs(t *testing.T) {
 	inf := good.Clone()
 	inf.F32[29] = float32(math.Inf(1))
 	in := func(x numerics.Tensor) map[string]numerics.Tensor { return map[string]numerics.Tensor{"input": x} }
-	tests := []struct {
-		name   string
-		inputs map[string]numerics.Tensor
-		want   string
-	}{
+	testRejectsBadInputs(t, m, true, []badInput{
 		{"missing", map[string]numerics.Tensor{}, `missing input "input"`},
 		{"extra", map[string]numerics.Tensor{"input": good, "h0": good}, `unexpected input "h0"`},
 		{"dtype", in(as(good, numerics.FP64)), "datatype FP64, want FP32"},
@@ -165,18 +137,7 @@ func TestSeedRNNRejectsBadInputs(t *testing.T) {
 		{"short data", in(numerics.NewF32([]int64{2, 3, 10}, good.F32)), "needs 60 elements, have 30"},
 		{"nan", in(nan), "element [0 1 3] is NaN"},
 		{"inf", in(inf), "element [0 2 9] is +Inf"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := m.Forward(tt.inputs)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Forward error = %v, want one containing %q", err, tt.want)
-			}
-			if !IsInvalidInput(err) {
-				t.Errorf("Forward error %v does not blame the request (IsInvalidInput is false)", err)
-			}
-		})
-	}
+	})
 	// The longest sequence of the domain is accepted.
 	if _, err := m.Forward(in(sequences("longest", 1, rnnMaxSteps))); err != nil {
 		t.Errorf("Forward of T = %d: %v", rnnMaxSteps, err)
@@ -184,37 +145,19 @@ func TestSeedRNNRejectsBadInputs(t *testing.T) {
 }
 
 func TestNewSeedRNNRejectsBadWeights(t *testing.T) {
-	edit := func(f func(w map[string]numerics.Tensor)) map[string]numerics.Tensor {
-		w := testRNNWeights(t)
-		f(w)
-		return w
-	}
-	tests := []struct {
-		name    string
-		weights map[string]numerics.Tensor
-		dtype   numerics.DType
-		want    string
-	}{
-		{"missing", edit(func(w map[string]numerics.Tensor) { delete(w, "rnn.bias_hh_l1") }), numerics.FP32, `lack tensor "rnn.bias_hh_l1"`},
-		{"extra", edit(func(w map[string]numerics.Tensor) { w["rnn.weight_ih_l2"] = w["rnn.weight_hh_l1"] }), numerics.FP32, `unexpected tensor "rnn.weight_ih_l2"`},
-		{"transposed", edit(func(w map[string]numerics.Tensor) {
+	testRejectsBadWeights(t, SeedRNNID, NewSeedRNN, []badWeights{
+		{"missing", func(w map[string]numerics.Tensor) { delete(w, "rnn.bias_hh_l1") }, numerics.FP32, `lack tensor "rnn.bias_hh_l1"`},
+		{"extra", func(w map[string]numerics.Tensor) { w["rnn.weight_ih_l2"] = w["rnn.weight_hh_l1"] }, numerics.FP32, `unexpected tensor "rnn.weight_ih_l2"`},
+		{"transposed", func(w map[string]numerics.Tensor) {
 			w["rnn.weight_ih_l0"] = numerics.NewF32([]int64{10, 50}, w["rnn.weight_ih_l0"].F32)
-		}), numerics.FP32, `"rnn.weight_ih_l0" has shape [10 50], want [50 10]`},
-		{"int", edit(func(w map[string]numerics.Tensor) { w["fc.bias"] = numerics.NewI64([]int64{2}, make([]int64, 2)) }), numerics.FP64, `"fc.bias" is INT64`},
-		{"inf", edit(func(w map[string]numerics.Tensor) { w["rnn.weight_hh_l0"].F32[51] = float32(math.Inf(-1)) }), numerics.FP32, `"rnn.weight_hh_l0": element [1 1] is -Inf`},
-		{"short", edit(func(w map[string]numerics.Tensor) {
+		}, numerics.FP32, `"rnn.weight_ih_l0" has shape [10 50], want [50 10]`},
+		{"int", func(w map[string]numerics.Tensor) { w["fc.bias"] = numerics.NewI64([]int64{2}, make([]int64, 2)) }, numerics.FP64, `"fc.bias" is INT64`},
+		{"inf", func(w map[string]numerics.Tensor) { w["rnn.weight_hh_l0"].F32[51] = float32(math.Inf(-1)) }, numerics.FP32, `"rnn.weight_hh_l0": element [1 1] is -Inf`},
+		{"short", func(w map[string]numerics.Tensor) {
 			w["rnn.bias_ih_l0"] = numerics.NewF32([]int64{50}, make([]float32, 49))
-		}), numerics.FP32, "needs 50 elements, have 49"},
-		{"dtype", testRNNWeights(t), numerics.INT64, `"INT64"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewSeedRNN(tt.weights, tt.dtype)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("NewSeedRNN error = %v, want one containing %q", err, tt.want)
-			}
-		})
-	}
+		}, numerics.FP32, "needs 50 elements, have 49"},
+		{"dtype", nil, numerics.INT64, `"INT64"`},
+	})
 }
 
 // TestSeedRNNLayout pins the nn.RNN layouts and the recurrence with
@@ -264,7 +207,7 @@ func TestSeedRNNLayout(t *testing.T) {
 // its input nor depends on the caller's weights after construction, and
 // that a reused program gives the same result every time.
 func TestSeedRNNDoesNotAliasItsArguments(t *testing.T) {
-	w := testRNNWeights(t)
+	w := testWeights(t, SeedRNNID)
 	m, err := NewSeedRNN(w, numerics.FP32)
 	if err != nil {
 		t.Fatal(err)
@@ -291,42 +234,14 @@ func TestSeedRNNDoesNotAliasItsArguments(t *testing.T) {
 // the sequential one bit for bit, and that the pool stays bounded. Run it
 // with -race.
 func TestSeedRNNConcurrentForward(t *testing.T) {
-	m := testRNN(t, numerics.FP32)
-	shapes := []struct{ n, steps int }{
+	var inputs []map[string]numerics.Tensor
+	for i, s := range [][2]int{
 		{1, 1}, {1, 7}, {2, 7}, {1, 1}, {3, 16}, {1, 64}, {2, 7}, {8, 3},
 		{1, 2}, {4, 5}, {1, 7}, {2, 1}, {5, 9}, {1, 1}, {3, 4}, {1, 64},
+	} {
+		inputs = append(inputs, map[string]numerics.Tensor{"input": sequences(fmt.Sprintf("concurrent-%d", i), s[0], s[1])})
 	}
-	want := make([]map[string]numerics.Tensor, len(shapes))
-	xs := make([]numerics.Tensor, len(shapes))
-	for i, s := range shapes {
-		xs[i] = sequences(fmt.Sprintf("concurrent-%d", i), s.n, s.steps)
-		want[i] = forward(t, m, xs[i])
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(shapes))
-	for i := range shapes {
-		wg.Go(func() {
-			got, err := m.Forward(map[string]numerics.Tensor{"input": xs[i]})
-			if err != nil {
-				errs <- err
-				return
-			}
-			if !slices.Equal(got["logits"].F32, want[i]["logits"].F32) {
-				errs <- fmt.Errorf("call %d (batch %d, length %d): logits differ from the sequential result", i, shapes[i].n, shapes[i].steps)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	m.mu.Lock()
-	idle := len(m.idle)
-	m.mu.Unlock()
-	if idle < 1 || idle > rnnMaxIdle {
-		t.Errorf("%d idle programs after the runs, want 1…%d", idle, rnnMaxIdle)
-	}
+	testConcurrentForward(t, testRNN(t, numerics.FP32), inputs)
 }
 
 // TestSeedRNNWeightSpecs pins the tensor names, shapes and bounds of the

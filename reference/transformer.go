@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sync"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -81,41 +80,34 @@ func SeedTransformerWeightSpecs() []weightgen.Spec {
 // has no gather op for. Everything after, from the first attention
 // projection to the logits, is the gorgonia graph.
 //
-// Concurrency is that of seedCNN: Forward takes a compiled program for its
-// (batch, length) from a pool, runs it alone and returns it; batches larger
+// Concurrency is that of seedCNN: Forward runs each chunk on a program of
+// its own, for its (batch, length), from the model's pool; batches larger
 // than tfChunk run in chunks; the idle programs are bounded in number and
-// in size (tfMaxIdle, tfIdleRows); building a program takes the
-// package-wide graphMu.
+// in size (tfMaxIdle, tfIdleRows, see newTFPool); building a program takes
+// the package-wide graphMu.
 type seedTransformer struct {
-	version string
-	dtype   numerics.DType
-	dt      tensor.Dtype
+	// graphModel's params holds the graph's parameters keyed by graph
+	// name: weight matrices transposed to [in,out] (in_proj split into its
+	// Q, K and V parts; "….q.weightT", "….q.bias"), biases and LayerNorm
+	// parameters as they are (the graph shapes them [1,out]). Transposing
+	// and splitting only move values.
+	graphModel
 	// emb is token_embedding.weight ([]float32 or []float64, [100,128]).
 	emb any
 	// pe is the positional encoding of positions 0…63 in float64, [64,128].
 	pe []float64
-	// params holds the graph's parameters in the model's dtype, keyed by
-	// graph name: weight matrices transposed to [in,out] (in_proj split
-	// into its Q, K and V parts; "….q.weightT", "….q.bias"), biases and
-	// LayerNorm parameters as they are (the graph shapes them [1,out]).
-	// Transposing and splitting only move values. Programs copy them.
-	params map[string]any
-
-	mu   sync.Mutex
-	idle []*tfProgram // most recently used last
 }
 
-// tfProgram is one compiled graph for a fixed batch size and length.
-type tfProgram struct {
-	batch, length int
-	g             *G.ExprGraph
-	// x is the embedded input [batch·length, 128]; maskBias is added to the
-	// attention scores, [batch·8·length, length]: 0 for a token key, −∞ for
-	// a padding key.
-	x, maskBias *G.Node
-	// logits receives a copy of the output [batch·length, 100] at each run.
-	logits G.Value
-	vm     G.VM
+// newTFPool returns a pool of seed-transformer programs made by build,
+// bounded by tfMaxIdle programs and tfIdleRows positions (batch·length).
+func newTFPool(build func(progKey) (*program, error)) *graphPool {
+	return &graphPool{
+		build:   build,
+		close:   (*program).close,
+		maxIdle: tfMaxIdle,
+		cost:    func(k progKey) int { return k.batch * k.length },
+		budget:  tfIdleRows,
+	}
 }
 
 // NewSeedTransformer returns seed-transformer at the version computing in
@@ -124,90 +116,35 @@ type tfProgram struct {
 // are widened exactly for FP64, FP64 values are rounded to nearest for
 // FP32). Extra tensors are an error.
 func NewSeedTransformer(weights map[string]numerics.Tensor, dtype numerics.DType) (Model, error) {
-	version, err := VersionOf(dtype)
+	gm, err := newGraphModel(SeedTransformerID, dtype, SeedTransformerWeightSpecs(), weights)
 	if err != nil {
 		return nil, err
 	}
-	m := &seedTransformer{version: version, dtype: dtype, params: map[string]any{}}
-	if dtype == numerics.FP32 {
-		m.dt = tensor.Float32
-	} else {
-		m.dt = tensor.Float64
-	}
-	specs := SeedTransformerWeightSpecs()
-	w := map[string]numerics.Tensor{}
-	for _, s := range specs {
-		t, ok := weights[s.Name]
-		if !ok {
-			return nil, fmt.Errorf("reference: %s: weights lack tensor %q", SeedTransformerID, s.Name)
-		}
-		if !slices.Equal(t.Shape, s.Shape) {
-			return nil, fmt.Errorf("reference: %s: tensor %q has shape %v, want %v", SeedTransformerID, s.Name, t.Shape, s.Shape)
-		}
-		if err := t.Validate(); err != nil {
-			return nil, fmt.Errorf("reference: %s: tensor %q: %w", SeedTransformerID, s.Name, err)
-		}
-		if !t.DType.IsFloat() {
-			return nil, fmt.Errorf("reference: %s: tensor %q is %s, want FP32 or FP64", SeedTransformerID, s.Name, t.DType)
-		}
-		if i, ok := firstNonFinite(t); ok {
-			return nil, fmt.Errorf("reference: %s: tensor %q: element %v is %v, want a finite value", SeedTransformerID, s.Name, numerics.IndexOf(t.Shape, i), t.At(i))
-		}
-		w[s.Name] = t
-	}
-	if len(weights) != len(specs) {
-		for name := range weights {
-			if _, ok := w[name]; !ok {
-				return nil, fmt.Errorf("reference: %s: unexpected tensor %q in the weights", SeedTransformerID, name)
-			}
-		}
-	}
-	m.emb = convert(w["token_embedding.weight"], dtype)
-	m.pe = positionalEncoding(TransformerMaxLen)
-	// transposed returns rows [r0, r0+out) of the [*, in] matrix name as
-	// its transpose [in, out].
-	transposed := func(name string, r0, out, in int) any {
-		vals := w[name].Float64s()
-		t := make([]float64, in*out)
-		for o := 0; o < out; o++ {
-			for i := 0; i < in; i++ {
-				t[i*out+o] = vals[(r0+o)*in+i]
-			}
-		}
-		return convert(numerics.NewF64([]int64{int64(in), int64(out)}, t), dtype)
-	}
-	part := func(name string, from, to int) any {
-		vals := w[name].Float64s()[from:to]
-		return convert(numerics.NewF64([]int64{int64(to - from)}, vals), dtype)
-	}
+	w := gm.params // the weights, converted to dtype
+	m := &seedTransformer{graphModel: gm, emb: w["token_embedding.weight"], pe: positionalEncoding(TransformerMaxLen)}
+	m.params = map[string]any{}
 	for l := 0; l < tfLayers; l++ {
 		p := fmt.Sprintf("encoder.layers.%d.", l)
 		for i, qkv := range []string{"q", "k", "v"} {
-			m.params[p+"self_attn."+qkv+".weightT"] = transposed(p+"self_attn.in_proj_weight", i*tfModel, tfModel, tfModel)
-			m.params[p+"self_attn."+qkv+".bias"] = part(p+"self_attn.in_proj_bias", i*tfModel, (i+1)*tfModel)
+			m.params[p+"self_attn."+qkv+".weightT"] = transposed(w[p+"self_attn.in_proj_weight"], i*tfModel, tfModel, tfModel)
+			m.params[p+"self_attn."+qkv+".bias"] = section(w[p+"self_attn.in_proj_bias"], i*tfModel, (i+1)*tfModel)
 		}
-		m.params[p+"self_attn.out_proj.weightT"] = transposed(p+"self_attn.out_proj.weight", 0, tfModel, tfModel)
-		m.params[p+"linear1.weightT"] = transposed(p+"linear1.weight", 0, tfFFN, tfModel)
-		m.params[p+"linear2.weightT"] = transposed(p+"linear2.weight", 0, tfModel, tfFFN)
+		m.params[p+"self_attn.out_proj.weightT"] = transposed(w[p+"self_attn.out_proj.weight"], 0, tfModel, tfModel)
+		m.params[p+"linear1.weightT"] = transposed(w[p+"linear1.weight"], 0, tfFFN, tfModel)
+		m.params[p+"linear2.weightT"] = transposed(w[p+"linear2.weight"], 0, tfModel, tfFFN)
 		for _, name := range []string{"self_attn.out_proj.bias", "linear1.bias", "linear2.bias", "norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias"} {
-			m.params[p+name] = convert(w[p+name], dtype)
+			m.params[p+name] = w[p+name]
 		}
 	}
-	m.params["fc.weightT"] = transposed("fc.weight", 0, tfVocab, tfModel)
-	m.params["fc.bias"] = convert(w["fc.bias"], dtype)
-	// Build one program now, so that a graph construction error surfaces
-	// here rather than on the first request.
-	p, err := m.build(1, 1)
-	if err != nil {
+	m.params["fc.weightT"] = transposed(w["fc.weight"], 0, tfVocab, tfModel)
+	m.params["fc.bias"] = w["fc.bias"]
+	if err := m.start(newTFPool(m.build), progKey{batch: 1, length: 1}); err != nil {
 		return nil, err
 	}
-	m.release(p)
 	return m, nil
 }
 
-func (m *seedTransformer) ID() string      { return SeedTransformerID }
-func (m *seedTransformer) Version() string { return m.version }
-
+// Inputs returns input_ids and the optional attention_mask, INT64 [N,T].
 func (m *seedTransformer) Inputs() []TensorSpec {
 	return []TensorSpec{
 		{Name: "input_ids", DType: numerics.INT64, Shape: []int64{-1, -1}},
@@ -215,15 +152,9 @@ func (m *seedTransformer) Inputs() []TensorSpec {
 	}
 }
 
+// Outputs returns the logits, [N,T,100] in the model's dtype.
 func (m *seedTransformer) Outputs() []TensorSpec {
 	return []TensorSpec{{Name: "logits", DType: m.dtype, Shape: []int64{-1, -1, tfVocab}}}
-}
-
-// param adds the named parameter to g as a tensor node of the given shape,
-// over a private copy of its values.
-func (m *seedTransformer) param(g *G.ExprGraph, name string, shape ...int) *G.Node {
-	v := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(copyBacking(m.params[name])))
-	return G.NewTensor(g, m.dt, len(shape), G.WithShape(shape...), G.WithValue(v), G.WithName(name))
 }
 
 // scalar returns a constant of the model's dtype (v rounded to it).
@@ -392,7 +323,8 @@ func (b *tfBuilder) layer(x, maskBias *G.Node, l, n, T int) (*G.Node, error) {
 	return x, nil
 }
 
-// build compiles the graph of seed-transformer for n sequences of length T:
+// build compiles the graph of seed-transformer for n = key.batch sequences
+// of length T = key.length:
 //
 //	x [n·T,128] (embedded, see seedTransformer)
 //	6× { Q, K, V = x·W_{q,k,v}ᵀ + b; per head softmax(QₕKₕᵀ/4 + mask)·Vₕ;
@@ -404,68 +336,30 @@ func (b *tfBuilder) layer(x, maskBias *G.Node, l, n, T int) (*G.Node, error) {
 // (composed from Max, Sub, Exp, Sum, Div; gorgonia's SoftMax op seeds each
 // row's maximum with the tensor's first element); the mask adds −∞ to
 // padding keys, and every row keeps at least one finite score (each
-// sequence has a token), so no NaN arises: exp(−∞ − max) is 0.
-func (m *seedTransformer) build(n, T int) (p *tfProgram, err error) {
-	graphMu.Lock()
-	defer graphMu.Unlock()
-	defer func() {
-		// gorgonia panics on some shape errors; report them as errors.
-		if r := recover(); r != nil {
-			p, err = nil, fmt.Errorf("reference: %s: building the graph for batch %d, length %d: %v", SeedTransformerID, n, T, r)
+// sequence has a token), so no NaN arises: exp(−∞ − max) is 0. The
+// program's inputs are x [n·T,128] (see embed) and the mask bias
+// [n·8·T,T] added to the scores, 0 for a token key and −∞ for a padding key
+// (see maskBias).
+func (m *seedTransformer) build(key progKey) (*program, error) {
+	return m.compile(key, func(g *G.ExprGraph) ([]programInput, []programOutput, error) {
+		n, T := key.batch, key.length
+		b := &tfBuilder{m: m, g: g}
+		x := G.NewTensor(g, m.dt, 2, G.WithShape(n*T, tfModel), G.WithName("x"))
+		maskBias := G.NewTensor(g, m.dt, 2, G.WithShape(n*tfHeads*T, T), G.WithName("mask_bias"))
+		h := x
+		for l := 0; l < tfLayers; l++ {
+			var err error
+			if h, err = b.layer(h, maskBias, l, n, T); err != nil {
+				return nil, nil, fmt.Errorf("reference: %s: %w", SeedTransformerID, err)
+			}
 		}
-	}()
-	g := G.NewGraph()
-	b := &tfBuilder{m: m, g: g}
-	x := G.NewTensor(g, m.dt, 2, G.WithShape(n*T, tfModel), G.WithName("x"))
-	maskBias := G.NewTensor(g, m.dt, 2, G.WithShape(n*tfHeads*T, T), G.WithName("mask_bias"))
-	h := x
-	for l := 0; l < tfLayers; l++ {
-		if h, err = b.layer(h, maskBias, l, n, T); err != nil {
-			return nil, fmt.Errorf("reference: %s: %w", SeedTransformerID, err)
+		logits, err := b.linear(h, "fc.weightT", "fc.bias", tfModel, tfVocab)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reference: %s: %w", SeedTransformerID, err)
 		}
-	}
-	logits, err := b.linear(h, "fc.weightT", "fc.bias", tfModel, tfVocab)
-	if err != nil {
-		return nil, fmt.Errorf("reference: %s: %w", SeedTransformerID, err)
-	}
-	// Read clones the value when it is computed (see seedCNN.build).
-	p = &tfProgram{batch: n, length: T, g: g, x: x, maskBias: maskBias}
-	G.Read(logits, &p.logits)
-	p.vm = G.NewTapeMachine(g)
-	return p, nil
-}
-
-// acquire takes an idle program for (n, T) from the pool or builds one.
-func (m *seedTransformer) acquire(n, T int) (*tfProgram, error) {
-	m.mu.Lock()
-	for i := len(m.idle) - 1; i >= 0; i-- {
-		if p := m.idle[i]; p.batch == n && p.length == T {
-			m.idle = slices.Delete(m.idle, i, i+1)
-			m.mu.Unlock()
-			return p, nil
-		}
-	}
-	m.mu.Unlock()
-	return m.build(n, T)
-}
-
-// release returns p to the pool, dropping the least recently used
-// programs while the pool holds more than tfMaxIdle programs or more than
-// tfIdleRows positions (p itself is always kept).
-func (m *seedTransformer) release(p *tfProgram) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.idle = append(m.idle, p)
-	rows := 0
-	for _, q := range m.idle {
-		rows += q.batch * q.length
-	}
-	for len(m.idle) > 1 && (len(m.idle) > tfMaxIdle || rows > tfIdleRows) {
-		old := m.idle[0]
-		m.idle = slices.Delete(m.idle, 0, 1)
-		rows -= old.batch * old.length
-		old.vm.Close()
-	}
+		return []programInput{{node: x, what: "the input"}, {node: maskBias, what: "the mask"}},
+			[]programOutput{{name: "logits", size: n * T * tfVocab, node: logits}}, nil
+	})
 }
 
 // Forward computes logits [N,T,100] for inputs["input_ids"] and the
@@ -477,25 +371,13 @@ func (m *seedTransformer) Forward(inputs map[string]numerics.Tensor) (map[string
 		return nil, err
 	}
 	n, T := int(ids.Shape[0]), int(ids.Shape[1])
-	logits := make([]float64, 0, n*T*tfVocab)
-	for start := 0; start < n; start += tfChunk {
-		size := min(tfChunk, n-start)
-		x, mask := m.embed(ids.I64[start*T:(start+size)*T], T), m.maskBias(valid[start:start+size], T)
-		l, err := m.run(size, T, x, mask)
-		if err != nil {
-			return nil, err
-		}
-		logits = append(logits, l...)
+	outs, err := m.forward(n, tfChunk, func(start, size int) (progKey, []any) {
+		return progKey{batch: size, length: T}, []any{m.embed(ids.I64[start*T:(start+size)*T], T), m.maskBias(valid[start:start+size], T)}
+	})
+	if err != nil {
+		return nil, err
 	}
-	shape := []int64{int64(n), int64(T), tfVocab}
-	if m.dtype == numerics.FP64 {
-		return map[string]numerics.Tensor{"logits": numerics.NewF64(shape, logits)}, nil
-	}
-	f := make([]float32, len(logits))
-	for i, v := range logits {
-		f[i] = float32(v)
-	}
-	return map[string]numerics.Tensor{"logits": numerics.NewF32(shape, f)}, nil
+	return map[string]numerics.Tensor{"logits": m.tensor([]int64{int64(n), int64(T), tfVocab}, outs[0])}, nil
 }
 
 // positionalEncoding returns PE [T,128] in float64 (its first t rows are
@@ -568,41 +450,6 @@ func (m *seedTransformer) maskBias(valid []int, T int) any {
 		f[i] = float32(v)
 	}
 	return f
-}
-
-// run computes one chunk of n sequences of length T on a pooled program.
-func (m *seedTransformer) run(n, T int, x, maskBias any) (logits []float64, err error) {
-	p, err := m.acquire(n, T)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			// A panicking program may be left in any state: drop it.
-			p.vm.Close()
-			logits, err = nil, fmt.Errorf("reference: %s: gorgonia panicked on a batch of %d, length %d: %v", SeedTransformerID, n, T, r)
-		}
-	}()
-	if err := G.Let(p.x, tensor.New(tensor.WithShape(n*T, tfModel), tensor.WithBacking(x))); err != nil {
-		p.vm.Close()
-		return nil, fmt.Errorf("reference: %s: binding the input: %w", SeedTransformerID, err)
-	}
-	if err := G.Let(p.maskBias, tensor.New(tensor.WithShape(n*tfHeads*T, T), tensor.WithBacking(maskBias))); err != nil {
-		p.vm.Close()
-		return nil, fmt.Errorf("reference: %s: binding the mask: %w", SeedTransformerID, err)
-	}
-	if err := p.vm.RunAll(); err != nil {
-		p.vm.Close()
-		return nil, fmt.Errorf("reference: %s: running the graph: %w", SeedTransformerID, err)
-	}
-	logits, err = values("logits", p.logits, n*T*tfVocab)
-	p.vm.Reset()
-	if err != nil {
-		p.vm.Close()
-		return nil, fmt.Errorf("reference: %s: %w", SeedTransformerID, err)
-	}
-	m.release(p)
-	return logits, nil
 }
 
 // checkInputs validates the inputs and returns the ids and the number of

@@ -141,10 +141,10 @@ func tfGoldenInputs() []GoldenInput {
 				lengths[s] = c.T
 			}
 		}
-		var descs []string
+		var names []string
 		for s, k := range c.kinds {
 			k.fill(r, ids[s*c.T:s*c.T+lengths[s]])
-			descs = append(descs, k.name)
+			names = append(names, k.name)
 		}
 		if c.randomPad {
 			for s := range n {
@@ -153,10 +153,7 @@ func tfGoldenInputs() []GoldenInput {
 				}
 			}
 		}
-		desc := strings.Join(descs, "; ")
-		if allSameTokens(c.kinds) {
-			desc = c.kinds[0].name
-		}
+		desc := describeKinds(names)
 		inputs := map[string]numerics.Tensor{"input_ids": numerics.NewI64([]int64{int64(n), int64(c.T)}, ids)}
 		if c.lengths == nil {
 			desc = fmt.Sprintf("batch %d, length %d, no attention_mask: %s", n, c.T, desc)
@@ -184,13 +181,4 @@ func tfGoldenInputs() []GoldenInput {
 		out = append(out, GoldenInput{Name: name, Description: desc, Inputs: inputs})
 	}
 	return out
-}
-
-func allSameTokens(kinds []tokenKind) bool {
-	for _, k := range kinds {
-		if k.name != kinds[0].name {
-			return false
-		}
-	}
-	return true
 }

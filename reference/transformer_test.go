@@ -20,30 +20,10 @@ import (
 	"github.com/aiconform/aiconform/reference/weightgen"
 )
 
-// tfTestWeights are seed-transformer's generated weights, shared read-only
-// by the tests (generating them takes a while under -race).
-var tfTestWeights = sync.OnceValues(func() (map[string]numerics.Tensor, error) {
-	return GenerateWeights(SeedTransformerID)
-})
-
-// testTFWeights returns a private copy of seed-transformer's weights.
-func testTFWeights(t testing.TB) map[string]numerics.Tensor {
-	t.Helper()
-	w, err := tfTestWeights()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make(map[string]numerics.Tensor, len(w))
-	for name, v := range w {
-		out[name] = v.Clone()
-	}
-	return out
-}
-
 // tfModels are seed-transformer's models at both versions, shared by the
 // tests that do not care how the model was built.
 var tfModels = sync.OnceValues(func() (map[numerics.DType]Model, error) {
-	w, err := tfTestWeights()
+	w, err := generatedWeights[SeedTransformerID]()
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +119,7 @@ var tfTol64 = numerics.Tolerance{Class: "plain-go", RTol: 1e-12, ATol: 1e-12}
 // float64 forward pass at the token positions: FP64 to about 1e-12, FP32
 // within the spec's fp32 class; padded positions must be finite.
 func TestSeedTransformerMatchesPlainGo(t *testing.T) {
-	w := testTFWeights(t)
+	w := testWeights(t, SeedTransformerID)
 	extremes := numerics.NewI64([]int64{2, 7}, []int64{0, 99, 0, 99, 99, 0, 0, 99, 99, 99, 99, 99, 99, 99})
 	tests := []struct {
 		name    string
@@ -280,24 +260,12 @@ func TestSeedTransformerBatchInvariance(t *testing.T) {
 }
 
 func TestSeedTransformerMetadata(t *testing.T) {
-	for _, c := range []struct {
-		dtype   numerics.DType
-		version string
-	}{{numerics.FP32, "fp32"}, {numerics.FP64, "fp64"}} {
-		m := testTF(t, c.dtype)
-		if m.ID() != "seed-transformer" || m.Version() != c.version {
-			t.Errorf("model is %s/%s, want seed-transformer/%s", m.ID(), m.Version(), c.version)
-		}
-		in, out := m.Inputs(), m.Outputs()
-		if len(in) != 2 ||
-			in[0].Name != "input_ids" || in[0].DType != numerics.INT64 || !slices.Equal(in[0].Shape, []int64{-1, -1}) || in[0].Optional ||
-			in[1].Name != "attention_mask" || in[1].DType != numerics.INT64 || !slices.Equal(in[1].Shape, []int64{-1, -1}) || !in[1].Optional {
-			t.Errorf("%s inputs = %+v, want input_ids and optional attention_mask, INT64 [-1,-1]", c.version, in)
-		}
-		if len(out) != 1 || out[0].Name != "logits" || out[0].DType != c.dtype || !slices.Equal(out[0].Shape, []int64{-1, -1, 100}) {
-			t.Errorf("%s outputs = %+v, want logits %s [-1,-1,100]", c.version, out, c.dtype)
-		}
-	}
+	testMetadata(t, "seed-transformer", testTF,
+		[]TensorSpec{
+			{Name: "input_ids", DType: numerics.INT64, Shape: []int64{-1, -1}},
+			{Name: "attention_mask", DType: numerics.INT64, Shape: []int64{-1, -1}, Optional: true},
+		},
+		[]TensorSpec{{Name: "logits", Shape: []int64{-1, -1, 100}}})
 }
 
 func TestSeedTransformerRejectsBadInputs(t *testing.T) {
@@ -309,11 +277,7 @@ func TestSeedTransformerRejectsBadInputs(t *testing.T) {
 		c.I64[i] = v
 		return c
 	}
-	tests := []struct {
-		name   string
-		inputs map[string]numerics.Tensor
-		want   string
-	}{
+	testRejectsBadInputs(t, m, true, []badInput{
 		{"missing ids", map[string]numerics.Tensor{"attention_mask": tfMask(4, 4, 4)}, `missing input "input_ids"`},
 		{"extra input", map[string]numerics.Tensor{"input_ids": ids, "token_type_ids": ids}, `unexpected input "token_type_ids"`},
 		{"float ids", map[string]numerics.Tensor{"input_ids": numerics.NewF32([]int64{2, 4}, make([]float32, 8))}, `"input_ids" has datatype FP32, want INT64`},
@@ -335,18 +299,7 @@ func TestSeedTransformerRejectsBadInputs(t *testing.T) {
 		{"mask row without token", map[string]numerics.Tensor{"input_ids": ids, "attention_mask": i64([]int64{2, 4}, 1, 1, 1, 1, 0, 0, 0, 0)}, "row 1 has no 1"},
 		{"left padding", map[string]numerics.Tensor{"input_ids": ids, "attention_mask": i64([]int64{2, 4}, 0, 0, 1, 1, 1, 1, 1, 1)}, "row 0 has no 1"},
 		{"hole in the mask", map[string]numerics.Tensor{"input_ids": ids, "attention_mask": i64([]int64{2, 4}, 1, 1, 1, 1, 1, 0, 1, 0)}, "row 1 has a 1 at position 2 after a 0 at position 1"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := m.Forward(tt.inputs)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Forward error = %v, want one containing %q", err, tt.want)
-			}
-			if !IsInvalidInput(err) {
-				t.Errorf("Forward error %v does not blame the request (IsInvalidInput is false)", err)
-			}
-		})
-	}
+	})
 	// The rejections left the model working.
 	if _, err := m.Forward(tfInputs(ids, tfMask(4, 4, 1))); err != nil {
 		t.Fatalf("Forward after the rejections: %v", err)
@@ -354,46 +307,28 @@ func TestSeedTransformerRejectsBadInputs(t *testing.T) {
 }
 
 func TestNewSeedTransformerRejectsBadWeights(t *testing.T) {
-	edit := func(f func(w map[string]numerics.Tensor)) map[string]numerics.Tensor {
-		w := testTFWeights(t)
-		f(w)
-		return w
-	}
-	tests := []struct {
-		name    string
-		weights map[string]numerics.Tensor
-		dtype   numerics.DType
-		want    string
-	}{
-		{"missing", edit(func(w map[string]numerics.Tensor) { delete(w, "encoder.layers.3.norm2.bias") }), numerics.FP32, `lack tensor "encoder.layers.3.norm2.bias"`},
-		{"extra", edit(func(w map[string]numerics.Tensor) { w["encoder.norm.weight"] = w["fc.bias"] }), numerics.FP32, `unexpected tensor "encoder.norm.weight"`},
-		{"transposed", edit(func(w map[string]numerics.Tensor) {
+	testRejectsBadWeights(t, SeedTransformerID, NewSeedTransformer, []badWeights{
+		{"missing", func(w map[string]numerics.Tensor) { delete(w, "encoder.layers.3.norm2.bias") }, numerics.FP32, `lack tensor "encoder.layers.3.norm2.bias"`},
+		{"extra", func(w map[string]numerics.Tensor) { w["encoder.norm.weight"] = w["fc.bias"] }, numerics.FP32, `unexpected tensor "encoder.norm.weight"`},
+		{"transposed", func(w map[string]numerics.Tensor) {
 			w["encoder.layers.0.linear1.weight"] = numerics.NewF32([]int64{128, 512}, w["encoder.layers.0.linear1.weight"].F32)
-		}), numerics.FP64, `"encoder.layers.0.linear1.weight" has shape [128 512], want [512 128]`},
-		{"int", edit(func(w map[string]numerics.Tensor) { w["fc.bias"] = numerics.NewI64([]int64{100}, make([]int64, 100)) }), numerics.FP32, `"fc.bias" is INT64`},
-		{"inf", edit(func(w map[string]numerics.Tensor) {
+		}, numerics.FP64, `"encoder.layers.0.linear1.weight" has shape [128 512], want [512 128]`},
+		{"int", func(w map[string]numerics.Tensor) { w["fc.bias"] = numerics.NewI64([]int64{100}, make([]int64, 100)) }, numerics.FP32, `"fc.bias" is INT64`},
+		{"inf", func(w map[string]numerics.Tensor) {
 			w["token_embedding.weight"].F32[130] = float32(math.Inf(1))
-		}), numerics.FP32, `"token_embedding.weight": element [1 2] is +Inf`},
-		{"short", edit(func(w map[string]numerics.Tensor) {
+		}, numerics.FP32, `"token_embedding.weight": element [1 2] is +Inf`},
+		{"short", func(w map[string]numerics.Tensor) {
 			w["encoder.layers.5.norm1.weight"] = numerics.NewF32([]int64{128}, make([]float32, 127))
-		}), numerics.FP32, "needs 128 elements, have 127"},
-		{"dtype", testTFWeights(t), numerics.INT64, `"INT64"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewSeedTransformer(tt.weights, tt.dtype)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("NewSeedTransformer error = %v, want one containing %q", err, tt.want)
-			}
-		})
-	}
+		}, numerics.FP32, "needs 128 elements, have 127"},
+		{"dtype", nil, numerics.INT64, `"INT64"`},
+	})
 }
 
 // TestSeedTransformerDoesNotAliasItsArguments checks that Forward changes
 // neither its inputs nor depends on the caller's weights after
 // construction.
 func TestSeedTransformerDoesNotAliasItsArguments(t *testing.T) {
-	w := testTFWeights(t)
+	w := testWeights(t, SeedTransformerID)
 	m, err := NewSeedTransformer(w, numerics.FP32)
 	if err != nil {
 		t.Fatal(err)
@@ -415,84 +350,58 @@ func TestSeedTransformerDoesNotAliasItsArguments(t *testing.T) {
 
 // TestSeedTransformerConcurrentForward runs Forward from many goroutines
 // with more (batch, length) shapes than the pool keeps and checks every
-// result equals the sequential one bit for bit. Run it with -race.
+// result equals the sequential one bit for bit, and that the pool stays
+// bounded. Run it with -race.
 func TestSeedTransformerConcurrentForward(t *testing.T) {
-	w := testTFWeights(t)
-	m, err := NewSeedTransformer(w, numerics.FP32)
+	m, err := NewSeedTransformer(testWeights(t, SeedTransformerID), numerics.FP32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	type call struct {
-		ids, mask numerics.Tensor
-		want      numerics.Tensor
-	}
-	var calls []call
+	var inputs []map[string]numerics.Tensor
 	for i, s := range [][2]int{{1, 1}, {1, 2}, {2, 3}, {1, 1}, {3, 2}, {1, 4}, {2, 1}, {1, 3}, {2, 2}, {1, 5}, {4, 1}, {1, 2}, {2, 3}, {1, 1}} {
 		n, T := s[0], s[1]
-		ids := tfTokens(fmt.Sprintf("concurrent-%d", i), n, T)
 		lengths := make([]int, n)
 		for j := range lengths {
 			lengths[j] = 1 + (i+j)%T
 		}
-		c := call{ids: ids, mask: tfMask(T, lengths...)}
-		c.want = tfForward(t, m, c.ids, c.mask)
-		calls = append(calls, c)
+		inputs = append(inputs, tfInputs(tfTokens(fmt.Sprintf("concurrent-%d", i), n, T), tfMask(T, lengths...)))
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(calls))
-	for i, c := range calls {
-		wg.Go(func() {
-			out, err := m.Forward(tfInputs(c.ids, c.mask))
-			if err != nil {
-				errs <- err
-				return
-			}
-			if !slices.Equal(out["logits"].F32, c.want.F32) {
-				errs <- fmt.Errorf("call %d (shape %v): logits differ from the sequential result", i, c.ids.Shape)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	tm := m.(*seedTransformer)
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	if len(tm.idle) > tfMaxIdle {
-		t.Errorf("the pool keeps %d idle programs, want at most %d", len(tm.idle), tfMaxIdle)
-	}
+	testConcurrentForward(t, m, inputs)
 }
 
-// TestSeedTransformerPoolBound checks that the idle programs are the
-// most recently released ones, as many as fit in tfMaxIdle programs and
-// tfIdleRows positions.
+// TestSeedTransformerPoolBound checks that the transformer's pool keeps
+// the most recently released programs, as many as fit in tfMaxIdle
+// programs and tfIdleRows positions (programPool's own test covers the
+// mechanics; this one pins the transformer's bounds).
 func TestSeedTransformerPoolBound(t *testing.T) {
-	m := &seedTransformer{}
-	var shapes [][2]int
+	pool := newTFPool(nil)
+	var shapes []progKey
 	for i := range 2 * tfMaxIdle {
-		shapes = append(shapes, [2]int{1, 1 + i%7})
+		shapes = append(shapes, progKey{1, 1 + i%7})
 	}
-	shapes = append(shapes, [2]int{8, 64}, [2]int{8, 64}, [2]int{1, 2}, [2]int{8, 64}, [2]int{8, 64}, [2]int{8, 64}, [2]int{3, 5})
-	var released []*tfProgram
+	shapes = append(shapes, progKey{8, 64}, progKey{8, 64}, progKey{1, 2}, progKey{8, 64}, progKey{8, 64}, progKey{8, 64}, progKey{3, 5})
+	var released []*program
 	for _, s := range shapes {
 		g := G.NewGraph()
 		G.NewScalar(g, G.Float64, G.WithValue(1.0))
-		p := &tfProgram{batch: s[0], length: s[1], vm: G.NewTapeMachine(g)}
-		m.release(p)
+		p := &program{vm: G.NewTapeMachine(g)}
+		pool.release(s, p)
 		released = append(released, p)
 		// The longest suffix of released within the bounds.
 		k, rows := 0, 0
 		for i := len(released) - 1; i >= 0; i-- {
-			r := released[i].batch * released[i].length
+			r := shapes[i].batch * shapes[i].length
 			if k > 0 && (k+1 > tfMaxIdle || rows+r > tfIdleRows) {
 				break
 			}
 			k, rows = k+1, rows+r
 		}
-		if !slices.Equal(m.idle, released[len(released)-k:]) {
-			t.Fatalf("after releasing %v: %d idle programs, want the last %d released (%d positions; bounds %d programs, %d positions)", s, len(m.idle), k, rows, tfMaxIdle, tfIdleRows)
+		var idle []*program
+		for _, it := range pool.idle {
+			idle = append(idle, it.prog)
+		}
+		if !slices.Equal(idle, released[len(released)-k:]) {
+			t.Fatalf("after releasing %v: %d idle programs, want the last %d released (%d positions; bounds %d programs, %d positions)", s, len(idle), k, rows, tfMaxIdle, tfIdleRows)
 		}
 	}
 }
@@ -725,7 +634,7 @@ func TestSeedTransformerWeightSpecs(t *testing.T) {
 	}
 	// The published values follow the rules: LayerNorm weights in
 	// [0.9, 1.1], biases in [-0.1, 0.1], the embedding in [-1, 1].
-	w := testTFWeights(t)
+	w := testWeights(t, SeedTransformerID)
 	for _, r := range []struct {
 		name   string
 		lo, hi float32

@@ -717,28 +717,6 @@ func TestTransformerGoldenInputs(t *testing.T) {
 	}
 }
 
-// BenchmarkSeedTransformerForward measures a forward pass of batch 1 and 8
-// at length 64 (the graph is built before the timer starts).
-func BenchmarkSeedTransformerForward(b *testing.B) {
-	for _, dtype := range []numerics.DType{numerics.FP32, numerics.FP64} {
-		for _, n := range []int{1, 8} {
-			b.Run(fmt.Sprintf("%s/N%d/T64", dtype, n), func(b *testing.B) {
-				m := testTF(b, dtype)
-				in := tfInputs(tfTokens("bench", n, 64), numerics.Tensor{})
-				if _, err := m.Forward(in); err != nil {
-					b.Fatal(err)
-				}
-				b.ResetTimer()
-				for b.Loop() {
-					if _, err := m.Forward(in); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		}
-	}
-}
-
 // TestSeedTransformerPublishedFP32AgainstFP64 measures how far the
 // published FP32 goldens of seed-transformer are from the FP64 ones at the
 // token positions (the only ones the spec compares) and checks they are

@@ -11,7 +11,8 @@
 # Environment: BENCHTIME (go test -benchtime, default 1s), SAMPLES (timed
 # samples per PyTorch measurement, default 7), THREADS (torch threads,
 # default 2; GOMAXPROCS is left at the Go default, the number of CPUs),
-# OPENBLAS_DIR (optional, see above). Writes OUTDIR/go.txt (go test -bench
+# OPENBLAS_DIR (optional, see above), CODE_VERSION (recorded in meta.txt
+# instead of git describe's answer). Writes OUTDIR/go.txt (go test -bench
 # output of every round, for benchstat), OUTDIR/torch-<variant>-<round>.json
 # and OUTDIR/meta.txt; crosscheck/bench/table.py OUTDIR summarises them.
 set -euo pipefail
@@ -29,6 +30,9 @@ out=$(cd "$out" && pwd)
 : >"$out/go.txt"
 go test -c -o "$out/reference.test" ./reference
 {
+	# The code measured: the commit, and whether the tree differs from it
+	# (CODE_VERSION overrides, for a tree exported without .git).
+	echo "code ${CODE_VERSION:-$(git describe --always --dirty 2>/dev/null || echo unknown)}"
 	go version
 	echo "nproc $(nproc)"
 	echo "GOMAXPROCS ${GOMAXPROCS:-default ($(nproc))}"

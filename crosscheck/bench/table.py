@@ -1,12 +1,14 @@
-"""Summarise a crosscheck/bench/run.sh output directory as the Markdown
+"""Summarise crosscheck/bench/run.sh output directories as the Markdown
 tables of docs/performance.md.
 
-    /usr/bin/python3 crosscheck/bench/table.py OUTDIR
+    /usr/bin/python3 crosscheck/bench/table.py OUTDIR...
 
-Times are medians over the rounds (for PyTorch, of each round's median over
-its samples). A ratio a/b is a time ratio (above 1: a is slower), given as
-the median of the per-round ratios, which pair measurements taken minutes
-apart under the same load, with their range over the rounds.
+The rounds of all the directories are pooled. A round's time is, for Go,
+the ns/op of its benchmark and, for PyTorch, the median over its samples.
+Times are the median over the rounds, with the best round in brackets.
+A ratio a/b is a time ratio (above 1: a is slower), given as the median of
+the per-round ratios, which pair measurements taken a minute apart under
+the same load, with their range over the rounds.
 """
 
 import glob
@@ -68,6 +70,9 @@ def load(outdir):
                 doc = json.load(f)
             for r in doc["results"]:
                 runs.setdefault((r["model"], r["batch"], "torch-" + variant), []).append(float(r["nsPerOp"]))
+    counts = {len(v) for v in runs.values()}
+    if len(counts) != 1:
+        raise SystemExit(f"table: {outdir}: the measurements have different numbers of rounds {sorted(counts)}: is the run complete?")
     return runs
 
 
@@ -77,25 +82,34 @@ def fmt_ms(ns):
 
 
 def main(argv):
-    if len(argv) != 2:
+    if len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
-    runs = load(argv[1])
+    runs = {}
+    for d in argv[1:]:
+        for k, v in load(d).items():
+            runs.setdefault(k, []).extend(v)
     impls = [(k, l) for k, l in IMPLS if any(key[2] == k for key in runs)]
-    print("Median time per forward pass in ms, and achieved GFLOP/s in parentheses:\n")
-    print("| model | batch | MFLOP | " + " | ".join(l for _, l in impls) + " |")
-    print("|---|---|---|" + "---|" * len(impls))
+    print("Time per forward pass in ms, median [best round]:\n")
+    header = "| model | batch | MFLOP | " + " | ".join(l for _, l in impls) + " |\n|---|---|---|" + "---|" * len(impls)
+    print(header)
     for model in MODELS:
         for n in BATCHES:
             fl = flops(model, n, T)
             cells = []
             for k, _ in impls:
                 v = runs.get((model, n, k))
-                if not v:
-                    cells.append("—")
-                    continue
-                med = statistics.median(v)
-                cells.append(f"{fmt_ms(med)} ({fl / med:.2f})")
+                cells.append(f"{fmt_ms(statistics.median(v))} [{fmt_ms(min(v))}]" if v else "—")
+            print(f"| {model} | {n} | {fl / 1e6:.1f} | " + " | ".join(cells) + " |")
+    print("\nAchieved GFLOP/s at the median time [at the best round]:\n")
+    print(header)
+    for model in MODELS:
+        for n in BATCHES:
+            fl = flops(model, n, T)
+            cells = []
+            for k, _ in impls:
+                v = runs.get((model, n, k))
+                cells.append(f"{fl / statistics.median(v):.2f} [{fl / min(v):.2f}]" if v else "—")
             print(f"| {model} | {n} | {fl / 1e6:.1f} | " + " | ".join(cells) + " |")
     ratios = [(a, b) for a, b in RATIOS if any(k[2] == a for k in runs) and any(k[2] == b for k in runs)]
     label = dict(IMPLS)

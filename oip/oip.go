@@ -52,11 +52,13 @@ type Parameters map[string]any
 
 // RequestInput is one input tensor of an inference request.
 type RequestInput struct {
-	Name       string          `json:"name"`
-	Shape      []int64         `json:"shape"`
-	Datatype   string          `json:"datatype"`
-	Parameters Parameters      `json:"parameters,omitempty"`
-	Data       json.RawMessage `json:"data"`
+	Name       string     `json:"name"`
+	Shape      []int64    `json:"shape"`
+	Datatype   string     `json:"datatype"`
+	Parameters Parameters `json:"parameters,omitempty"`
+	// Data is the JSON tensor data; it is absent when the tensor travels
+	// as binary data (parameter binary_data_size).
+	Data json.RawMessage `json:"data,omitempty"`
 }
 
 // RequestOutput names an output the client wants.
@@ -75,11 +77,13 @@ type InferenceRequest struct {
 
 // ResponseOutput is one output tensor of an inference response.
 type ResponseOutput struct {
-	Name       string          `json:"name"`
-	Shape      []int64         `json:"shape"`
-	Datatype   string          `json:"datatype"`
-	Parameters Parameters      `json:"parameters,omitempty"`
-	Data       json.RawMessage `json:"data"`
+	Name       string     `json:"name"`
+	Shape      []int64    `json:"shape"`
+	Datatype   string     `json:"datatype"`
+	Parameters Parameters `json:"parameters,omitempty"`
+	// Data is the JSON tensor data; it is absent when the tensor travels
+	// as binary data (parameter binary_data_size).
+	Data json.RawMessage `json:"data,omitempty"`
 }
 
 // InferenceResponse is the body of a successful inference.

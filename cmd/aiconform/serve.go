@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,50 +20,154 @@ func init() { registerCommand(newServeCmd) }
 
 // serveOptions are the options of `aiconform serve`.
 type serveOptions struct {
-	Addr         string
-	MaxBodyBytes int64
+	Addr           string
+	MaxBodyBytes   int64
+	RequestTimeout time.Duration
+	MaxConcurrent  int
+	AuthTokenEnv   string // name of the environment variable holding the bearer token; "" for no auth
+
+	// Faults are the fault profiles to misbehave as (--fault, repeatable);
+	// ListFaults prints them and exits (--list-faults).
+	Faults     []string
+	ListFaults bool
+
+	// BatchMax and BatchDelay configure dynamic batching (--batch-max,
+	// --batch-delay); either 0 turns it off.
+	BatchMax   int
+	BatchDelay time.Duration
+
+	// LookupEnv reads the environment; nil uses os.LookupEnv.
+	LookupEnv func(string) (string, bool)
 }
 
 func newServeCmd(s Streams) *cobra.Command {
-	o := serveOptions{Addr: "127.0.0.1:8000", MaxBodyBytes: serve.DefaultMaxBodyBytes}
+	o := serveOptions{
+		Addr:           "127.0.0.1:8000",
+		MaxBodyBytes:   serve.DefaultMaxBodyBytes,
+		RequestTimeout: serve.DefaultRequestTimeout,
+		MaxConcurrent:  serve.DefaultMaxConcurrent(),
+		BatchMax:       serve.DefaultMaxBatch,
+		BatchDelay:     serve.DefaultMaxDelay,
+	}
 	cmd := &cobra.Command{
-		Use:   "serve [--addr HOST:PORT] [--max-body-bytes N]",
+		Use:   "serve [--addr HOST:PORT] [flags]",
 		Short: "Serve the reference models over the Open Inference Protocol v2 (REST)",
 		Long: "serve runs the reference server: every built-in reference model at every version behind the\n" +
 			"Open Inference Protocol v2 REST API (health, server and model metadata, model ready, infer with\n" +
-			"JSON tensors). A request that names no model version gets fp32. It prints the address it\n" +
-			"listens on, logs one line per request to stderr and shuts down gracefully on SIGINT or SIGTERM.\n" +
-			"Exit 0 after a shutdown, 2 when the address cannot be bound or a flag is wrong.",
+			"JSON tensors flat or nested, and the binary_tensor_data extension). A request that names no model\n" +
+			"version gets fp32. Every input is validated (name, datatype, shape, element count, finite values)\n" +
+			"and rejected with 400 naming the input. An inference that finds --max-concurrent others running\n" +
+			"gets 503 with Retry-After; one whose model does not answer within --request-timeout gets 503.\n" +
+			"With --auth-token-env VAR every request needs \"Authorization: Bearer <token>\" with the token read\n" +
+			"from $VAR (401 otherwise), except GET /v2/health/live and /v2/health/ready, which stay open for\n" +
+			"orchestrator probes. It prints the address it listens on, logs one line per request to stderr\n" +
+			"(never a header or a token) and shuts down gracefully on SIGINT or SIGTERM.\n" +
+			"Exit 0 after a shutdown, 2 when the address cannot be bound, a flag is wrong or the token\n" +
+			"variable is unset or empty.\n" +
+			"Concurrent inferences of compatible inputs to the same model version are batched dynamically:\n" +
+			"merged into one forward pass of at most --batch-max rows, a request waiting at most --batch-delay\n" +
+			"for others (0 for either turns batching off); each gets its own rows of the outputs back.\n" +
+			"With --fault NAME (repeatable) the server deliberately breaks one requirement of the spec per\n" +
+			"fault, for testing the suite and to show what a failure looks like; --list-faults lists them.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), o, s) },
 	}
-	cmd.Flags().StringVar(&o.Addr, "addr", o.Addr, "TCP address to listen on (port 0 picks a free port)")
-	cmd.Flags().Int64Var(&o.MaxBodyBytes, "max-body-bytes", o.MaxBodyBytes, "largest request body accepted; larger ones get 413")
+	f := cmd.Flags()
+	f.StringVar(&o.Addr, "addr", o.Addr, "TCP address to listen on (port 0 picks a free port)")
+	f.Int64Var(&o.MaxBodyBytes, "max-body-bytes", o.MaxBodyBytes, "largest request body accepted; larger ones get 413")
+	f.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "longest an inference waits for its model before it gets 503")
+	f.IntVar(&o.MaxConcurrent, "max-concurrent", o.MaxConcurrent, "most inferences running at once; one more gets 503 with Retry-After (default 4 × GOMAXPROCS)")
+	f.StringVar(&o.AuthTokenEnv, "auth-token-env", "", "require a bearer token, read from this environment variable (health endpoints stay open)")
+	f.StringArrayVar(&o.Faults, "fault", nil, "misbehave as fault profile `NAME`, which breaks one requirement of the spec (repeatable; see --list-faults)")
+	f.BoolVar(&o.ListFaults, "list-faults", false, "list the fault profiles with the requirement each breaks, and exit")
+	f.IntVar(&o.BatchMax, "batch-max", o.BatchMax, "dynamic batching: most rows merged into one forward pass (0 turns batching off)")
+	f.DurationVar(&o.BatchDelay, "batch-delay", o.BatchDelay, "dynamic batching: longest a request waits for others to share its forward pass (0 turns batching off)")
 	return cmd
 }
 
-func runServe(ctx context.Context, o serveOptions, s Streams) error {
+// serverOptions checks the options and turns them into the options of
+// serve.New.
+func serverOptions(o serveOptions, s Streams) ([]serve.Option, error) {
 	if o.Addr == "" {
-		return usageError(errors.New("serve: --addr must not be empty"))
+		return nil, errors.New("serve: --addr must not be empty")
 	}
 	if o.MaxBodyBytes <= 0 {
-		return usageError(fmt.Errorf("serve: --max-body-bytes is %d, want > 0", o.MaxBodyBytes))
+		return nil, fmt.Errorf("serve: --max-body-bytes is %d, want > 0", o.MaxBodyBytes)
+	}
+	if o.RequestTimeout <= 0 {
+		return nil, fmt.Errorf("serve: --request-timeout is %s, want > 0", o.RequestTimeout)
+	}
+	if o.MaxConcurrent <= 0 {
+		return nil, fmt.Errorf("serve: --max-concurrent is %d, want > 0", o.MaxConcurrent)
+	}
+	opts := []serve.Option{
+		serve.WithMaxBodyBytes(o.MaxBodyBytes),
+		serve.WithRequestTimeout(o.RequestTimeout),
+		serve.WithMaxConcurrent(o.MaxConcurrent),
+		serve.WithLogger(slog.New(slog.NewTextHandler(s.Err, nil))),
+		serve.WithServerVersion(version),
+	}
+	if o.AuthTokenEnv != "" {
+		lookup := o.LookupEnv
+		if lookup == nil {
+			lookup = os.LookupEnv
+		}
+		token, ok := lookup(o.AuthTokenEnv)
+		if !ok || token == "" {
+			return nil, fmt.Errorf("serve: --auth-token-env: environment variable %s is unset or empty", o.AuthTokenEnv)
+		}
+		if err := serve.CheckAuthToken(token); err != nil {
+			return nil, fmt.Errorf("serve: --auth-token-env: the value of %s is not a usable bearer token: %w", o.AuthTokenEnv, err)
+		}
+		opts = append(opts, serve.WithAuthToken(token))
+	}
+	fault, err := faultOption(o.Faults, o.AuthTokenEnv)
+	if err != nil {
+		return nil, err
+	}
+	if o.BatchMax < 0 || o.BatchDelay < 0 {
+		return nil, fmt.Errorf("serve: --batch-max is %d and --batch-delay %s, want ≥ 0 (0 turns batching off)", o.BatchMax, o.BatchDelay)
+	}
+	if o.BatchMax > 0 && o.BatchDelay > 0 {
+		opts = append(opts, serve.WithBatching(serve.BatchConfig{MaxBatch: o.BatchMax, MaxDelay: o.BatchDelay}))
+	}
+	if fault != nil {
+		opts = append(opts, fault)
+	}
+	return opts, nil
+}
+
+func runServe(ctx context.Context, o serveOptions, s Streams) error {
+	if o.ListFaults {
+		return listFaults(s.Out)
+	}
+	opts, err := serverOptions(o, s)
+	if err != nil {
+		return usageError(err)
 	}
 	models, err := reference.Builtin()
 	if err != nil {
 		return exitCode(ExitFail, fmt.Errorf("serve: %w", err))
 	}
-	srv, err := serve.New(models,
-		serve.WithMaxBodyBytes(o.MaxBodyBytes),
-		serve.WithLogger(slog.New(slog.NewTextHandler(s.Err, nil))),
-		serve.WithServerVersion(version),
-	)
+	srv, err := serve.New(models, opts...)
 	if err != nil {
 		return exitCode(ExitFail, err)
 	}
 	ready := func(addr net.Addr) {
 		for _, line := range modelLines(srv, models) {
 			fmt.Fprintf(s.Out, "serving %s\n", line)
+		}
+		fmt.Fprintf(s.Out, "limits: request timeout %s, at most %d inferences at once, bodies up to %d bytes\n", o.RequestTimeout, o.MaxConcurrent, o.MaxBodyBytes)
+		if o.BatchMax > 0 && o.BatchDelay > 0 {
+			fmt.Fprintf(s.Out, "batching: up to %d rows per forward pass, waiting at most %s\n", o.BatchMax, o.BatchDelay)
+		} else {
+			fmt.Fprintln(s.Out, "batching: off")
+		}
+		if o.AuthTokenEnv != "" {
+			fmt.Fprintf(s.Out, "auth: bearer token from $%s required; /v2/health/live and /v2/health/ready stay open\n", o.AuthTokenEnv)
+		}
+		if len(o.Faults) > 0 {
+			fmt.Fprintln(s.Out, faultBanner(o.Faults))
 		}
 		fmt.Fprintf(s.Out, "listening on http://%s (stop with Ctrl-C)\n", addr)
 	}

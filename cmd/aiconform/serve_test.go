@@ -125,8 +125,16 @@ func TestServeCommandErrors(t *testing.T) {
 		{"empty address", []string{"serve", "--addr", ""}, ExitUsage, "--addr"},
 		{"zero body limit", []string{"serve", "--addr", "127.0.0.1:0", "--max-body-bytes", "0"}, ExitUsage, "--max-body-bytes"},
 		{"bad body limit", []string{"serve", "--max-body-bytes", "lots"}, ExitUsage, "lots"},
+		{"zero timeout", []string{"serve", "--addr", "127.0.0.1:0", "--request-timeout", "0s"}, ExitUsage, "--request-timeout is 0s"},
+		{"bad timeout", []string{"serve", "--request-timeout", "soon"}, ExitUsage, "soon"},
+		{"zero concurrency", []string{"serve", "--addr", "127.0.0.1:0", "--max-concurrent", "0"}, ExitUsage, "--max-concurrent is 0"},
+		{"unset token variable", []string{"serve", "--addr", "127.0.0.1:0", "--auth-token-env", "AICONFORM_TEST_UNSET_TOKEN"}, ExitUsage, "AICONFORM_TEST_UNSET_TOKEN is unset or empty"},
+		{"empty token variable", []string{"serve", "--addr", "127.0.0.1:0", "--auth-token-env", "AICONFORM_TEST_EMPTY_TOKEN"}, ExitUsage, "AICONFORM_TEST_EMPTY_TOKEN is unset or empty"},
+		{"token with a space", []string{"serve", "--addr", "127.0.0.1:0", "--auth-token-env", "AICONFORM_TEST_SPACED_TOKEN"}, ExitUsage, "not a usable bearer token"},
 		{"stray argument", []string{"serve", "extra"}, ExitUsage, "extra"},
 	}
+	t.Setenv("AICONFORM_TEST_EMPTY_TOKEN", "")
+	t.Setenv("AICONFORM_TEST_SPACED_TOKEN", "s3cr3t value")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -142,6 +150,85 @@ func TestServeCommandErrors(t *testing.T) {
 			if strings.Contains(out.String(), "listening on") {
 				t.Errorf("stdout claims to listen:\n%s", out.String())
 			}
+			if strings.Contains(errOut.String(), "s3cr3t") {
+				t.Errorf("stderr shows the token:\n%s", errOut.String())
+			}
 		})
+	}
+}
+
+func TestServeCommandAuthAndLimits(t *testing.T) {
+	const token = "serve-test-token-5c1f0e9d8b7a6"
+	t.Setenv("AICONFORM_TEST_TOKEN", token)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, errOut := &serveTestBuffer{}, &serveTestBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--auth-token-env", "AICONFORM_TEST_TOKEN",
+			"--request-timeout", "7s", "--max-concurrent", "3"}, Streams{In: strings.NewReader(""), Out: out, Err: errOut})
+	}()
+	var base string
+	for deadline := time.Now().Add(20 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {
+		if m := listeningRE.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d before listening; stderr:\n%s", code, errOut.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not print its address; stdout:\n%s", out.String())
+		}
+	}
+	for _, want := range []string{"request timeout 7s, at most 3 inferences at once", "bearer token from $AICONFORM_TEST_TOKEN required"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("stdout does not say %q:\n%s", want, out.String())
+		}
+	}
+	get := func(path, auth string) (int, http.Header) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
+	if code, _ := get("/v2/health/ready", ""); code != http.StatusOK {
+		t.Errorf("health without a token = %d, want 200", code)
+	}
+	if code, h := get("/v2/models/seed-cnn", ""); code != http.StatusUnauthorized || !strings.HasPrefix(h.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("metadata without a token = %d (WWW-Authenticate %q), want 401", code, h.Get("WWW-Authenticate"))
+	}
+	if code, _ := get("/v2/models/seed-cnn", "Bearer wrong-"+token); code != http.StatusUnauthorized {
+		t.Errorf("metadata with a wrong token = %d, want 401", code)
+	}
+	if code, _ := get("/v2/models/seed-cnn", "Bearer "+token); code != http.StatusOK {
+		t.Errorf("metadata with the token = %d, want 200", code)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != ExitOK {
+			t.Fatalf("serve exited %d after shutdown, want 0; stderr:\n%s", code, errOut.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop after its context was cancelled")
+	}
+	if !strings.Contains(errOut.String(), "status=401") {
+		t.Errorf("stderr has no access log line for the 401s:\n%s", errOut.String())
+	}
+	if strings.Contains(errOut.String()+out.String(), token) {
+		t.Errorf("the token appears in the command's output")
 	}
 }

@@ -2,13 +2,17 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"reflect"
+	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aiconform/aiconform/numerics"
@@ -28,36 +32,54 @@ type InputError interface {
 	InvalidInput() bool
 }
 
+// ContextModel is a model that can stop waiting when its caller gives up
+// (the dynamic batcher: a request that times out leaves its batch). The
+// server calls ForwardContext instead of Forward when a model has it, with
+// a context that ends at the request timeout or when the client goes away.
+type ContextModel interface {
+	ForwardContext(ctx context.Context, inputs map[string]numerics.Tensor) (map[string]numerics.Tensor, error)
+}
+
 // infer serves POST /v2/models/{m}[/versions/{v}]/infer.
 func (s *Server) infer(w http.ResponseWriter, r *http.Request) error {
 	m, _, err := s.lookup(r)
 	if err != nil {
 		return err
 	}
-	if r.Header.Get(oip.HeaderInferenceContentLength) != "" {
-		return badRequest("binary tensor data (header %s) is not supported by this server: it does not advertise the %s extension", oip.HeaderInferenceContentLength, oip.ExtensionBinaryData)
-	}
 	body, err := s.readBody(w, r)
 	if err != nil {
 		return err
 	}
-	req, err := decodeRequest(body)
+	headerLength := r.Header.Get(oip.HeaderInferenceContentLength)
+	header, bin, err := oip.SplitBody(body, headerLength)
+	if err != nil {
+		return badRequest("%v", err)
+	}
+	req, err := decodeRequest(header, headerLength != "")
 	if err != nil {
 		return err
 	}
-	inputs, err := bindInputs(m, req.Inputs)
+	binaryAll, _, err := oip.BoolParameter(req.Parameters, oip.ParamBinaryDataOutput)
+	if err != nil {
+		return badRequest("request parameters: %v", err)
+	}
+	inputs, err := bindInputs(m, req.Inputs, bin, headerLength != "")
 	if err != nil {
 		return err
 	}
-	wanted, err := selectOutputs(m, req.Outputs)
+	wanted, err := selectOutputs(m, req.Outputs, binaryAll)
 	if err != nil {
 		return err
 	}
-	result, err := m.Forward(inputs)
+	result, err := s.forward(r.Context(), m, inputs)
 	if err != nil {
 		var ie InputError
 		if errors.As(err, &ie) && ie.InvalidInput() {
 			return badRequest("model %q version %q rejected the inputs: %s", m.ID(), m.Version(), ie.Error())
+		}
+		var ae *apiError
+		if errors.As(err, &ae) {
+			return err
 		}
 		return fmt.Errorf("model %q version %q: forward: %w", m.ID(), m.Version(), err)
 	}
@@ -67,20 +89,103 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) error {
 		ID:           req.ID,
 		Outputs:      make([]oip.ResponseOutput, 0, len(wanted)),
 	}
-	for _, spec := range wanted {
-		out, err := encodeOutput(spec, result[spec.Name])
+	var chunks [][]byte
+	for _, o := range wanted {
+		out, raw, err := encodeOutput(o.spec, result[o.spec.Name], o.binary)
 		if err != nil {
-			return fmt.Errorf("model %q version %q: output %q: %w", m.ID(), m.Version(), spec.Name, err)
+			return fmt.Errorf("model %q version %q: output %q: %w", m.ID(), m.Version(), o.spec.Name, err)
 		}
 		resp.Outputs = append(resp.Outputs, out)
+		if o.binary {
+			chunks = append(chunks, raw)
+		}
 	}
-	writeJSON(w, http.StatusOK, resp)
+	if len(chunks) == 0 {
+		writeJSON(w, http.StatusOK, resp)
+		return nil
+	}
+	return writeBinary(w, resp, chunks)
+}
+
+// writeBinary answers resp followed by the binary data of its binary
+// outputs, as the binary tensor data extension defines.
+func writeBinary(w http.ResponseWriter, resp oip.InferenceResponse, chunks [][]byte) error {
+	header, err := json.Marshal(resp)
+	if err != nil {
+		return fmt.Errorf("encoding the response header: %w", err)
+	}
+	body := oip.JoinBody(header, chunks...)
+	h := w.Header()
+	h.Set("Content-Type", oip.ContentTypeBinary)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set(oip.HeaderInferenceContentLength, strconv.Itoa(len(header)))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 	return nil
+}
+
+// forward runs the model within the concurrency limit and the request
+// timeout. It takes a slot at once or answers 503 with Retry-After; the
+// model runs on its own goroutine, which gives the slot back when the
+// model returns, even after the request gave up on it. A panic of the model
+// is recovered there, logged with its stack, and becomes an internal error.
+func (s *Server) forward(ctx context.Context, m reference.Model, inputs map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		return nil, &apiError{
+			status: http.StatusServiceUnavailable,
+			msg:    fmt.Sprintf("the server is running its limit of %d inferences at once; retry after %d s", s.cfg.maxConcurrent, RetryAfterSeconds),
+			header: http.Header{"Retry-After": {strconv.Itoa(RetryAfterSeconds)}},
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.requestTimeout)
+	defer cancel()
+	type answer struct {
+		out map[string]numerics.Tensor
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		out, err := s.runModel(ctx, m, inputs)
+		<-s.slots // before answering, so that the slot is free once the client has its answer
+		done <- answer{out, err}
+	}()
+	select {
+	case a := <-done:
+		if a.err == nil || !(errors.Is(a.err, context.DeadlineExceeded) || errors.Is(a.err, context.Canceled)) || ctx.Err() == nil {
+			return a.out, a.err
+		}
+		// A ContextModel gave up because the request's context ended.
+	case <-ctx.Done():
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		s.cfg.logger.WarnContext(ctx, "inference timed out", "model", m.ID(), "version", m.Version(), "timeout", s.cfg.requestTimeout)
+		return nil, &apiError{status: http.StatusServiceUnavailable, msg: fmt.Sprintf("model %q version %q did not answer within the request timeout of %s", m.ID(), m.Version(), s.cfg.requestTimeout)}
+	}
+	return nil, &apiError{status: http.StatusServiceUnavailable, msg: "the request was cancelled before the model answered"}
+}
+
+// runModel calls the model's ForwardContext or Forward, turning a panic
+// into a logged internal error.
+func (s *Server) runModel(ctx context.Context, m reference.Model, inputs map[string]numerics.Tensor) (out map[string]numerics.Tensor, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.logger.ErrorContext(ctx, "panic in a model's forward pass",
+				"model", m.ID(), "version", m.Version(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			out, err = nil, fmt.Errorf("forward panicked (logged above)")
+		}
+	}()
+	if cm, ok := m.(ContextModel); ok {
+		return cm.ForwardContext(ctx, inputs)
+	}
+	return m.Forward(inputs)
 }
 
 // readBody reads the whole body within the server's limit.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	tooLarge := &apiError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than the limit of %d bytes", s.cfg.maxBodyBytes)}
+	tooLarge := &apiError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body is larger than the limit of %d bytes", s.cfg.maxBodyBytes)}
 	if r.ContentLength > s.cfg.maxBodyBytes {
 		return nil, tooLarge
 	}
@@ -95,9 +200,13 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	return body, nil
 }
 
-// decodeRequest parses an inference request. Unknown fields are allowed
-// (the protocol lets extensions add them); inputs is required.
-func decodeRequest(body []byte) (oip.InferenceRequest, error) {
+// decodeRequest parses the JSON object of an inference request: one JSON
+// value and nothing after it but white space (the tokens NaN and Infinity
+// are not JSON and fail here too). Unknown fields are allowed (the
+// protocol lets extensions add them); inputs is required. binaryHeader
+// says whether the request carried Inference-Header-Content-Length, which
+// decides how data after the object is explained.
+func decodeRequest(body []byte, binaryHeader bool) (oip.InferenceRequest, error) {
 	var req oip.InferenceRequest
 	if len(bytes.TrimSpace(body)) == 0 {
 		return req, badRequest("request body is empty, want an inference request JSON object")
@@ -107,7 +216,10 @@ func decodeRequest(body []byte) (oip.InferenceRequest, error) {
 		return req, badRequest("request body: %s", describeJSONError(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return req, badRequest("request body: unexpected data after the JSON object")
+		if binaryHeader {
+			return req, badRequest("request body: unexpected data after the JSON object, within the %d bytes that header %s gives the JSON object", len(body), oip.HeaderInferenceContentLength)
+		}
+		return req, badRequest("request body: unexpected data after the JSON object (binary tensor data needs the header %s)", oip.HeaderInferenceContentLength)
 	}
 	if req.Inputs == nil {
 		return req, badRequest("request body: /inputs is required: an array of input tensors")
@@ -156,8 +268,12 @@ func jsonTypeName(t reflect.Type) string {
 }
 
 // bindInputs checks every request input against the model's inputs and
-// decodes its data.
-func bindInputs(m reference.Model, inputs []oip.RequestInput) (map[string]numerics.Tensor, error) {
+// decodes its data: JSON data, or for an input with binary_data_size its
+// segment of bin, the bytes after the JSON object, taken in input order.
+// Every byte of bin must belong to an input, and every floating value must
+// be finite. binaryHeader says whether the request carried
+// Inference-Header-Content-Length.
+func bindInputs(m reference.Model, inputs []oip.RequestInput, bin []byte, binaryHeader bool) (map[string]numerics.Tensor, error) {
 	specs := m.Inputs()
 	byName := make(map[string]reference.TensorSpec, len(specs))
 	names := make([]string, len(specs))
@@ -165,6 +281,8 @@ func bindInputs(m reference.Model, inputs []oip.RequestInput) (map[string]numeri
 		byName[sp.Name] = sp
 		names[i] = sp.Name
 	}
+	rd := oip.NewBinaryReader(bin)
+	lastBinary := ""
 	out := make(map[string]numerics.Tensor, len(inputs))
 	for i, in := range inputs {
 		if in.Name == "" {
@@ -176,9 +294,6 @@ func bindInputs(m reference.Model, inputs []oip.RequestInput) (map[string]numeri
 		}
 		if _, dup := out[in.Name]; dup {
 			return nil, badRequest("input %q: given more than once", in.Name)
-		}
-		if in.Parameters["binary_data_size"] != nil {
-			return nil, badRequest("input %q: binary tensor data (parameter binary_data_size) is not supported by this server: it does not advertise the %s extension", in.Name, oip.ExtensionBinaryData)
 		}
 		if in.Datatype == "" {
 			return nil, badRequest("input %q: datatype is missing, want %s", in.Name, sp.DType)
@@ -192,11 +307,33 @@ func bindInputs(m reference.Model, inputs []oip.RequestInput) (map[string]numeri
 		if err := checkShape(in.Shape, sp.Shape); err != nil {
 			return nil, badRequest("input %q: %v", in.Name, err)
 		}
-		t, err := oip.DecodeData(in.Datatype, in.Shape, in.Data)
+		size, isBinary, err := oip.BinaryDataSize(in.Parameters)
 		if err != nil {
 			return nil, badRequest("input %q: %v", in.Name, err)
 		}
+		var t numerics.Tensor
+		if isBinary {
+			t, err = bindBinary(in, size, rd, binaryHeader)
+			if err != nil {
+				return nil, err
+			}
+			lastBinary = in.Name
+		} else {
+			t, err = oip.DecodeData(in.Datatype, in.Shape, in.Data)
+			if err != nil {
+				return nil, badRequest("input %q: %v", in.Name, err)
+			}
+		}
+		if err := checkFinite(t); err != nil {
+			return nil, badRequest("input %q: %v", in.Name, err)
+		}
 		out[in.Name] = t
+	}
+	if rd.Len() != 0 {
+		if lastBinary == "" {
+			return nil, badRequest("%d bytes of binary data follow the JSON object, but no input has parameter %s", rd.Len(), oip.ParamBinaryDataSize)
+		}
+		return nil, badRequest("input %q: %d bytes of binary data follow the data of this last binary input and belong to no input", lastBinary, rd.Len())
 	}
 	for _, sp := range specs {
 		if _, ok := out[sp.Name]; !ok && !sp.Optional {
@@ -204,6 +341,60 @@ func bindInputs(m reference.Model, inputs []oip.RequestInput) (map[string]numeri
 		}
 	}
 	return out, nil
+}
+
+// bindBinary decodes the binary data of input in, whose binary_data_size
+// is size, from the next segment of rd. Its shape is already checked.
+func bindBinary(in oip.RequestInput, size int64, rd *oip.BinaryReader, binaryHeader bool) (numerics.Tensor, error) {
+	if len(in.Data) != 0 {
+		return numerics.Tensor{}, badRequest("input %q: has both data and parameter %s; send one of them", in.Name, oip.ParamBinaryDataSize)
+	}
+	if !binaryHeader {
+		return numerics.Tensor{}, badRequest("input %q: parameter %s is set, but the request has no header %s to say where the JSON object ends", in.Name, oip.ParamBinaryDataSize, oip.HeaderInferenceContentLength)
+	}
+	want, err := oip.BinarySize(in.Datatype, in.Shape)
+	if err != nil {
+		return numerics.Tensor{}, badRequest("input %q: %v", in.Name, err)
+	}
+	if size != want {
+		return numerics.Tensor{}, badRequest("input %q: %s is %d bytes, but shape %s of %s needs %d", in.Name, oip.ParamBinaryDataSize, size, formatShape(in.Shape), in.Datatype, want)
+	}
+	seg, err := rd.Next(size)
+	if err != nil {
+		return numerics.Tensor{}, badRequest("input %q: %v", in.Name, err)
+	}
+	t, err := oip.DecodeBinary(in.Datatype, in.Shape, seg)
+	if err != nil {
+		return numerics.Tensor{}, badRequest("input %q: %v", in.Name, err)
+	}
+	return t, nil
+}
+
+// checkFinite fails for the first NaN or infinite element of a floating
+// tensor, naming its flat index and its index in the shape.
+func checkFinite(t numerics.Tensor) error {
+	bad := -1
+	var v float64
+	switch t.DType {
+	case numerics.FP32:
+		for i, x := range t.F32 {
+			if f := float64(x); math.IsNaN(f) || math.IsInf(f, 0) {
+				bad, v = i, f
+				break
+			}
+		}
+	case numerics.FP64:
+		for i, x := range t.F64 {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				bad, v = i, x
+				break
+			}
+		}
+	}
+	if bad < 0 {
+		return nil
+	}
+	return fmt.Errorf("element %d (index %s) is %v, want a finite %s value", bad, formatShape(numerics.IndexOf(t.Shape, bad)), v, t.DType)
 }
 
 // checkShape checks a request shape against a model shape in which -1 is
@@ -235,18 +426,30 @@ func formatShape(shape []int64) string {
 	return "[" + strings.Join(parts, ",") + "]"
 }
 
+// wantedOutput is an output to answer with, and whether as binary data.
+type wantedOutput struct {
+	spec   reference.TensorSpec
+	binary bool
+}
+
 // selectOutputs returns the outputs to answer with: those the request names,
-// in its order, or every output of the model.
-func selectOutputs(m reference.Model, requested []oip.RequestOutput) ([]reference.TensorSpec, error) {
+// in its order, or every output of the model. An output is binary when its
+// binary_data parameter says so, or, without one, when binaryAll (the
+// request's binary_data_output) is true.
+func selectOutputs(m reference.Model, requested []oip.RequestOutput, binaryAll bool) ([]wantedOutput, error) {
 	specs := m.Outputs()
 	if len(requested) == 0 {
-		return specs, nil
+		out := make([]wantedOutput, len(specs))
+		for i, sp := range specs {
+			out[i] = wantedOutput{spec: sp, binary: binaryAll}
+		}
+		return out, nil
 	}
 	names := make([]string, len(specs))
 	for i, sp := range specs {
 		names[i] = sp.Name
 	}
-	out := make([]reference.TensorSpec, 0, len(requested))
+	out := make([]wantedOutput, 0, len(requested))
 	seen := map[string]bool{}
 	for i, ro := range requested {
 		if ro.Name == "" {
@@ -259,38 +462,60 @@ func selectOutputs(m reference.Model, requested []oip.RequestOutput) ([]referenc
 		if seen[ro.Name] {
 			return nil, badRequest("output %q: requested more than once", ro.Name)
 		}
-		if b, ok := ro.Parameters["binary_data"].(bool); ok && b {
-			return nil, badRequest("output %q: binary tensor data (parameter binary_data) is not supported by this server: it does not advertise the %s extension", ro.Name, oip.ExtensionBinaryData)
+		if _, ok := ro.Parameters["classification"]; ok {
+			return nil, badRequest("output %q: parameter classification asks for the classification extension, which this server does not have (extensions: %s)", ro.Name, oip.ExtensionBinaryData)
+		}
+		binary, given, err := oip.BoolParameter(ro.Parameters, oip.ParamBinaryData)
+		if err != nil {
+			return nil, badRequest("output %q: %v", ro.Name, err)
+		}
+		if !given {
+			binary = binaryAll
 		}
 		seen[ro.Name] = true
-		out = append(out, specs[j])
+		out = append(out, wantedOutput{spec: specs[j], binary: binary})
 	}
 	return out, nil
 }
 
-// encodeOutput checks a model output against its spec and renders it with
-// flat data. Errors here are the model's fault.
-func encodeOutput(spec reference.TensorSpec, t numerics.Tensor) (oip.ResponseOutput, error) {
+// encodeOutput checks a model output against its spec and renders it, with
+// flat JSON data or, when binary, with binary_data_size and the raw bytes
+// it returns. Errors here are the model's fault, a non-finite value
+// included: the reference models never produce one.
+func encodeOutput(spec reference.TensorSpec, t numerics.Tensor, binary bool) (oip.ResponseOutput, []byte, error) {
 	if t.DType == "" {
-		return oip.ResponseOutput{}, fmt.Errorf("missing from the model's results")
+		return oip.ResponseOutput{}, nil, fmt.Errorf("missing from the model's results")
 	}
 	if t.DType != spec.DType {
-		return oip.ResponseOutput{}, fmt.Errorf("datatype %s, declared %s", t.DType, spec.DType)
+		return oip.ResponseOutput{}, nil, fmt.Errorf("datatype %s, declared %s", t.DType, spec.DType)
 	}
 	if err := t.Validate(); err != nil {
-		return oip.ResponseOutput{}, err
+		return oip.ResponseOutput{}, nil, err
 	}
 	if len(t.Shape) != len(spec.Shape) {
-		return oip.ResponseOutput{}, fmt.Errorf("shape %s, declared %s", formatShape(t.Shape), formatShape(spec.Shape))
+		return oip.ResponseOutput{}, nil, fmt.Errorf("shape %s, declared %s", formatShape(t.Shape), formatShape(spec.Shape))
 	}
 	for i, d := range t.Shape {
 		if spec.Shape[i] != -1 && d != spec.Shape[i] {
-			return oip.ResponseOutput{}, fmt.Errorf("shape %s, declared %s", formatShape(t.Shape), formatShape(spec.Shape))
+			return oip.ResponseOutput{}, nil, fmt.Errorf("shape %s, declared %s", formatShape(t.Shape), formatShape(spec.Shape))
 		}
+	}
+	if err := checkFinite(t); err != nil {
+		return oip.ResponseOutput{}, nil, err
+	}
+	out := oip.ResponseOutput{Name: spec.Name, Shape: slices.Clone(t.Shape), Datatype: string(t.DType)}
+	if binary {
+		raw, err := oip.EncodeBinary(t)
+		if err != nil {
+			return oip.ResponseOutput{}, nil, err
+		}
+		out.Parameters = oip.Parameters{oip.ParamBinaryDataSize: len(raw)}
+		return out, raw, nil
 	}
 	data, err := oip.EncodeData(t)
 	if err != nil {
-		return oip.ResponseOutput{}, err
+		return oip.ResponseOutput{}, nil, err
 	}
-	return oip.ResponseOutput{Name: spec.Name, Shape: slices.Clone(t.Shape), Datatype: string(t.DType), Data: data}, nil
+	out.Data = data
+	return out, nil, nil
 }

@@ -1,6 +1,8 @@
 package serve
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +10,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aiconform/aiconform/oip"
@@ -16,18 +19,20 @@ import (
 // internalError is the only message a client sees for a server fault.
 const internalError = "internal server error"
 
-// apiError is an error the client is told about: an HTTP status and a
-// message that names what was wrong with the request.
+// apiError is an error the client is told about: an HTTP status, a
+// message that names what was wrong with the request, and any headers the
+// answer needs (Retry-After).
 type apiError struct {
 	status int
 	msg    string
+	header http.Header
 }
 
 func (e *apiError) Error() string { return e.msg }
 
 // badRequest returns a 400 apiError.
 func badRequest(format string, args ...any) error {
-	return &apiError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+	return &apiError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
 }
 
 // handle adapts a handler that returns an error: an *apiError is answered
@@ -41,6 +46,9 @@ func (s *Server) handle(f func(http.ResponseWriter, *http.Request) error) http.H
 		}
 		var ae *apiError
 		if errors.As(err, &ae) {
+			for k, v := range ae.header {
+				w.Header()[k] = v
+			}
 			writeError(w, ae.status, ae.msg)
 			return
 		}
@@ -98,7 +106,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // observe wraps next with panic recovery and an access log line per
-// request (method, path, status, duration, bytes written).
+// request (method, path, status, duration, bytes written, remote address).
+// It logs no header and no query string, so credentials sent in either
+// never reach the log.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -124,8 +134,75 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				slog.Int("status", status),
 				slog.Duration("duration", time.Since(start)),
 				slog.Int64("bytes", sw.bytes),
+				slog.String("remote", r.RemoteAddr),
 			)
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// healthPaths are the server health probes, which stay open when
+// authentication is on: orchestrators probe them without credentials, and
+// they tell nothing about the models.
+var healthPaths = map[string]bool{"/v2/health/live": true, "/v2/health/ready": true}
+
+// authenticate wraps next with bearer-token authentication when a token is
+// configured. Tokens are compared as SHA-256 digests with
+// crypto/subtle.ConstantTimeCompare, so the comparison takes the same time
+// whatever the token sent, its length included. Neither the expected nor
+// the sent token is ever written to a response or the log.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	if !s.cfg.authSet {
+		return next
+	}
+	want := sha256.Sum256([]byte(s.cfg.authToken))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if healthPaths[r.URL.Path] {
+			next.ServeHTTP(w, r)
+			return
+		}
+		token, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="aiconform"`)
+			writeError(w, http.StatusUnauthorized, "authentication required: send the header Authorization: Bearer <token>")
+			return
+		}
+		got := sha256.Sum256([]byte(token))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="aiconform", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "the bearer token is not valid")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bearerToken returns the token of an Authorization header value of the
+// Bearer scheme (RFC 6750 §2.1; the scheme name is case-insensitive), and
+// false for any other scheme, an empty token or a malformed value.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimLeft(token, " ")
+	if token == "" || CheckAuthToken(token) != nil {
+		return "", false
+	}
+	return token, true
+}
+
+// CheckAuthToken reports whether token can be given to WithAuthToken: a
+// token that cannot travel in an Authorization header (empty, or holding
+// spaces or control characters) is an error, which never quotes the token.
+func CheckAuthToken(token string) error {
+	if token == "" {
+		return errors.New("the token is empty")
+	}
+	for i, c := range token {
+		if c <= ' ' || c == 0x7f {
+			return fmt.Errorf("the token holds a space or control character at byte %d", i)
+		}
+	}
+	return nil
 }

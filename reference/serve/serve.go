@@ -13,12 +13,50 @@
 //	GET  /v2/models/{m}[/versions/{v}]           model metadata
 //	POST /v2/models/{m}[/versions/{v}]/infer     inference
 //
-// Every answer is JSON with Content-Type application/json; every error is
-// {"error": "<message>"}: 400 for a bad request, 404 for an unknown route,
-// model or version, 405 (with an Allow header) for a wrong method, 413 for a
-// body over the limit and 500, with the generic message "internal server
-// error", for anything that is the server's fault (the details go to the
-// log, never to the client).
+// Every answer is JSON with Content-Type application/json, except an
+// inference answer that carries binary tensor data (below). Every error is
+// {"error": "<message>"}:
+//
+//   - 400 for a bad request, with a message that names the input, output
+//     or parameter and what was wrong with it;
+//   - 401 (with WWW-Authenticate: Bearer) for a missing or wrong bearer
+//     token, when WithAuthToken is given;
+//   - 404 for an unknown route, model or version;
+//   - 405 (with an Allow header) for a wrong method;
+//   - 413 for a body over the limit (WithMaxBodyBytes);
+//   - 503 with Retry-After when WithMaxConcurrent inferences are already
+//     running, and 503 (without Retry-After) when the model did not answer
+//     within WithRequestTimeout. 503, not 504: this server is the origin
+//     that gave up, not a gateway waiting on an upstream (RFC 9110 §15.6.4
+//     and §15.6.5), which is also what net/http's TimeoutHandler answers;
+//   - 500, with the generic message "internal server error", for anything
+//     that is the server's fault (the details go to the log, never to the
+//     client).
+//
+// Binary tensor data: the server advertises the binary_tensor_data
+// extension (KServe/Triton). An inference request may follow its JSON
+// object with the raw little-endian row-major bytes of inputs whose
+// parameters hold binary_data_size, in the order of the inputs, with the
+// JSON length in the Inference-Header-Content-Length header. Outputs
+// requested with the parameter binary_data: true, or all outputs when the
+// request parameter binary_data_output is true (an output's own
+// binary_data overrides it), come back the same way: Content-Type
+// application/octet-stream, Inference-Header-Content-Length, and
+// binary_data_size in place of data on each such output. Other request
+// parameters are accepted and ignored, except classification on an
+// output, which asks for an extension this server does not have (400).
+//
+// Every input is checked against the model before the model sees it:
+// name, datatype, shape, element count (or byte count for binary data) and,
+// for floating inputs, that every value is finite.
+//
+// Authentication: with WithAuthToken, every request needs the header
+// "Authorization: Bearer <token>", compared in constant time, except the
+// server health probes GET /v2/health/live and /v2/health/ready, which stay
+// open because orchestrators (Kubernetes liveness and readiness probes)
+// call them without credentials and they reveal nothing about the models.
+// Model readiness, metadata and inference all need the token. The token is
+// never logged and never appears in a response.
 //
 // Version policy: a request that names no version is served by the model's
 // default version, which is "fp32" when the model has one and otherwise the
@@ -29,8 +67,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/oip"
@@ -50,7 +90,17 @@ const (
 	DefaultVersion = "fp32"
 	// Platform is the platform model metadata reports.
 	Platform = "aiconform-gorgonia"
+	// DefaultRequestTimeout is how long an inference waits for its model
+	// before it is answered 503.
+	DefaultRequestTimeout = 30 * time.Second
+	// RetryAfterSeconds is the Retry-After value of a 503 answered because
+	// the concurrency limit is reached.
+	RetryAfterSeconds = 1
 )
+
+// DefaultMaxConcurrent returns the default limit of inferences running at
+// once: four per GOMAXPROCS.
+func DefaultMaxConcurrent() int { return 4 * runtime.GOMAXPROCS(0) }
 
 // Option configures a Server.
 type Option func(*config)
@@ -60,6 +110,26 @@ type config struct {
 	logger        *slog.Logger
 	serverName    string
 	serverVersion string
+	batching      *BatchConfig // nil: no dynamic batching (see batch.go)
+
+	requestTimeout time.Duration
+	maxConcurrent  int
+	authToken      string
+	authSet        bool // WithAuthToken was given
+
+	// modelWrappers wrap every model, in the order the options that added
+	// them were given (the first wraps the model itself, after batching).
+	// Options of this package's other files (fault profiles) add them.
+	// The wrapped model is checked as New checks any model, and serves
+	// metadata and inference alike.
+	modelWrappers []func(reference.Model) reference.Model
+	// handlerWrappers wrap the protocol handler inside the access log and
+	// panic recovery and outside authentication, in the order the options
+	// that added them were given (the first is the outermost).
+	handlerWrappers []func(http.Handler) http.Handler
+	// faults are the fault profiles of WithFaults, installed by New once
+	// every option is applied (see fault.go).
+	faults []Fault
 }
 
 // WithMaxBodyBytes sets the largest request body accepted; larger bodies are
@@ -77,6 +147,28 @@ func WithServerName(name string) Option { return func(c *config) { c.serverName 
 // DefaultServerVersion).
 func WithServerVersion(v string) Option { return func(c *config) { c.serverVersion = v } }
 
+// WithRequestTimeout sets how long an inference waits for its model (any
+// queue in front of it and the forward pass) before it is answered 503
+// (default DefaultRequestTimeout). It must be positive. A forward pass that
+// runs past it keeps its concurrency slot until it ends, so a hung model
+// fills the limit and further inferences are refused at once rather than
+// piling up.
+func WithRequestTimeout(d time.Duration) Option { return func(c *config) { c.requestTimeout = d } }
+
+// WithMaxConcurrent sets how many inferences may run at once (default
+// DefaultMaxConcurrent()); one more is answered 503 with a Retry-After
+// header. It must be positive. Only requests that passed validation
+// count: health, metadata and rejected requests never wait for a slot.
+func WithMaxConcurrent(n int) Option { return func(c *config) { c.maxConcurrent = n } }
+
+// WithAuthToken requires "Authorization: Bearer <token>" on every request
+// except the server health probes. The token must be non-empty and free of
+// spaces and control characters; New rejects it otherwise, without
+// quoting it.
+func WithAuthToken(token string) Option {
+	return func(c *config) { c.authToken, c.authSet = token, true }
+}
+
 // Server serves a fixed set of reference models. Its handler is safe for
 // concurrent use.
 type Server struct {
@@ -84,6 +176,7 @@ type Server struct {
 	models  map[string]*entry
 	ids     []string // sorted model ids
 	handler http.Handler
+	slots   chan struct{} // one token per running inference
 }
 
 // entry is one model id with all its versions.
@@ -100,9 +193,11 @@ type entry struct {
 // FP32, FP64 or INT64 and dimensions that are -1 (variable) or positive.
 func New(models []reference.Model, opts ...Option) (*Server, error) {
 	cfg := config{
-		maxBodyBytes:  DefaultMaxBodyBytes,
-		serverName:    DefaultServerName,
-		serverVersion: DefaultServerVersion,
+		maxBodyBytes:   DefaultMaxBodyBytes,
+		serverName:     DefaultServerName,
+		serverVersion:  DefaultServerVersion,
+		requestTimeout: DefaultRequestTimeout,
+		maxConcurrent:  DefaultMaxConcurrent(),
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -110,13 +205,30 @@ func New(models []reference.Model, opts ...Option) (*Server, error) {
 	if cfg.maxBodyBytes <= 0 {
 		return nil, fmt.Errorf("serve: max body bytes is %d, want > 0", cfg.maxBodyBytes)
 	}
+	if cfg.requestTimeout <= 0 {
+		return nil, fmt.Errorf("serve: request timeout is %s, want > 0", cfg.requestTimeout)
+	}
+	if cfg.maxConcurrent <= 0 {
+		return nil, fmt.Errorf("serve: max concurrent inferences is %d, want > 0", cfg.maxConcurrent)
+	}
+	if cfg.authSet {
+		if err := CheckAuthToken(cfg.authToken); err != nil {
+			return nil, fmt.Errorf("serve: auth token: %w", err)
+		}
+	}
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	if err := cfg.resolveBatching(); err != nil {
+		return nil, err
+	}
+	if err := cfg.installFaults(); err != nil {
+		return nil, err
 	}
 	if len(models) == 0 {
 		return nil, fmt.Errorf("serve: no models to serve")
 	}
-	s := &Server{cfg: cfg, models: map[string]*entry{}}
+	s := &Server{cfg: cfg, models: map[string]*entry{}, slots: make(chan struct{}, cfg.maxConcurrent)}
 	for i, m := range models {
 		if m == nil {
 			return nil, fmt.Errorf("serve: model %d is nil", i)
@@ -133,7 +245,11 @@ func New(models []reference.Model, opts ...Option) (*Server, error) {
 		if _, dup := e.versions[m.Version()]; dup {
 			return nil, fmt.Errorf("serve: model %q version %q is given twice", m.ID(), m.Version())
 		}
-		e.versions[m.Version()] = m
+		served, err := cfg.wrap(m)
+		if err != nil {
+			return nil, fmt.Errorf("serve: model %d: %w", i, err)
+		}
+		e.versions[m.Version()] = served
 		e.names = append(e.names, m.Version())
 	}
 	slices.Sort(s.ids)
@@ -144,8 +260,31 @@ func New(models []reference.Model, opts ...Option) (*Server, error) {
 			e.def = DefaultVersion
 		}
 	}
-	s.handler = s.observe(s.routes())
+	var h http.Handler = s.authenticate(s.routes())
+	for i := len(cfg.handlerWrappers) - 1; i >= 0; i-- {
+		h = cfg.handlerWrappers[i](h)
+	}
+	s.handler = s.observe(h)
 	return s, nil
+}
+
+// wrap returns the model that serves m: m batched (when batching is on),
+// then wrapped by every model wrapper. A wrapped model must still be the
+// same model id and version with valid tensor specs.
+func (c *config) wrap(m reference.Model) (reference.Model, error) {
+	served := c.batched(m)
+	for _, w := range c.modelWrappers {
+		if served = w(served); served == nil {
+			return nil, fmt.Errorf("model %q version %q: a model wrapper returned nil", m.ID(), m.Version())
+		}
+	}
+	if served.ID() != m.ID() || served.Version() != m.Version() {
+		return nil, fmt.Errorf("model %q version %q: a model wrapper changed it to %q version %q", m.ID(), m.Version(), served.ID(), served.Version())
+	}
+	if err := checkModel(served); err != nil {
+		return nil, fmt.Errorf("wrapped: %w", err)
+	}
+	return served, nil
 }
 
 // checkModel rejects models the server could not describe or route to.
@@ -183,8 +322,8 @@ func checkModel(m reference.Model) error {
 	return nil
 }
 
-// Handler returns the HTTP handler of the protocol, wrapped in access
-// logging and panic recovery.
+// Handler returns the HTTP handler of the protocol, wrapped in
+// authentication (when configured), access logging and panic recovery.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // DefaultVersionOf returns the version that serves requests for model id
@@ -257,7 +396,7 @@ func (s *Server) lookup(r *http.Request) (reference.Model, *entry, error) {
 	id := r.PathValue("model")
 	e, ok := s.models[id]
 	if !ok {
-		return nil, nil, &apiError{http.StatusNotFound, fmt.Sprintf("model %q is not served here (models: %s)", id, strings.Join(s.ids, ", "))}
+		return nil, nil, &apiError{status: http.StatusNotFound, msg: fmt.Sprintf("model %q is not served here (models: %s)", id, strings.Join(s.ids, ", "))}
 	}
 	v := r.PathValue("version")
 	if v == "" {
@@ -265,7 +404,7 @@ func (s *Server) lookup(r *http.Request) (reference.Model, *entry, error) {
 	}
 	m, ok := e.versions[v]
 	if !ok {
-		return nil, nil, &apiError{http.StatusNotFound, fmt.Sprintf("model %q has no version %q (versions: %s)", id, v, strings.Join(e.names, ", "))}
+		return nil, nil, &apiError{status: http.StatusNotFound, msg: fmt.Sprintf("model %q has no version %q (versions: %s)", id, v, strings.Join(e.names, ", "))}
 	}
 	return m, e, nil
 }
@@ -274,7 +413,7 @@ func (s *Server) serverMetadata(w http.ResponseWriter, _ *http.Request) error {
 	writeJSON(w, http.StatusOK, oip.ServerMetadata{
 		Name:       s.cfg.serverName,
 		Version:    s.cfg.serverVersion,
-		Extensions: []string{},
+		Extensions: []string{oip.ExtensionBinaryData},
 	})
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -118,8 +119,9 @@ func checkError(t *testing.T, r response, status int, contains ...string) string
 	return msg
 }
 
-// checkSchema fails unless body validates against the schema of kind (v1):
-// the server and the published schemas must agree.
+// checkSchema fails unless body validates against the schema of kind (v1)
+// and against the corresponding schema of the official OpenAPI file: the
+// server, the published schemas and the protocol must agree.
 func checkSchema(t *testing.T, kind string, body []byte) {
 	t.Helper()
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -135,6 +137,7 @@ func checkSchema(t *testing.T, kind string, body []byte) {
 	for _, v := range vs {
 		t.Errorf("%s schema violation: %s\n%s", kind, v, body)
 	}
+	checkOpenAPI(t, kind, body)
 }
 
 func mustJSON(t *testing.T, s string) any {
@@ -159,8 +162,8 @@ func TestGetEndpoints(t *testing.T) {
 	}{
 		{"/v2/health/live", `{"live":true}`, ""},
 		{"/v2/health/ready", `{"ready":true}`, ""},
-		{"/v2", `{"name":"aiconform-reference","version":"1.2.3","extensions":[]}`, "oip-server-metadata"},
-		{"/v2/", `{"name":"aiconform-reference","version":"1.2.3","extensions":[]}`, "oip-server-metadata"},
+		{"/v2", `{"name":"aiconform-reference","version":"1.2.3","extensions":["binary_tensor_data"]}`, "oip-server-metadata"},
+		{"/v2/", `{"name":"aiconform-reference","version":"1.2.3","extensions":["binary_tensor_data"]}`, "oip-server-metadata"},
 		{"/v2/models/echo-sum/ready", `{"name":"echo-sum","ready":true}`, ""},
 		{"/v2/models/echo-sum/versions/fp64/ready", `{"name":"echo-sum","ready":true}`, ""},
 		{"/v2/models/echo-sum", meta32, "oip-model-metadata"},
@@ -186,7 +189,7 @@ func TestGetEndpoints(t *testing.T) {
 func TestServerNameOption(t *testing.T) {
 	h, _ := newTestServer(t, WithServerName("acme"), WithServerVersion("9"))
 	r := do(t, h, http.MethodGet, "/v2", "", nil)
-	if diff := cmp.Diff(mustJSON(t, `{"name":"acme","version":"9","extensions":[]}`), checkJSON(t, r)); diff != "" {
+	if diff := cmp.Diff(mustJSON(t, `{"name":"acme","version":"9","extensions":["binary_tensor_data"]}`), checkJSON(t, r)); diff != "" {
 		t.Errorf("server metadata mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -250,12 +253,21 @@ func TestNewRejects(t *testing.T) {
 		{"bad dtype", []reference.Model{withSpec(func(m *fakeModel) { m.inputs[0].DType = "BF16" })}, nil, "BF16"},
 		{"zero dim", []reference.Model{withSpec(func(m *fakeModel) { m.inputs[0].Shape = []int64{-1, 0} })}, nil, "dimension 1 is 0"},
 		{"zero body limit", []reference.Model{good}, []Option{WithMaxBodyBytes(0)}, "max body bytes"},
+		{"zero timeout", []reference.Model{good}, []Option{WithRequestTimeout(0)}, "request timeout is 0s"},
+		{"negative timeout", []reference.Model{good}, []Option{WithRequestTimeout(-time.Second)}, "request timeout"},
+		{"zero concurrency", []reference.Model{good}, []Option{WithMaxConcurrent(0)}, "max concurrent inferences is 0"},
+		{"empty token", []reference.Model{good}, []Option{WithAuthToken("")}, "token is empty"},
+		{"token with a space", []reference.Model{good}, []Option{WithAuthToken("s3cr3t value")}, "space or control character at byte 6"},
+		{"token with a newline", []reference.Model{good}, []Option{WithAuthToken("s3cr3t\n")}, "control character"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := New(tt.models, tt.opts...)
 			if err == nil || !strings.Contains(err.Error(), tt.contains) {
 				t.Fatalf("New error = %v, want one containing %q", err, tt.contains)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("New error %q quotes the token", err)
 			}
 		})
 	}
@@ -305,7 +317,7 @@ func TestAccessLog(t *testing.T) {
 		}
 	}
 	if entry["msg"] != "request" || entry["method"] != "GET" || entry["path"] != "/v2/models/nope" ||
-		entry["status"] != float64(404) || !positive(entry["bytes"]) || entry["duration"] == nil {
+		entry["status"] != float64(404) || !positive(entry["bytes"]) || entry["duration"] == nil || entry["remote"] != "192.0.2.1:1234" {
 		t.Errorf("access log entry = %v", entry)
 	}
 }

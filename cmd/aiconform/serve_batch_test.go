@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeBatchingFlags starts `aiconform serve` with and without dynamic
+// batching and checks the banner and the wait of a lone request, which
+// waits --batch-delay for company when batching is on.
+func TestServeBatchingFlags(t *testing.T) {
+	const delay = 400 * time.Millisecond
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		banner string
+		waits  bool
+	}{
+		{"on", []string{"--batch-max", "4", "--batch-delay", delay.String()}, "batching: up to 4 rows per forward pass, waiting at most 400ms", true},
+		{"off by --batch-max 0", []string{"--batch-max", "0", "--batch-delay", delay.String()}, "batching: off", false},
+		{"off by --batch-delay 0", []string{"--batch-delay", "0"}, "batching: off", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			out, errOut := &serveTestBuffer{}, &serveTestBuffer{}
+			done := make(chan int, 1)
+			go func() {
+				args := append([]string{"serve", "--addr", "127.0.0.1:0"}, tc.args...)
+				done <- Main(ctx, args, Streams{In: strings.NewReader(""), Out: out, Err: errOut})
+			}()
+			defer func() {
+				cancel()
+				if code := <-done; code != 0 {
+					t.Errorf("serve exited %d after the shutdown; stderr:\n%s", code, errOut.String())
+				}
+			}()
+			var base string
+			for deadline := time.Now().Add(20 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {
+				if m := listeningRE.FindStringSubmatch(out.String()); m != nil {
+					base = m[1]
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("serve did not print its address; stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+				}
+			}
+			if !strings.Contains(out.String(), tc.banner+"\n") {
+				t.Errorf("stdout lacks %q:\n%s", tc.banner, out.String())
+			}
+			body := `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,1,10],"data":[0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9]}]}`
+			start := time.Now()
+			resp, err := http.Post(base+"/v2/models/seed-rnn/infer", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			took := time.Since(start)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("infer: %s %s", resp.Status, b)
+			}
+			if waited := took >= delay; waited != tc.waits {
+				t.Errorf("a lone request took %s; want it to wait for the batch delay of %s: %v", took, delay, tc.waits)
+			}
+		})
+	}
+}
+
+func TestServeBatchingFlagErrors(t *testing.T) {
+	for _, args := range [][]string{{"--batch-max", "-1"}, {"--batch-delay", "-2ms"}} {
+		var out, errOut strings.Builder
+		code := Main(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+		if code != 2 || !strings.Contains(errOut.String(), "want ≥ 0") {
+			t.Errorf("serve %v: exit %d, stderr %q; want 2 and a message asking for ≥ 0", args, code, errOut.String())
+		}
+	}
+}

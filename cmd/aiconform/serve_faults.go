@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/aiconform/aiconform/reference/serve"
+)
+
+// This file holds the fault-profile part of `aiconform serve`: --fault
+// NAME (repeatable) and --list-faults.
+
+// faultOption turns the --fault names into the option of serve.New; it
+// returns nil without faults. An unknown or repeated name, or ignore-auth
+// without --auth-token-env, is a usage error.
+func faultOption(names []string, authTokenEnv string) (serve.Option, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	fs, err := serve.LookupFaults(names...)
+	if err != nil {
+		return nil, fmt.Errorf("serve: --fault: %w", err)
+	}
+	if slices.Contains(names, "ignore-auth") && authTokenEnv == "" {
+		return nil, fmt.Errorf("serve: --fault ignore-auth needs --auth-token-env: without a token there is no authentication to ignore")
+	}
+	return serve.WithFaults(fs...), nil
+}
+
+// listFaults writes one line per fault profile: its name, the requirement
+// it breaks and what it does, with the requirements that fail with it.
+func listFaults(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FAULT\tBREAKS\tWHAT THE SERVER DOES")
+	for _, f := range serve.Faults() {
+		what := f.Description
+		if len(f.Also) > 0 {
+			what += " (fails with it: " + strings.Join(f.Also, ", ") + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", f.Name, f.Requirement, what)
+	}
+	return tw.Flush()
+}
+
+// faultBanner is the line serve prints when it runs with faults.
+func faultBanner(names []string) string {
+	return fmt.Sprintf("faults: %s (this server deliberately breaks the spec; see --list-faults)", strings.Join(names, ", "))
+}

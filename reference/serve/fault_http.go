@@ -1,0 +1,668 @@
+package serve
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/aiconform/aiconform/numerics"
+	"github.com/aiconform/aiconform/oip"
+	"github.com/aiconform/aiconform/reference"
+)
+
+// This file holds the faults that wrap the HTTP handler: no-id-echo,
+// bad-metadata, server-error-on-bad-input, leaky-errors, ignore-auth,
+// dies-after-abuse, nan-output and nondeterministic. They sit inside the
+// access log and panic recovery and outside authentication (see
+// config.handlerWrappers).
+
+// addHandlerWrapper appends a handler wrapper to c.
+func addHandlerWrapper(c *config, wrap func(next http.Handler) http.Handler) {
+	c.handlerWrappers = append(c.handlerWrappers, wrap)
+}
+
+// bufferWriter collects a response so that a fault can change it before
+// it is sent.
+type bufferWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func newBufferWriter() *bufferWriter { return &bufferWriter{header: http.Header{}} }
+
+func (b *bufferWriter) Header() http.Header { return b.header }
+
+func (b *bufferWriter) WriteHeader(code int) {
+	if b.status == 0 && code >= 200 {
+		b.status = code
+	}
+}
+
+func (b *bufferWriter) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	return b.body.Write(p)
+}
+
+// code is the status sent, 200 when the handler sent none.
+func (b *bufferWriter) code() int {
+	if b.status == 0 {
+		return http.StatusOK
+	}
+	return b.status
+}
+
+// send writes the collected response to w with body in place of the
+// collected one (nil keeps it), with a Content-Length that fits.
+func (b *bufferWriter) send(w http.ResponseWriter, body []byte) {
+	if body == nil {
+		body = b.body.Bytes()
+	}
+	h := w.Header()
+	for k, v := range b.header {
+		h[k] = v
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(b.code())
+	_, _ = w.Write(body)
+}
+
+// modelRoute splits a path /v2/models/{m}[/versions/{v}][/ready|/infer]
+// into the model, the version ("" when the path names none) and the
+// action ("" for metadata, "ready" or "infer").
+func modelRoute(path string) (model, version, action string, ok bool) {
+	rest, ok := strings.CutPrefix(path, "/v2/models/")
+	if !ok {
+		return "", "", "", false
+	}
+	parts := strings.Split(rest, "/")
+	isAction := func(s string) bool { return s == "ready" || s == "infer" }
+	switch {
+	case len(parts) == 1:
+		model = parts[0]
+	case len(parts) == 2 && isAction(parts[1]):
+		model, action = parts[0], parts[1]
+	case len(parts) == 3 && parts[1] == "versions":
+		model, version = parts[0], parts[2]
+	case len(parts) == 4 && parts[1] == "versions" && isAction(parts[3]):
+		model, version, action = parts[0], parts[2], parts[3]
+	default:
+		return "", "", "", false
+	}
+	if model == "" || (len(parts) >= 3 && version == "") {
+		return "", "", "", false
+	}
+	return model, version, action, true
+}
+
+// isInfer reports whether r is an inference request.
+func isInfer(r *http.Request) bool {
+	_, _, action, ok := modelRoute(r.URL.Path)
+	return ok && action == "infer" && r.Method == http.MethodPost
+}
+
+// peekBody reads r's body when it is at most limit bytes and puts an
+// equal body back for the handlers after, which read it as if nothing had
+// happened. ok is false when the body is larger (then nothing is lost
+// either) or cannot be read.
+func peekBody(r *http.Request, limit int64) (body []byte, ok bool) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, true
+	}
+	if r.ContentLength > limit {
+		return nil, false
+	}
+	buf, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil || int64(len(buf)) > limit {
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(buf), r.Body), r.Body}
+		return nil, false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(buf))
+	return buf, true
+}
+
+// inferAnswer is a 200 inference response taken apart: the members of its
+// JSON object, its outputs, and the binary data of each output sent as
+// binary data.
+type inferAnswer struct {
+	members map[string]json.RawMessage
+	outputs []oip.ResponseOutput
+	// binary holds, for each output sent as binary data, its bytes (nil
+	// for an output with JSON data).
+	binary [][]byte
+	// hasBinary says whether the body carries binary data, i.e. whether
+	// it had an Inference-Header-Content-Length header.
+	hasBinary bool
+	// outputsChanged says whether outputs must be encoded again.
+	outputsChanged bool
+}
+
+// parseInferAnswer takes apart a 200 inference response.
+func parseInferAnswer(h http.Header, body []byte) (*inferAnswer, error) {
+	headerLength := h.Get(oip.HeaderInferenceContentLength)
+	js, bin, err := oip.SplitBody(body, headerLength)
+	if err != nil {
+		return nil, err
+	}
+	a := &inferAnswer{hasBinary: headerLength != ""}
+	if err := json.Unmarshal(js, &a.members); err != nil {
+		return nil, err
+	}
+	if raw, ok := a.members["outputs"]; ok {
+		if err := json.Unmarshal(raw, &a.outputs); err != nil {
+			return nil, err
+		}
+	}
+	rd := oip.NewBinaryReader(bin)
+	a.binary = make([][]byte, len(a.outputs))
+	for i, o := range a.outputs {
+		size, isBinary, err := oip.BinaryDataSize(o.Parameters)
+		if err != nil {
+			return nil, err
+		}
+		if !isBinary {
+			continue
+		}
+		seg, err := rd.Next(size)
+		if err != nil {
+			return nil, err
+		}
+		a.binary[i] = slices.Clone(seg)
+	}
+	if rd.Len() != 0 {
+		return nil, errors.New("binary data after the JSON object belongs to no output")
+	}
+	return a, nil
+}
+
+// send writes the answer, encoded again, with the status and headers of
+// b.
+func (a *inferAnswer) send(w http.ResponseWriter, b *bufferWriter) {
+	if a.outputsChanged {
+		raw, err := json.Marshal(a.outputs)
+		if err != nil {
+			b.send(w, nil)
+			return
+		}
+		a.members["outputs"] = raw
+	}
+	js, err := json.Marshal(a.members)
+	if err != nil {
+		b.send(w, nil)
+		return
+	}
+	var chunks [][]byte
+	for _, seg := range a.binary {
+		if seg != nil {
+			chunks = append(chunks, seg)
+		}
+	}
+	if a.hasBinary {
+		b.header.Set(oip.HeaderInferenceContentLength, strconv.Itoa(len(js)))
+	} else {
+		js = append(js, '\n')
+	}
+	b.send(w, oip.JoinBody(js, chunks...))
+}
+
+// rewriteInfer returns a handler wrapper that passes every 200 inference
+// response through edit, which changes the answer in place; prepare, when
+// not nil, runs first and returns what edit gets as its second argument.
+// Other responses, and answers it cannot take apart, are sent unchanged.
+func rewriteInfer[T any](prepare func(r *http.Request) T, edit func(a *inferAnswer, state T)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !isInfer(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			var state T
+			if prepare != nil {
+				state = prepare(r)
+			}
+			bw := newBufferWriter()
+			next.ServeHTTP(bw, r)
+			if bw.code() != http.StatusOK {
+				bw.send(w, nil)
+				return
+			}
+			a, err := parseInferAnswer(bw.header, bw.body.Bytes())
+			if err != nil {
+				bw.send(w, nil)
+				return
+			}
+			edit(a, state)
+			a.send(w, bw)
+		})
+	}
+}
+
+// installNoIDEcho: inference responses lose their id.
+func installNoIDEcho(c *config) error {
+	addHandlerWrapper(c, rewriteInfer[struct{}](nil, func(a *inferAnswer, _ struct{}) {
+		delete(a.members, "id")
+	}))
+	return nil
+}
+
+// installBadMetadata: model metadata declares a fixed batch of 1 where the
+// model has the variable batch dimension -1 first.
+func installBadMetadata(c *config) error {
+	addHandlerWrapper(c, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _, action, ok := modelRoute(r.URL.Path)
+			if !ok || action != "" || r.Method != http.MethodGet {
+				next.ServeHTTP(w, r)
+				return
+			}
+			bw := newBufferWriter()
+			next.ServeHTTP(bw, r)
+			var members map[string]json.RawMessage
+			var inputs []oip.TensorMetadata
+			if bw.code() != http.StatusOK || json.Unmarshal(bw.body.Bytes(), &members) != nil || json.Unmarshal(members["inputs"], &inputs) != nil {
+				bw.send(w, nil)
+				return
+			}
+			for i := range inputs {
+				if len(inputs[i].Shape) > 0 && inputs[i].Shape[0] == -1 {
+					inputs[i].Shape[0] = 1
+				}
+			}
+			raw, err := json.Marshal(inputs)
+			if err != nil {
+				bw.send(w, nil)
+				return
+			}
+			members["inputs"] = raw
+			body, err := json.Marshal(members)
+			if err != nil {
+				bw.send(w, nil)
+				return
+			}
+			bw.send(w, append(body, '\n'))
+		})
+	})
+	return nil
+}
+
+// installServerErrorOnBadInput: an inference request naming an input of
+// the model with a shape of the wrong rank or a wrong fixed dimension is
+// answered 500 with the server's generic error, as if it had reached the
+// model's kernel and crashed it. Every other request, bad ones included,
+// is served as usual.
+func installServerErrorOnBadInput(c *config) error {
+	// The inputs of every served model version, recorded while New wraps
+	// the models and only read afterwards.
+	specs := map[string]map[string][]reference.TensorSpec{}
+	c.modelWrappers = append(c.modelWrappers, func(m reference.Model) reference.Model {
+		if specs[m.ID()] == nil {
+			specs[m.ID()] = map[string][]reference.TensorSpec{}
+		}
+		specs[m.ID()][m.Version()] = m.Inputs()
+		return m
+	})
+	limit, logger := c.maxBodyBytes, c.logger
+	addHandlerWrapper(c, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			model, version, _, _ := modelRoute(r.URL.Path)
+			inputs := routeInputs(specs, model, version)
+			if !isInfer(r) || inputs == nil {
+				next.ServeHTTP(w, r)
+				return
+			}
+			body, ok := peekBody(r, limit)
+			if !ok {
+				next.ServeHTTP(w, r)
+				return
+			}
+			js, _, err := oip.SplitBody(body, r.Header.Get(oip.HeaderInferenceContentLength))
+			if err != nil {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if name, bad := misshapenInput(js, inputs); bad {
+				logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path,
+					"err", "fault server-error-on-bad-input: input "+strconv.Quote(name)+" reached the kernel with a shape it cannot take")
+				writeError(w, http.StatusInternalServerError, internalError)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	return nil
+}
+
+// routeInputs returns the inputs of the model version a path names: the
+// version given, or without one the server's default (DefaultVersion when
+// served, else the lexically first).
+func routeInputs(specs map[string]map[string][]reference.TensorSpec, model, version string) []reference.TensorSpec {
+	vs := specs[model]
+	if vs == nil {
+		return nil
+	}
+	if version != "" {
+		return vs[version]
+	}
+	if in, ok := vs[DefaultVersion]; ok {
+		return in
+	}
+	names := make([]string, 0, len(vs))
+	for v := range vs {
+		names = append(names, v)
+	}
+	slices.Sort(names)
+	return vs[names[0]]
+}
+
+// misshapenInput returns the first input of the request's JSON object js
+// that is an input of the model and whose shape, a JSON array of integers,
+// has a rank or a fixed dimension other than the model's.
+func misshapenInput(js []byte, specs []reference.TensorSpec) (string, bool) {
+	var req struct {
+		Inputs []struct {
+			Name  string          `json:"name"`
+			Shape json.RawMessage `json:"shape"`
+		} `json:"inputs"`
+	}
+	if json.Unmarshal(js, &req) != nil {
+		return "", false
+	}
+	for _, in := range req.Inputs {
+		i := slices.IndexFunc(specs, func(s reference.TensorSpec) bool { return s.Name == in.Name })
+		var shape []int64
+		if i < 0 || json.Unmarshal(in.Shape, &shape) != nil || shape == nil {
+			continue
+		}
+		want := specs[i].Shape
+		if len(shape) != len(want) {
+			return in.Name, true
+		}
+		for j, d := range shape {
+			if want[j] != -1 && d != want[j] {
+				return in.Name, true
+			}
+		}
+	}
+	return "", false
+}
+
+// installLeakyErrors: the message of every error response gets the stack
+// trace of the goroutine that answered it appended.
+func installLeakyErrors(c *config) error {
+	addHandlerWrapper(c, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			bw := newBufferWriter()
+			next.ServeHTTP(bw, r)
+			var members map[string]json.RawMessage
+			var msg string
+			if bw.code() < 400 || json.Unmarshal(bw.body.Bytes(), &members) != nil || json.Unmarshal(members["error"], &msg) != nil {
+				bw.send(w, nil)
+				return
+			}
+			raw, err := json.Marshal(msg + "\n" + string(debug.Stack()))
+			if err != nil {
+				bw.send(w, nil)
+				return
+			}
+			members["error"] = raw
+			body, err := json.Marshal(members)
+			if err != nil {
+				bw.send(w, nil)
+				return
+			}
+			bw.send(w, append(body, '\n'))
+		})
+	})
+	return nil
+}
+
+// installIgnoreAuth: every request reaches authentication carrying the
+// configured token, whatever credential it came with.
+func installIgnoreAuth(c *config) error {
+	if !c.authSet {
+		return errors.New("it needs an auth token (WithAuthToken): without one the server has no authentication to ignore")
+	}
+	credential := "Bearer " + c.authToken
+	addHandlerWrapper(c, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r = r.Clone(r.Context())
+			r.Header.Set("Authorization", credential)
+			next.ServeHTTP(w, r)
+		})
+	})
+	return nil
+}
+
+// installDiesAfterAbuse: the server counts the requests it rejects (400
+// and 413). Once there are abuseLimit of them, the next server readiness
+// probe finds the server wedged, and from then on every request is
+// answered 503. The wedge waits for the readiness probe so that the
+// requests sent while the bad-input battery runs, valid ones and liveness
+// probes among them, are answered as usual.
+func installDiesAfterAbuse(c *config) error {
+	var rejected atomic.Int64
+	var dead atomic.Bool
+	addHandlerWrapper(c, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v2/health/ready" && rejected.Load() >= abuseLimit {
+				dead.Store(true)
+			}
+			if dead.Load() {
+				writeError(w, http.StatusServiceUnavailable, "service unavailable")
+				return
+			}
+			sw := &faultStatusWriter{ResponseWriter: w}
+			next.ServeHTTP(sw, r)
+			if sw.status == http.StatusBadRequest || sw.status == http.StatusRequestEntityTooLarge {
+				rejected.Add(1)
+			}
+		})
+	})
+	return nil
+}
+
+// faultStatusWriter records the status a handler sent.
+type faultStatusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *faultStatusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *faultStatusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *faultStatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// installNaNOutput: FP32 and FP64 outputs named probabilities have every
+// value below nanBelow replaced by NaN: in JSON data the string "NaN" (the
+// proto3 JSON form of a NaN float), in binary data a quiet NaN.
+func installNaNOutput(c *config) error {
+	addHandlerWrapper(c, rewriteInfer[struct{}](nil, func(a *inferAnswer, _ struct{}) {
+		for i := range a.outputs {
+			o := &a.outputs[i]
+			if o.Name != probabilitiesOutput || (o.Datatype != string(numerics.FP32) && o.Datatype != string(numerics.FP64)) {
+				continue
+			}
+			if a.binary[i] != nil {
+				nanBinary(o.Datatype, a.binary[i])
+				continue
+			}
+			t, err := oip.DecodeData(o.Datatype, o.Shape, o.Data)
+			if err != nil {
+				continue
+			}
+			if data, changed := nanJSON(t); changed {
+				o.Data = data
+				a.outputsChanged = true
+			}
+		}
+	}))
+	return nil
+}
+
+// nanBinary replaces, in place, each value of raw (little-endian FP32 or
+// FP64) below nanBelow by a quiet NaN.
+func nanBinary(datatype string, raw []byte) {
+	if datatype == string(numerics.FP32) {
+		for i := 0; i+4 <= len(raw); i += 4 {
+			if math.Float32frombits(binary.LittleEndian.Uint32(raw[i:])) < nanBelow {
+				binary.LittleEndian.PutUint32(raw[i:], 0x7fc00000)
+			}
+		}
+		return
+	}
+	for i := 0; i+8 <= len(raw); i += 8 {
+		if math.Float64frombits(binary.LittleEndian.Uint64(raw[i:])) < nanBelow {
+			binary.LittleEndian.PutUint64(raw[i:], 0x7ff8000000000000)
+		}
+	}
+}
+
+// nanJSON renders t as flat JSON data with "NaN" for each value below
+// nanBelow; changed is false when there is none.
+func nanJSON(t numerics.Tensor) (json.RawMessage, bool) {
+	bits := 64
+	if t.DType == numerics.FP32 {
+		bits = 32
+	}
+	changed := false
+	b := []byte{'['}
+	for i, v := range t.Float64s() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if v < nanBelow {
+			b = append(b, `"NaN"`...)
+			changed = true
+			continue
+		}
+		b = strconv.AppendFloat(b, v, 'g', -1, bits)
+	}
+	return append(b, ']'), changed
+}
+
+// installNondeterministic: the n-th answer (from 0) to an inference
+// request identical to earlier ones (same path and body but for the id)
+// has the values of its JSON floating outputs, probabilities excepted,
+// moved by classShare of the tolerance class: up when n is even, down when
+// it is odd. Outputs sent as binary data are left as they are.
+func installNondeterministic(c *config) error {
+	seen := &requestCounter{counts: map[[sha256.Size]byte]int64{}}
+	limit := c.maxBodyBytes
+	prepare := func(r *http.Request) float64 {
+		key, ok := requestKey(r, limit)
+		if !ok {
+			return 0
+		}
+		if seen.next(key)%2 == 0 {
+			return 1
+		}
+		return -1
+	}
+	addHandlerWrapper(c, rewriteInfer(prepare, func(a *inferAnswer, sign float64) {
+		if sign == 0 {
+			return
+		}
+		for i := range a.outputs {
+			o := &a.outputs[i]
+			dt := numerics.DType(o.Datatype)
+			if a.binary[i] != nil || !dt.IsFloat() || o.Name == probabilitiesOutput {
+				continue
+			}
+			t, err := oip.DecodeData(o.Datatype, o.Shape, o.Data)
+			if err != nil {
+				continue
+			}
+			tol := classOf(dt)
+			v := t.Float64s()
+			for j, x := range v {
+				v[j] = x + sign*classShare*(tol.ATol+tol.RTol*math.Abs(x))
+			}
+			data, err := oip.EncodeData(withFloats(t, v))
+			if err != nil {
+				continue
+			}
+			o.Data = data
+			a.outputsChanged = true
+		}
+	}))
+	return nil
+}
+
+// requestKey identifies an inference request up to its id: the SHA-256 of
+// its path and body, with the id removed from the JSON object. ok is
+// false for a body that is too large or whose JSON part is not an object.
+func requestKey(r *http.Request, limit int64) (key [sha256.Size]byte, ok bool) {
+	body, ok := peekBody(r, limit)
+	if !ok {
+		return key, false
+	}
+	js, bin, err := oip.SplitBody(body, r.Header.Get(oip.HeaderInferenceContentLength))
+	if err != nil {
+		return key, false
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(js, &members) != nil || members == nil {
+		return key, false
+	}
+	delete(members, "id")
+	canonical, err := json.Marshal(members)
+	if err != nil {
+		return key, false
+	}
+	h := sha256.New()
+	h.Write([]byte(r.URL.Path))
+	h.Write([]byte{0})
+	h.Write(canonical)
+	h.Write([]byte{0})
+	h.Write(bin)
+	h.Sum(key[:0])
+	return key, true
+}
+
+// requestCounter counts the requests seen per key. It forgets everything
+// when it holds maxCountedRequests keys.
+type requestCounter struct {
+	mu     sync.Mutex
+	counts map[[sha256.Size]byte]int64
+}
+
+// maxCountedRequests bounds the keys a requestCounter holds.
+const maxCountedRequests = 1 << 16
+
+// next returns how many times key was seen before, and counts this time.
+func (rc *requestCounter) next(key [sha256.Size]byte) int64 {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if _, ok := rc.counts[key]; !ok && len(rc.counts) >= maxCountedRequests {
+		clear(rc.counts)
+	}
+	n := rc.counts[key]
+	rc.counts[key] = n + 1
+	return n
+}

@@ -21,7 +21,8 @@ const (
 	// DefaultMaxBatch is the most rows a merged batch holds.
 	DefaultMaxBatch = 8
 	// DefaultMaxDelay is the longest a request waits for others to share
-	// its forward pass while a worker is free.
+	// its forward pass while another forward pass of the model runs and a
+	// worker is free.
 	DefaultMaxDelay = 2 * time.Millisecond
 	// DefaultMaxQueue bounds the requests one model's batcher holds at once.
 	DefaultMaxQueue = 1024
@@ -35,10 +36,15 @@ type BatchConfig struct {
 	// than MaxBatch rows runs alone. 1 runs every request alone.
 	MaxBatch int
 	// MaxDelay is the longest a request waits for others to share its
-	// forward pass (default DefaultMaxDelay): compatible requests run as
-	// one batch once they hold MaxBatch rows or the oldest of them has
-	// waited MaxDelay, whichever comes first, as soon as a worker is free.
-	// While every worker is busy they keep gathering, up to MaxBatch rows.
+	// forward pass (default DefaultMaxDelay), and it applies only under
+	// load, while at least one forward pass of the model runs: then
+	// compatible requests run as one batch once they hold MaxBatch rows or
+	// the oldest of them has waited MaxDelay, whichever comes first, as
+	// soon as a worker is free, and while every worker is busy they keep
+	// gathering, up to MaxBatch rows. A request that arrives while no
+	// forward pass of the model runs is dispatched at once, and when the
+	// last running forward pass ends, every waiting request is dispatched
+	// at once (up to MaxBatch rows a batch): an idle batcher adds no delay.
 	MaxDelay time.Duration
 	// MaxQueue bounds the requests one model's batcher holds at once,
 	// waiting or running (default DefaultMaxQueue); further requests wait
@@ -131,13 +137,20 @@ func batchable(m reference.Model) bool {
 // batches.
 //
 // Calls wait in a queue per compatibility key, in arrival order. A queue is
-// ready to run when it holds MaxBatch rows or more, or when its oldest call
-// has waited MaxDelay; a ready queue runs as soon as a worker is free, as
+// ready to run when it holds MaxBatch rows or more, when its oldest call
+// has waited MaxDelay, or when no forward pass of the batcher (of any
+// queue) is running; a ready queue runs as soon as a worker is free, as
 // one batch of the calls at its front that fit in MaxBatch rows (at least
-// one call: a call of more than MaxBatch rows runs alone). While every
-// worker is busy, ready queues keep filling up to MaxBatch rows, so that a
-// loaded batcher runs full batches; when a worker is free, a call waits for
-// company at most MaxDelay.
+// one call: a call of more than MaxBatch rows runs alone).
+//
+// So waiting for company happens only under load, while a forward pass
+// runs, when waiting can gather company: a call that arrives at an idle
+// batcher (every worker free, hence every queue empty) runs at once, and
+// when the last running forward pass ends, every waiting queue becomes
+// ready. While at least one forward pass runs and a worker is free, a call
+// waits for company at most MaxDelay; while every worker is busy, ready
+// queues keep filling up to MaxBatch rows, so that a loaded batcher runs
+// full batches.
 //
 // The batcher has no goroutine of its own: a batch runs on a goroutine
 // started when it is dispatched, which ends when its callers have their
@@ -280,7 +293,12 @@ func (b *batcher) add(key string, c *call) {
 	q.calls = append(q.calls, c)
 	q.rows += c.rows
 	c.q = q
-	if len(q.calls) == 1 {
+	switch {
+	case b.idle == b.cfg.Workers:
+		// No forward pass runs, so no queue waits (see settle): waiting
+		// could gather no company, so c runs at once.
+		b.markReady(q)
+	case len(q.calls) == 1:
 		b.arm(q)
 	}
 	if q.rows >= b.cfg.MaxBatch {
@@ -335,7 +353,9 @@ func (b *batcher) remove(q *keyQueue, c *call) {
 
 // drop forgets the empty queue q. The caller holds b.mu.
 func (b *batcher) drop(q *keyQueue) {
-	q.timer.Stop()
+	if q.timer != nil {
+		q.timer.Stop()
+	}
 	q.gen++
 	if b.waiting[q.key] == q {
 		delete(b.waiting, q.key)
@@ -378,13 +398,31 @@ func (b *batcher) dispatch() {
 	}
 }
 
+// settle is called when a forward pass has ended: once none runs, every
+// waiting queue is ready (oldest call first), since waiting longer could
+// gather no company; then it dispatches what is ready. The caller holds
+// b.mu.
+func (b *batcher) settle() {
+	if b.idle == b.cfg.Workers && len(b.waiting) > 0 {
+		qs := make([]*keyQueue, 0, len(b.waiting))
+		for _, q := range b.waiting {
+			qs = append(qs, q)
+		}
+		slices.SortFunc(qs, func(x, y *keyQueue) int { return x.calls[0].arrived.Compare(y.calls[0].arrived) })
+		for _, q := range qs {
+			b.markReady(q)
+		}
+	}
+	b.dispatch()
+}
+
 // run runs a dispatched batch on the worker dispatch reserved for it,
 // answers each of its calls, and frees the worker.
 func (b *batcher) run(calls []*call) {
 	defer func() {
 		b.mu.Lock()
 		b.idle++
-		b.dispatch()
+		b.settle()
 		b.mu.Unlock()
 	}()
 	live := calls[:0:0]

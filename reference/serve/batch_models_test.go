@@ -104,6 +104,7 @@ func TestBatchedReferenceModelsMatchUnbatched(t *testing.T) {
 		t.Run(tc.model, func(t *testing.T) {
 			m := builtinModel(t, tc.model, reference.VersionFP32)
 			b := newTestBatcher(t, m, BatchConfig{MaxBatch: 8, MaxDelay: 500 * time.Millisecond})
+			loaded(t, b) // the requests gather for MaxDelay
 			answers := make([]answer, len(tc.reqs))
 			var wg sync.WaitGroup
 			for i, q := range tc.reqs {

@@ -196,6 +196,29 @@ func newTestBatcher(t *testing.T, m reference.Model, cfg BatchConfig) *batcher {
 	return b
 }
 
+// loaded makes b behave as under load until the returned function is
+// called (or the test ends): it counts one more forward pass in flight, on
+// a worker of its own, so that calls wait for company under MaxDelay
+// instead of running at once, as they do at an idle batcher. The function
+// ends that pass as a real one ends.
+func loaded(t *testing.T, b *batcher) (end func()) {
+	t.Helper()
+	b.mu.Lock()
+	b.cfg.Workers++
+	b.mu.Unlock()
+	var once sync.Once
+	end = func() {
+		once.Do(func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.cfg.Workers--
+			b.settle()
+		})
+	}
+	t.Cleanup(end)
+	return end
+}
+
 // checkNoBatcherGoroutines fails the test if a goroutine is still inside
 // the batcher (a batch runner, a timer callback or a caller) once the
 // goroutines that are ending have had a second to end.
@@ -310,6 +333,7 @@ func TestBatchMerges(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recorder{}
 			b := newTestBatcher(t, rec, tc.cfg)
+			loaded(t, b) // another forward pass runs: the requests gather
 			start := time.Now()
 			answers := forwardAll(t, b, tc.reqs)
 			if tc.maxMs != 0 {
@@ -331,16 +355,84 @@ func TestBatchMaxDelayBoundsWait(t *testing.T) {
 	const delay = 50 * time.Millisecond
 	rec := &recorder{}
 	b := newTestBatcher(t, rec, BatchConfig{MaxBatch: 8, MaxDelay: delay})
+	loaded(t, b)
 	start := time.Now()
 	out, err := b.Forward(req{rows: 1, width: 2}.inputs(0))
 	d := time.Since(start)
 	checkAnswer(t, 0, req{rows: 1, width: 2}, answer{out, err})
-	// A lone request waits for company for MaxDelay, and not much longer.
+	// Under load, a lone request waits for company for MaxDelay, and not
+	// much longer.
 	if d < delay || d > delay+time.Second {
-		t.Errorf("a lone request was answered after %s, want MaxDelay (%s) and at most 1 s more", d, delay)
+		t.Errorf("a lone request under load was answered after %s, want MaxDelay (%s) and at most 1 s more", d, delay)
 	}
 	if got := rec.seenBatches(); !slices.Equal(got, []seen{{1, 2, false}}) {
 		t.Errorf("forward passes %v, want one of 1 row", got)
+	}
+}
+
+// An idle batcher adds no delay: a call that arrives while no forward pass
+// runs runs at once, and calls that gathered while one ran (not before
+// their MaxDelay) run as soon as it ends.
+func TestBatchIdleRunsAtOnce(t *testing.T) {
+	const delay = time.Second
+	rec := &recorder{}
+	b := newTestBatcher(t, rec, BatchConfig{MaxBatch: 8, MaxDelay: delay, Workers: 2})
+	for i := range 3 {
+		q := req{rows: 1, width: 2}
+		start := time.Now()
+		out, err := b.Forward(q.inputs(i))
+		d := time.Since(start)
+		checkAnswer(t, i, q, answer{out, err})
+		if d >= delay/2 {
+			t.Errorf("lone call %d at an idle batcher was answered after %s, want at once (MaxDelay is %s)", i, d, delay)
+		}
+	}
+
+	// Under load: call 3 arrives at the idle batcher, runs at once and
+	// blocks; calls 4 to 6 arrive while it runs and a worker is free, so
+	// they wait for company, the compatible ones together.
+	gate := make(chan struct{})
+	rec.mu.Lock()
+	rec.gate, rec.entered = gate, make(chan struct{}, 8)
+	rec.mu.Unlock()
+	reqs := []req{3: {rows: 1, width: 3}, 4: {rows: 1, width: 2}, 5: {rows: 2, width: 2}, 6: {rows: 1, width: 5}}
+	answers := make([]answer, len(reqs))
+	var wg sync.WaitGroup
+	send := func(i int) {
+		wg.Go(func() {
+			out, err := b.Forward(reqs[i].inputs(i))
+			answers[i] = answer{out, err}
+		})
+	}
+	send(3)
+	select {
+	case <-rec.entered:
+	case <-time.After(delay / 2):
+		t.Fatal("a call at an idle batcher did not start at once")
+	}
+	for i := 4; i < len(reqs); i++ {
+		send(i)
+	}
+	waitOpen(t, b, 3)
+	time.Sleep(20 * time.Millisecond)
+	waitOpen(t, b, 3) // still waiting, with a worker free
+	// The running pass ends: no forward pass runs any more, so the
+	// waiting calls run at once, merged.
+	start := time.Now()
+	close(gate)
+	waitFor(t, &wg, 10*time.Second)
+	if d := time.Since(start); d >= delay/2 {
+		t.Errorf("the calls that waited were answered %s after the running pass ended, want at once (MaxDelay is %s)", d, delay)
+	}
+	for i := 3; i < len(reqs); i++ {
+		checkAnswer(t, i, reqs[i], answers[i])
+	}
+	want := []seen{{1, 2, false}, {1, 2, false}, {1, 2, false}, {1, 3, false}, {1, 5, false}, {3, 2, false}}
+	if got := rec.seenBatches(); !slices.Equal(got, want) {
+		t.Errorf("forward passes %v, want %v", got, want)
+	}
+	if got := b.stats().Merged; got != 1 {
+		t.Errorf("%d merged forward passes, want 1", got)
 	}
 }
 
@@ -369,6 +461,7 @@ func TestBatchBadInputFailsOnlyItsCaller(t *testing.T) {
 				maxBatch = 3
 			}
 			b := newTestBatcher(t, rec, BatchConfig{MaxBatch: maxBatch, MaxDelay: never})
+			loaded(t, b)
 			good := req{rows: 1, width: 2}
 			reqs := []req{good, good, tc.bad, good}
 			answers := forwardAll(t, b, reqs)
@@ -411,6 +504,7 @@ func (s *splitter) Forward(in map[string]numerics.Tensor) (map[string]numerics.T
 func TestBatchUnsplittableOutputFallsBack(t *testing.T) {
 	m := &splitter{}
 	b := newTestBatcher(t, m, BatchConfig{MaxBatch: 2, MaxDelay: never})
+	loaded(t, b)
 	reqs := []req{{rows: 1, width: 2}, {rows: 1, width: 2}}
 	for i, a := range forwardAll(t, b, reqs) {
 		checkAnswer(t, i, reqs[i], a)
@@ -444,6 +538,7 @@ func waitOpen(t *testing.T, b *batcher, n int) {
 func TestBatchCallerCancelledWhileWaiting(t *testing.T) {
 	rec := &recorder{}
 	b := newTestBatcher(t, rec, BatchConfig{MaxBatch: 2, MaxDelay: never})
+	loaded(t, b) // the call waits for company
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
 	go func() {
@@ -475,6 +570,7 @@ func TestBatchCallerCancelledWhileWaiting(t *testing.T) {
 func TestBatchCallerCancelledWhileRunning(t *testing.T) {
 	rec := &recorder{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
 	b := newTestBatcher(t, rec, BatchConfig{MaxBatch: 2, MaxDelay: never})
+	loaded(t, b) // the two calls gather into one batch
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
 	go func() {
@@ -548,7 +644,7 @@ func TestBatchFillsWhileWorkersBusy(t *testing.T) {
 		out, err := b.Forward(reqs[0].inputs(0))
 		answers[0] = answer{out, err}
 	})
-	<-rec.entered // request 0 runs alone after MaxDelay and holds the only worker
+	<-rec.entered // request 0 arrives at an idle batcher, runs alone at once and holds the only worker
 	send(1)
 	// Request 1 waits past MaxDelay, but no worker is free: its batch
 	// stays open, and the next requests join it.
@@ -570,6 +666,7 @@ func TestBatchWorkersBound(t *testing.T) {
 		t.Run(fmt.Sprintf("workers %d max batch %d", tc.workers, tc.maxBatch), func(t *testing.T) {
 			rec := &recorder{duration: 5 * time.Millisecond}
 			b := newTestBatcher(t, rec, BatchConfig{MaxBatch: tc.maxBatch, MaxDelay: never, Workers: tc.workers})
+			loaded(t, b) // on a worker of its own: the bound stays tc.workers
 			reqs := make([]req, 8)
 			for i := range reqs {
 				reqs[i] = req{rows: 1, width: 2}
@@ -638,6 +735,7 @@ func TestBatchingOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { checkNoBatcherGoroutines(t) })
+	loaded(t, batched.models["rec"].versions["fp32"].(*batcher)) // the four requests gather
 	plain, err := New([]reference.Model{&recorder{}})
 	if err != nil {
 		t.Fatal(err)

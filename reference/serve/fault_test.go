@@ -844,6 +844,15 @@ func TestFaultsSeeRequestsNotMergedBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fm, ok := s.models["echo-sum"].versions["fp32"].(*faultModel)
+	if !ok {
+		t.Fatalf("the served model is %T, want the fault's wrapper", s.models["echo-sum"].versions["fp32"])
+	}
+	b, ok := fm.Model.(*batcher)
+	if !ok {
+		t.Fatalf("the fault wraps %T, want the batcher", fm.Model)
+	}
+	loaded(t, b) // the requests gather for MaxDelay, as under load
 	clean := ftHandler(t, []reference.Model{echoSum("fp32", numerics.FP32)}, nil)
 	tol := ftClass(t, "fp32")
 	const n = 8
@@ -862,14 +871,6 @@ func TestFaultsSeeRequestsNotMergedBatches(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	fm, ok := s.models["echo-sum"].versions["fp32"].(*faultModel)
-	if !ok {
-		t.Fatalf("the served model is %T, want the fault's wrapper", s.models["echo-sum"].versions["fp32"])
-	}
-	b, ok := fm.Model.(*batcher)
-	if !ok {
-		t.Fatalf("the fault wraps %T, want the batcher", fm.Model)
-	}
 	if st := b.stats(); st.Merged == 0 {
 		t.Errorf("the batcher merged no requests (%+v): the test shows nothing", st)
 	}

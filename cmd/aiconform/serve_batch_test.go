@@ -18,11 +18,10 @@ func TestServeBatchingFlags(t *testing.T) {
 		name   string
 		args   []string
 		banner string
-		waits  bool
 	}{
-		{"on", []string{"--batch-max", "4", "--batch-delay", delay.String()}, "batching: up to 4 rows per forward pass, waiting at most 400ms", true},
-		{"off by --batch-max 0", []string{"--batch-max", "0", "--batch-delay", delay.String()}, "batching: off", false},
-		{"off by --batch-delay 0", []string{"--batch-delay", "0"}, "batching: off", false},
+		{"on", []string{"--batch-max", "4", "--batch-delay", delay.String()}, "batching: up to 4 rows per forward pass, waiting at most 400ms"},
+		{"off by --batch-max 0", []string{"--batch-max", "0", "--batch-delay", delay.String()}, "batching: off"},
+		{"off by --batch-delay 0", []string{"--batch-delay", "0"}, "batching: off"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -62,8 +61,11 @@ func TestServeBatchingFlags(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("infer: %s %s", resp.Status, b)
 			}
-			if waited := took >= delay; waited != tc.waits {
-				t.Errorf("a lone request took %s; want it to wait for the batch delay of %s: %v", took, delay, tc.waits)
+			// An idle server answers a lone request at once, batching or not:
+			// the batch delay applies only while another forward pass runs
+			// (package serve tests the batching itself).
+			if took >= delay {
+				t.Errorf("a lone request to an idle server took %s, at least the batch delay of %s", took, delay)
 			}
 		})
 	}

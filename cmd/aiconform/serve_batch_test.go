@@ -10,8 +10,8 @@ import (
 )
 
 // TestServeBatchingFlags starts `aiconform serve` with and without dynamic
-// batching and checks the banner and the wait of a lone request, which
-// waits --batch-delay for company when batching is on.
+// batching and checks the banner, and that a lone request to the idle
+// server never waits --batch-delay.
 func TestServeBatchingFlags(t *testing.T) {
 	const delay = 400 * time.Millisecond
 	for _, tc := range []struct {
@@ -24,28 +24,9 @@ func TestServeBatchingFlags(t *testing.T) {
 		{"off by --batch-delay 0", []string{"--batch-delay", "0"}, "batching: off"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			out, errOut := &serveTestBuffer{}, &serveTestBuffer{}
-			done := make(chan int, 1)
-			go func() {
-				args := append([]string{"serve", "--addr", "127.0.0.1:0"}, tc.args...)
-				done <- Main(ctx, args, Streams{In: strings.NewReader(""), Out: out, Err: errOut})
-			}()
-			defer func() {
-				cancel()
-				if code := <-done; code != 0 {
-					t.Errorf("serve exited %d after the shutdown; stderr:\n%s", code, errOut.String())
-				}
-			}()
-			var base string
-			for deadline := time.Now().Add(20 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {
-				if m := listeningRE.FindStringSubmatch(out.String()); m != nil {
-					base = m[1]
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("serve did not print its address; stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
-				}
-			}
+			srv := startServe(t, tc.args...)
+			defer srv.stop(t)
+			base, out := srv.base, srv.out
 			if !strings.Contains(out.String(), tc.banner+"\n") {
 				t.Errorf("stdout lacks %q:\n%s", tc.banner, out.String())
 			}

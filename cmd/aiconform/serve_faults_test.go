@@ -5,12 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/aiconform/aiconform/reference/serve"
 )
@@ -64,49 +61,9 @@ func TestServeFaultFlagErrors(t *testing.T) {
 	}
 }
 
-// faultTestBuffer is a bytes.Buffer safe for a running server's writes.
-type faultTestBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *faultTestBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *faultTestBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var faultListeningRE = regexp.MustCompile(`listening on (http://\S+)`)
-
 func TestServeWithFaults(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out, errOut := &faultTestBuffer{}, &faultTestBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--fault", "bad-metadata", "--fault", "leaky-errors"},
-			Streams{In: strings.NewReader(""), Out: out, Err: errOut})
-	}()
-	var base string
-	for deadline := time.Now().Add(20 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {
-		if m := faultListeningRE.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited %d before listening; stderr:\n%s", code, errOut.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not print its address; stdout:\n%s", out.String())
-		}
-	}
+	srv := startServe(t, "--fault", "bad-metadata", "--fault", "leaky-errors")
+	base, out := srv.base, srv.out
 	if !strings.Contains(out.String(), "faults: bad-metadata, leaky-errors") {
 		t.Errorf("stdout does not announce the faults:\n%s", out.String())
 	}
@@ -130,13 +87,5 @@ func TestServeWithFaults(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusBadRequest || !strings.Contains(e.Error, "goroutine ") {
 		t.Errorf("bad request: %d %q (%v), want 400 with a stack trace from leaky-errors", resp.StatusCode, e.Error, err)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != ExitOK {
-			t.Errorf("exit %d after shutdown; stderr:\n%s", code, errOut.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	srv.stop(t)
 }

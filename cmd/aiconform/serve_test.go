@@ -35,28 +35,58 @@ func (s *serveTestBuffer) String() string {
 
 var listeningRE = regexp.MustCompile(`listening on (http://\S+)`)
 
-func TestServeCommand(t *testing.T) {
+// runningServe is `aiconform serve` running in-process for a test.
+type runningServe struct {
+	base     string // http://ADDR, as serve printed it
+	out, err *serveTestBuffer
+	cancel   context.CancelFunc
+	done     chan int
+}
+
+// startServe runs `aiconform serve --addr 127.0.0.1:0 ARGS...` and waits
+// until it prints the address it listens on.
+func startServe(t *testing.T, args ...string) *runningServe {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out, errOut := &serveTestBuffer{}, &serveTestBuffer{}
-	done := make(chan int, 1)
+	t.Cleanup(cancel)
+	s := &runningServe{out: &serveTestBuffer{}, err: &serveTestBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	go func() {
-		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--max-body-bytes", "4096"}, Streams{In: strings.NewReader(""), Out: out, Err: errOut})
+		s.done <- Main(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), Streams{In: strings.NewReader(""), Out: s.out, Err: s.err})
 	}()
-	var base string
-	for deadline := time.Now().Add(20 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {
-		if m := listeningRE.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
+	for deadline := time.Now().Add(20 * time.Second); s.base == ""; time.Sleep(10 * time.Millisecond) {
+		if m := listeningRE.FindStringSubmatch(s.out.String()); m != nil {
+			s.base = m[1]
 		}
 		select {
-		case code := <-done:
-			t.Fatalf("serve exited %d before listening; stderr:\n%s", code, errOut.String())
+		case code := <-s.done:
+			t.Fatalf("serve exited %d before listening; stderr:\n%s", code, s.err.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve did not print its address; stdout:\n%s", out.String())
+			t.Fatalf("serve did not print its address; stdout:\n%s", s.out.String())
 		}
 	}
+	return s
+}
+
+// stop cancels serve's context, which is what SIGINT or SIGTERM does to
+// Main's, and fails the test unless serve exits 0 within 15 s.
+func (s *runningServe) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	select {
+	case code := <-s.done:
+		if code != ExitOK {
+			t.Errorf("serve exited %d after shutdown, want 0; stderr:\n%s", code, s.err.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop after its context was cancelled")
+	}
+}
+
+func TestServeCommand(t *testing.T) {
+	srv := startServe(t, "--max-body-bytes", "4096")
+	base, out, errOut := srv.base, srv.out, srv.err
 	if !strings.Contains(out.String(), "seed-cnn: versions fp32 (default), fp64") {
 		t.Errorf("stdout does not list seed-cnn's versions:\n%s", out.String())
 	}
@@ -94,15 +124,7 @@ func TestServeCommand(t *testing.T) {
 		t.Errorf("stderr has no access log line for the 413:\n%s", errOut.String())
 	}
 
-	cancel() // what SIGINT or SIGTERM does to Main's context
-	select {
-	case code := <-done:
-		if code != ExitOK {
-			t.Fatalf("serve exited %d after shutdown, want 0; stderr:\n%s", code, errOut.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop after its context was cancelled")
-	}
+	srv.stop(t)
 	if !strings.Contains(out.String(), "server stopped") {
 		t.Errorf("stdout does not report the stop:\n%s", out.String())
 	}
@@ -160,28 +182,8 @@ func TestServeCommandErrors(t *testing.T) {
 func TestServeCommandAuthAndLimits(t *testing.T) {
 	const token = "serve-test-token-5c1f0e9d8b7a6"
 	t.Setenv("AICONFORM_TEST_TOKEN", token)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out, errOut := &serveTestBuffer{}, &serveTestBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--auth-token-env", "AICONFORM_TEST_TOKEN",
-			"--request-timeout", "7s", "--max-concurrent", "3"}, Streams{In: strings.NewReader(""), Out: out, Err: errOut})
-	}()
-	var base string
-	for deadline := time.Now().Add(20 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {
-		if m := listeningRE.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited %d before listening; stderr:\n%s", code, errOut.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not print its address; stdout:\n%s", out.String())
-		}
-	}
+	srv := startServe(t, "--auth-token-env", "AICONFORM_TEST_TOKEN", "--request-timeout", "7s", "--max-concurrent", "3")
+	base, out, errOut := srv.base, srv.out, srv.err
 	for _, want := range []string{"request timeout 7s, at most 3 inferences at once", "bearer token from $AICONFORM_TEST_TOKEN required"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("stdout does not say %q:\n%s", want, out.String())
@@ -216,15 +218,7 @@ func TestServeCommandAuthAndLimits(t *testing.T) {
 	if code, _ := get("/v2/models/seed-cnn", "Bearer "+token); code != http.StatusOK {
 		t.Errorf("metadata with the token = %d, want 200", code)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != ExitOK {
-			t.Fatalf("serve exited %d after shutdown, want 0; stderr:\n%s", code, errOut.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop after its context was cancelled")
-	}
+	srv.stop(t)
 	if !strings.Contains(errOut.String(), "status=401") {
 		t.Errorf("stderr has no access log line for the 401s:\n%s", errOut.String())
 	}

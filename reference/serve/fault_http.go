@@ -78,6 +78,18 @@ func (b *bufferWriter) send(w http.ResponseWriter, body []byte) {
 	_, _ = w.Write(body)
 }
 
+// sendJSON writes the collected response to w with the JSON object
+// members in place of its body; if members cannot be encoded, the
+// collected body goes out unchanged.
+func (b *bufferWriter) sendJSON(w http.ResponseWriter, members map[string]json.RawMessage) {
+	body, err := json.Marshal(members)
+	if err != nil {
+		b.send(w, nil)
+		return
+	}
+	b.send(w, append(body, '\n'))
+}
+
 // modelRoute splits a path /v2/models/{m}[/versions/{v}][/ready|/infer]
 // into the model, the version ("" when the path names none) and the
 // action ("" for metadata, "ready" or "infer").
@@ -288,12 +300,7 @@ func installBadMetadata(c *config) error {
 				return
 			}
 			members["inputs"] = raw
-			body, err := json.Marshal(members)
-			if err != nil {
-				bw.send(w, nil)
-				return
-			}
-			bw.send(w, append(body, '\n'))
+			bw.sendJSON(w, members)
 		})
 	})
 	return nil
@@ -419,12 +426,7 @@ func installLeakyErrors(c *config) error {
 				return
 			}
 			members["error"] = raw
-			body, err := json.Marshal(members)
-			if err != nil {
-				bw.send(w, nil)
-				return
-			}
-			bw.send(w, append(body, '\n'))
+			bw.sendJSON(w, members)
 		})
 	})
 	return nil

@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -31,6 +33,13 @@ const DefaultMaxBodyBytes = 16 << 20
 // Every exchange is bounded by the request timeout (body included) and the
 // body limit, and becomes data: a transport failure is recorded, never
 // returned as a Go error.
+//
+// It also watches whether the target still answers: after maxStrikes
+// exchanges in a row that got no response (a timeout, a reset, a refused
+// connection), the target has stopped answering, and every later request
+// fails at once with errStopped instead of waiting out its timeout. That
+// bounds a run against a target that accepts connections and never
+// answers.
 type client struct {
 	base    string // scheme://host[/prefix] without a trailing slash
 	hc      *http.Client
@@ -38,7 +47,76 @@ type client struct {
 	maxBody int64
 	token   string
 	now     func() time.Time
+
+	maxStrikes int
+	mu         sync.Mutex
+	strikes    int  // exchanges in a row without a response
+	stopped    bool // strikes reached maxStrikes
+	// errorResponses are the responses of status 400 or more to metadata
+	// and inference requests, for OIP-ERROR-FORMAT (at most
+	// maxErrorResponses are kept).
+	errorResponses []*response
 }
+
+// DefaultMaxStrikes is how many exchanges in a row may go unanswered
+// before a run gives up on its target.
+const DefaultMaxStrikes = 3
+
+// maxErrorResponses bounds the error responses a run keeps for
+// OIP-ERROR-FORMAT.
+const maxErrorResponses = 256
+
+// errStopped is the transport error of a request not sent because the
+// target stopped answering.
+var errStopped = errors.New("target stopped answering: not sent")
+
+// hasStopped reports whether the target has stopped answering.
+func (c *client) hasStopped() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopped
+}
+
+// tally records the outcome of an exchange for the stop rule and keeps
+// error responses.
+func (c *client) tally(r *response) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case r.status > 0:
+		c.strikes = 0
+		if r.status >= 400 && isProtocolRequest(r.ex.Path) && len(c.errorResponses) < maxErrorResponses {
+			c.errorResponses = append(c.errorResponses, r)
+		}
+	case errors.Is(r.err, errRunEnded):
+		// The run was cancelled or reached its deadline: not the target's doing.
+	default:
+		c.strikes++
+		if c.maxStrikes > 0 && c.strikes >= c.maxStrikes {
+			c.stopped = true
+		}
+	}
+}
+
+// takeErrorResponses returns the error responses kept so far.
+func (c *client) takeErrorResponses() []*response {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.errorResponses)
+}
+
+// isProtocolRequest reports whether path is a metadata or inference
+// request (not a health probe).
+func isProtocolRequest(path string) bool {
+	return path == "/v2" || strings.HasPrefix(path, "/v2/models/")
+}
+
+// errRunEnded marks a request cut short because the run itself ended (its
+// deadline passed or it was interrupted).
+var errRunEnded = errors.New("the run ended")
+
+// errNoAnswer marks a request that ran out its own timeout.
+var errNoAnswer = errors.New("no complete response within the request timeout")
 
 // response is one exchange: what was asked, what came back.
 type response struct {
@@ -48,6 +126,9 @@ type response struct {
 	body      []byte
 	overLimit bool
 	err       error // transport error: no (complete) response
+	// encodeErr marks a request the suite could not even encode: its
+	// check errs, the target is not to blame.
+	encodeErr bool
 }
 
 // ok reports whether a complete response arrived with the given status.
@@ -70,20 +151,23 @@ func (r *response) outcome() string {
 }
 
 func (c *client) get(ctx context.Context, path string) *response {
-	return c.do(ctx, http.MethodGet, path, nil)
+	return c.do(ctx, http.MethodGet, path, nil, nil)
 }
 
-func (c *client) post(ctx context.Context, path string, body []byte) *response {
-	return c.do(ctx, http.MethodPost, path, body)
-}
-
-// do makes one request. path starts with "/" and is relative to the target.
-func (c *client) do(ctx context.Context, method, path string, body []byte) *response {
+// do makes one request with the given extra headers. path starts with "/"
+// and is relative to the target.
+func (c *client) do(parent context.Context, method, path string, body []byte, header http.Header) *response {
 	r := &response{ex: Exchange{Method: method, Path: path}}
 	if body != nil {
 		r.ex.RequestExcerpt = c.excerpt(body, requestExcerptLimit, 0)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	if c.hasStopped() {
+		r.err = errStopped
+		r.ex.Error = r.err.Error()
+		return r
+	}
+	defer c.tally(r)
+	ctx, cancel := context.WithTimeout(parent, c.timeout)
 	defer cancel()
 	var rd io.Reader
 	if body != nil {
@@ -106,12 +190,15 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) *resp
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		r.err = c.transportError(ctx, err)
+		r.err = c.transportError(parent, ctx, err)
 		return r
 	}
 	defer resp.Body.Close()
@@ -132,15 +219,19 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) *resp
 	}
 	r.ex.ResponseExcerpt = c.excerpt(b, ExcerptLimit, cutAt)
 	if err != nil {
-		r.err = fmt.Errorf("reading the response body after %d bytes: %w", len(b), c.transportError(ctx, err))
+		r.err = fmt.Errorf("reading the response body after %d bytes: %w", len(b), c.transportError(parent, ctx, err))
 	}
 	return r
 }
 
 // transportError turns a client error into a message a vendor can act on.
-func (c *client) transportError(ctx context.Context, err error) error {
+// parent is the run's context, ctx the request's.
+func (c *client) transportError(parent, ctx context.Context, err error) error {
+	if parent.Err() != nil {
+		return fmt.Errorf("%w before a complete response", errRunEnded)
+	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("no complete response within %v (the request timeout)", c.timeout)
+		return fmt.Errorf("%w (%v)", errNoAnswer, c.timeout)
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

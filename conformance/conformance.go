@@ -5,10 +5,15 @@
 // a one-line message, the evidence — never a panic or a Go error.
 //
 // Run errors only when a run cannot happen at all: an invalid profile or
-// options (errors.Is(err, ErrConfig)), or a target that cannot be
-// connected to (errors.Is(err, ErrUnreachable)). A misbehaving target —
-// one that hangs, answers garbage or streams an endless body — fails
-// checks: every request is bounded by a timeout and every body by a limit.
+// options (errors.Is(err, ErrConfig)), a target that cannot be connected
+// to (errors.Is(err, ErrUnreachable)), or a run interrupted by its
+// caller's context. A misbehaving target — one that hangs, answers
+// garbage or streams an endless body — fails checks: every request is
+// bounded by a timeout and every body by a limit. A target that stops
+// answering (DefaultMaxStrikes requests in a row without a response) is
+// given up on: the check it broke and every later one end with status
+// error, and the run ends with its report. Options.Deadline caps a whole
+// run the same way.
 //
 // The engine never imports the reference models; an Oracle hands it
 // expected outputs where a check needs them computed during the run.
@@ -17,6 +22,7 @@ package conformance
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,6 +30,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,10 +50,11 @@ var ErrUnreachable = errors.New("target unreachable")
 // ToolName is the name reports give the tool.
 const ToolName = "aiconform"
 
-// Oracle computes the reference outputs of a reference model for inputs
-// chosen during a run. The CLI implements it over the reference models;
-// checks that compare against fresh inputs (NUM-LIVE) use it. No check of
-// this build needs one, so Options.Oracle may be nil.
+// Oracle computes the reference outputs of a reference model (by its id
+// and reference version) for inputs chosen during a run. The CLI
+// implements it over the reference models; NUM-LIVE compares the target
+// with it. Without one, NUM-LIVE is skipped as not checked, and no claim
+// of the core level can be made.
 type Oracle interface {
 	Predict(ctx context.Context, model, version string, inputs map[string]numerics.Tensor) (map[string]numerics.Tensor, error)
 }
@@ -79,6 +87,16 @@ type Options struct {
 	ToolVersion string
 	// Oracle computes expected outputs during the run; see Oracle.
 	Oracle Oracle
+	// Seed seeds every input drawn during the run; nil draws one from a
+	// cryptographic source. The report records it.
+	Seed *uint64
+	// Deadline caps the whole run; zero means no cap. When it passes, the
+	// running check and every later one end with status error and the
+	// report is returned.
+	Deadline time.Duration
+	// MaxStrikes is how many requests in a row may go unanswered before
+	// the run gives up on the target; zero uses DefaultMaxStrikes.
+	MaxStrikes int
 }
 
 // Run checks the target against the profile and returns the report.
@@ -116,7 +134,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &client{base: base, hc: opts.HTTPClient, timeout: opts.RequestTimeout, maxBody: opts.MaxBodyBytes, token: token, now: now}
+	if opts.Deadline < 0 {
+		return nil, fmt.Errorf("%w: the run's deadline is %v, want a positive duration (or none)", ErrConfig, opts.Deadline)
+	}
+	c := &client{base: base, hc: opts.HTTPClient, timeout: opts.RequestTimeout, maxBody: opts.MaxBodyBytes, token: token, now: now, maxStrikes: opts.MaxStrikes}
 	if c.hc == nil {
 		c.hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
@@ -129,10 +150,25 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxBodyBytes
 	}
+	if c.maxStrikes <= 0 {
+		c.maxStrikes = DefaultMaxStrikes
+	}
+	seed, err := runSeed(opts.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("conformance: %w", err)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("conformance: run interrupted: %w", err)
 	}
-	if probe := c.get(ctx, "/v2/health/live"); probe.err != nil {
+	start := now()
+	runCtx := ctx
+	if opts.Deadline > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, opts.Deadline)
+		defer cancel()
+	}
+	b := restBinding{c: c}
+	if probe := b.live(runCtx); probe.err != nil {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("conformance: run interrupted: %w", err)
 		}
@@ -144,7 +180,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("conformance: %w", err)
 	}
-	e := &env{c: c, models: models, nonce: nonce, oracle: opts.Oracle}
+	e := &env{b: b, c: c, models: models, nonce: nonce, oracle: opts.Oracle, seed: seed, results: map[string]Result{}}
 
 	rep := &Report{
 		Kind:            ReportKind,
@@ -153,7 +189,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		Target:          base,
 		Profile:         ProfileRef{Name: p.Name, Source: p.Source(), SHA256: p.Digest()},
 		RequestedLevels: slices.Clone(p.Levels),
-		StartTime:       now().UTC(),
+		StartTime:       start.UTC(),
+		Seed:            strconv.FormatUint(seed, 10),
+	}
+	if opts.Deadline > 0 {
+		d := Millis(opts.Deadline)
+		rep.Deadline = &d
 	}
 	if rep.Tool.Version == "" {
 		rep.Tool.Version = "unknown"
@@ -165,25 +206,64 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("conformance: run interrupted before %s: %w", ch.ID, err)
 		}
-		rep.Checks = append(rep.Checks, runCheck(ctx, ch, e))
+		res := runCheck(runCtx, ch, e, opts.Deadline)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("conformance: run interrupted during %s: %w", ch.ID, err)
+		}
+		e.mu.Lock()
+		e.results[ch.ID] = res
+		e.mu.Unlock()
+		rep.Checks = append(rep.Checks, res)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("conformance: run interrupted: %w", err)
+	switch {
+	case c.hasStopped():
+		rep.Stopped = fmt.Sprintf("the target stopped answering: %d requests in a row got no response within %v", c.maxStrikes, c.timeout)
+	case runCtx.Err() != nil:
+		rep.Stopped = fmt.Sprintf("the run's deadline of %v passed", opts.Deadline)
 	}
 	rep.EndTime = now().UTC()
 	rep.Duration = Millis(rep.EndTime.Sub(rep.StartTime))
 	rep.Levels = levelVerdicts(rep.Checks)
 	rep.Verdict = verdict(rep.RequestedLevels, rep.Levels)
 	rep.Summary = summarize(rep.Checks)
+	rep.Uncovered = uncovered(rep.RequestedLevels, rep.Checks)
+	rep.Warnings = warnings(rep.Checks)
+	rep.Claim = claims(rep)
 	return rep, nil
 }
 
-// runCheck runs one check, turning a panic into an error result.
-func runCheck(ctx context.Context, ch check, e *env) (res Result) {
+// runSeed returns the given seed, or one from a cryptographic source.
+func runSeed(seed *uint64) (uint64, error) {
+	if seed != nil {
+		return *seed, nil
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return 0, fmt.Errorf("drawing the run's seed: %w", err)
+	}
+	return binary.LittleEndian.Uint64(b[:]), nil
+}
+
+// runCheck runs one check, turning a panic into an error result. A check
+// that ran while the target stopped answering, or while the run's
+// deadline passed, ends with status error: its verdict is undecided, not
+// failed. A check that starts after either does not send anything.
+func runCheck(ctx context.Context, ch check, e *env, deadline time.Duration) (res Result) {
 	start := e.c.now()
+	stoppedBefore := e.c.hasStopped()
 	defer func() {
 		if v := recover(); v != nil {
 			res = Result{Status: spec.Error, Message: fmt.Sprintf("the check itself failed: %v", v)}
+		}
+		if res.Status == spec.Fail || res.Status == spec.Pass || res.Status == spec.Skip {
+			switch {
+			case e.c.hasStopped():
+				res.Status = spec.Error
+				res.Message = fmt.Sprintf("target stopped answering: %d requests in a row got no response within %v; %s", e.c.maxStrikes, e.c.timeout, res.Message)
+			case ctx.Err() != nil:
+				res.Status = spec.Error
+				res.Message = fmt.Sprintf("the run's deadline of %v passed; %s", deadline, res.Message)
+			}
 		}
 		res.Message = oneLine(res.Message)
 		if res.Message == "" {
@@ -194,6 +274,12 @@ func runCheck(ctx context.Context, ch check, e *env) (res Result) {
 		res.Level = ch.Level
 		res.Duration = Millis(e.c.now().Sub(start))
 	}()
+	switch {
+	case stoppedBefore:
+		return Result{Status: spec.Error, Message: fmt.Sprintf("target stopped answering (%d requests in a row got no response within %v); not run", e.c.maxStrikes, e.c.timeout)}
+	case ctx.Err() != nil:
+		return Result{Status: spec.Error, Message: fmt.Sprintf("the run's deadline of %v passed; not run", deadline)}
+	}
 	return ch.Run(ctx, e)
 }
 

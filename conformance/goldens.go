@@ -15,8 +15,10 @@ import (
 // modelUnderTest is a profile model with its contract and its goldens.
 type modelUnderTest struct {
 	ref      ModelRef
-	contract Contract
-	sets     []goldenSet
+	contract spec.Contract
+	// tol is the tolerance class of the reference version.
+	tol  numerics.Tolerance
+	sets []goldenSet
 }
 
 // goldenSet is a golden set with its cases loaded and verified.
@@ -30,9 +32,6 @@ type goldenSet struct {
 func (g goldenSet) label() string {
 	return fmt.Sprintf("%s/%s (%s)", g.set.Model, g.set.Version, g.set.Device)
 }
-
-// firstCase is the case the protocol checks send.
-func (m *modelUnderTest) firstCase() golden.Loaded { return m.sets[0].cases[0] }
 
 // goldensFS opens the profile's golden set.
 func goldensFS(p *Profile, builtin fs.FS) (fs.FS, string, error) {
@@ -86,11 +85,15 @@ func loadModels(p *Profile, builtin fs.FS) ([]*modelUnderTest, error) {
 	}
 	var out []*modelUnderTest
 	for i, m := range p.Models {
-		c, err := ReferenceContract(m.Reference, m.ReferenceVersion)
+		c, err := spec.ModelContract(m.Reference, m.ReferenceVersion)
 		if err != nil {
 			return nil, &ProfileError{Source: p.Source(), Violations: []schemas.Violation{{Pointer: fmt.Sprintf("/models/%d", i), Message: err.Error()}}}
 		}
-		mut := &modelUnderTest{ref: m, contract: c}
+		tol, ok := spec.Tolerance(c.Tolerance)
+		if !ok {
+			return nil, fmt.Errorf("%w: reference version %s names tolerance class %q, which spec %s does not define", ErrConfig, c.Version, c.Tolerance, spec.Version)
+		}
+		mut := &modelUnderTest{ref: m, contract: c, tol: tol}
 		for _, s := range man.Sets {
 			if s.Model != m.Reference || s.Version != m.ReferenceVersion {
 				continue
@@ -124,7 +127,7 @@ func loadModels(p *Profile, builtin fs.FS) ([]*modelUnderTest, error) {
 
 // checkCase makes sure a golden case fits its model's contract, so that a
 // broken golden set is reported as such and not blamed on the target.
-func checkCase(c Contract, l golden.Loaded) error {
+func checkCase(c spec.Contract, l golden.Loaded) error {
 	for _, in := range c.Inputs {
 		t, ok := l.Inputs[in.Name]
 		if !ok {
@@ -133,12 +136,12 @@ func checkCase(c Contract, l golden.Loaded) error {
 			}
 			return fmt.Errorf("has no input %q", in.Name)
 		}
-		if err := fitsContract(in, t); err != nil {
+		if err := in.Fits(t); err != nil {
 			return fmt.Errorf("input %q: %w", in.Name, err)
 		}
 	}
 	for name := range l.Inputs {
-		if !hasTensor(c.Inputs, name) {
+		if _, ok := c.Input(name); !ok {
 			return fmt.Errorf("input %q is not an input of %s", name, c.Model)
 		}
 	}
@@ -150,31 +153,9 @@ func checkCase(c Contract, l golden.Loaded) error {
 		if !ok {
 			return fmt.Errorf("output %q is not an output of %s", name, c.Model)
 		}
-		if err := fitsContract(out, t); err != nil {
+		if err := out.Fits(t); err != nil {
 			return fmt.Errorf("output %q: %w", name, err)
 		}
 	}
 	return nil
-}
-
-func fitsContract(ct ContractTensor, t numerics.Tensor) error {
-	if err := t.Validate(); err != nil {
-		return err
-	}
-	if t.DType != ct.Datatype {
-		return fmt.Errorf("datatype %s, the contract says %s", t.DType, ct.Datatype)
-	}
-	if !ct.Matches(t.Shape) {
-		return fmt.Errorf("shape %v does not fit the contract's %v", t.Shape, ct.Shape)
-	}
-	return nil
-}
-
-func hasTensor(ts []ContractTensor, name string) bool {
-	for _, t := range ts {
-		if t.Name == name {
-			return true
-		}
-	}
-	return false
 }

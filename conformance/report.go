@@ -1,12 +1,9 @@
 package conformance
 
 import (
-	"encoding/json"
-	"fmt"
-	"math"
-	"strconv"
 	"time"
 
+	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/spec"
 )
 
@@ -35,8 +32,24 @@ type Report struct {
 	Levels map[spec.Level]spec.Verdict `json:"levels"`
 	// Verdict is pass when every requested level passes, fail otherwise.
 	Verdict spec.Verdict `json:"verdict"`
-	Summary Summary      `json:"summary"`
-	Checks  []Result     `json:"checks"`
+	// Seed is the 64-bit seed of every input drawn during the run, in
+	// decimal; the same seed against the same target sends the same
+	// requests.
+	Seed string `json:"seed"`
+	// Deadline is the cap of the whole run, when one was set.
+	Deadline *Measure `json:"deadline,omitempty"`
+	// Stopped says why the run gave up on its target, when it did.
+	Stopped string  `json:"stopped,omitempty"`
+	Summary Summary `json:"summary"`
+	// Uncovered lists, per requested level, the MUST requirements no
+	// check of the run cites.
+	Uncovered map[spec.Level][]string `json:"uncovered"`
+	// Warnings are the SHOULD checks that failed or erred: they do not
+	// change a verdict.
+	Warnings []string `json:"warnings"`
+	// Claim computes the claim rules per requested level.
+	Claim  []LevelClaim `json:"claim"`
+	Checks []Result     `json:"checks"`
 }
 
 // Conformant reports whether every requested level passed.
@@ -111,7 +124,10 @@ type Exchange struct {
 	Error string `json:"error,omitempty"`
 }
 
-// CaseEvidence is the comparison of one golden case.
+// CaseEvidence is the comparison of one case: a golden case, or a request
+// whose expected outputs were computed during the run (set "live"), or
+// taken from another answer of the target (sets "batch-invariance" and
+// "determinism").
 type CaseEvidence struct {
 	Model   string      `json:"model"`
 	Version string      `json:"version,omitempty"`
@@ -120,36 +136,13 @@ type CaseEvidence struct {
 	Status  spec.Status `json:"status"`
 	Message string      `json:"message,omitempty"`
 	// Tolerance is the class the outputs were compared under.
-	Tolerance ToleranceRef     `json:"tolerance"`
-	Outputs   []OutputEvidence `json:"outputs,omitempty"`
-}
-
-// ToleranceRef is a tolerance class as applied.
-type ToleranceRef struct {
-	Class string  `json:"class"`
-	RTol  float64 `json:"rtol"`
-	ATol  float64 `json:"atol"`
-}
-
-// OutputEvidence is the comparison of one output tensor.
-type OutputEvidence struct {
-	Name       string  `json:"name"`
-	Elements   int     `json:"elements"`
-	Violations int     `json:"violations"`
-	MaxAbs     Float   `json:"maxAbsError"`
-	MaxRel     Float   `json:"maxRelError"`
-	MaxULP     uint64  `json:"maxUlp"`
-	WorstIndex []int64 `json:"worstIndex,omitempty"`
-	WorstGot   Float   `json:"worstGot"`
-	WorstWant  Float   `json:"worstWant"`
-	// WorstRatio is the worst element's error over its allowed error (≤ 1 passes).
-	WorstRatio Float  `json:"worstRatio"`
-	Problem    string `json:"problem,omitempty"`
+	Tolerance numerics.Tolerance `json:"tolerance"`
+	Outputs   []spec.OutputDiff  `json:"outputs,omitempty"`
 }
 
 // Measure is a number with its unit, e.g. {"value": 12.5, "unit": "ms"}.
 type Measure struct {
-	Value Float  `json:"value"`
+	Value numerics.Float `json:"value"`
 	Unit  string `json:"unit"`
 }
 
@@ -162,62 +155,20 @@ const (
 
 // Millis expresses d in milliseconds.
 func Millis(d time.Duration) Measure {
-	return Measure{Value: Float(float64(d) / float64(time.Millisecond)), Unit: UnitMillisecond}
+	return Measure{Value: numerics.Float(float64(d) / float64(time.Millisecond)), Unit: UnitMillisecond}
 }
 
 // Bytes expresses a byte count.
-func Bytes(n int64) Measure { return Measure{Value: Float(n), Unit: UnitByte} }
+func Bytes(n int64) Measure { return Measure{Value: numerics.Float(n), Unit: UnitByte} }
 
 // Count expresses a dimensionless count.
-func Count(n int) Measure { return Measure{Value: Float(n), Unit: UnitCount} }
-
-// Float is a float64 whose JSON form is a number when finite and one of the
-// strings "NaN", "+Inf", "-Inf" otherwise (JSON has no non-finite numbers;
-// a relative error against a zero reference is +Inf).
-type Float float64
-
-// MarshalJSON implements json.Marshaler.
-func (f Float) MarshalJSON() ([]byte, error) {
-	v := float64(f)
-	switch {
-	case math.IsNaN(v):
-		return []byte(`"NaN"`), nil
-	case math.IsInf(v, 1):
-		return []byte(`"+Inf"`), nil
-	case math.IsInf(v, -1):
-		return []byte(`"-Inf"`), nil
-	}
-	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (f *Float) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		switch s {
-		case "NaN":
-			*f = Float(math.NaN())
-		case "+Inf":
-			*f = Float(math.Inf(1))
-		case "-Inf":
-			*f = Float(math.Inf(-1))
-		default:
-			return fmt.Errorf("conformance: %q is not a number, NaN, +Inf or -Inf", s)
-		}
-		return nil
-	}
-	var v float64
-	if err := json.Unmarshal(b, &v); err != nil {
-		return fmt.Errorf("conformance: %s is not a number: %w", b, err)
-	}
-	*f = Float(v)
-	return nil
-}
+func Count(n int) Measure { return Measure{Value: numerics.Float(n), Unit: UnitCount} }
 
 // levelVerdicts decides every level's verdict from the results: fail when
-// any of its checks failed or errored; pass when at least one passed and
-// the rest passed or were skipped (every skip carries its reason);
-// not-run when no check of the level ran or all were skipped.
+// any of its MUST checks failed or errored; pass when at least one check
+// passed and no MUST check failed or erred (every skip carries its
+// reason); not-run when no check of the level ran or all were skipped. A
+// SHOULD check that failed is a warning, not a verdict.
 func levelVerdicts(results []Result) map[spec.Level]spec.Verdict {
 	out := make(map[spec.Level]spec.Verdict, len(spec.Levels))
 	for _, l := range spec.Levels {
@@ -228,7 +179,9 @@ func levelVerdicts(results []Result) map[spec.Level]spec.Verdict {
 			}
 			switch r.Status {
 			case spec.Fail, spec.Error:
-				v = spec.VerdictFail
+				if isMustCheck(r) {
+					v = spec.VerdictFail
+				}
 			case spec.Pass:
 				if v == spec.VerdictNotRun {
 					v = spec.VerdictPass

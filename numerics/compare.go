@@ -21,28 +21,31 @@ func (t Tolerance) String() string {
 }
 
 // Diff summarises how far a tensor is from its expected value.
+//
+// Its JSON form (see MarshalJSON) is the "output" evidence of a report.
 type Diff struct {
 	// Elements is the number of elements compared.
-	Elements int `json:"elements"`
+	Elements int
 	// Violations counts elements outside the tolerance (non-finite ones included).
-	Violations int `json:"violations"`
+	Violations int
 	// MaxAbs and MaxRel are the largest absolute and relative errors seen;
 	// the relative error divides by |want| and is +Inf where want is 0 and got is not.
-	MaxAbs float64 `json:"maxAbsError"`
-	MaxRel float64 `json:"maxRelError"`
+	MaxAbs float64
+	MaxRel float64
 	// MaxULP is the largest distance in units in the last place of the
 	// expected tensor's datatype.
-	MaxULP uint64 `json:"maxUlp"`
+	MaxULP uint64
 	// Worst is the flat index of the element that uses the largest share of
-	// its tolerance (or the first non-finite mismatch), with its values.
-	Worst      int     `json:"worstIndex"`
-	WorstIndex []int64 `json:"worstMultiIndex"`
-	WorstGot   float64 `json:"worstGot"`
-	WorstWant  float64 `json:"worstWant"`
+	// its tolerance (or the first non-finite mismatch), with its values;
+	// WorstIndex is the same element by multi-index.
+	Worst      int
+	WorstIndex []int64
+	WorstGot   float64
+	WorstWant  float64
 	// WorstRatio is |got−want| / (ATol + RTol·|want|) at Worst: ≤ 1 passes.
-	WorstRatio float64 `json:"worstRatio"`
+	WorstRatio float64
 	// Problem is set when the tensors cannot be compared at all.
-	Problem string `json:"problem,omitempty"`
+	Problem string
 }
 
 // OK reports whether every element agreed.

@@ -138,6 +138,72 @@ func EncodeData(t numerics.Tensor) (json.RawMessage, error) {
 // exactly; flat data must hold exactly the shape's element count. Integer
 // types reject fractional values; floats reject values beyond their range.
 func DecodeData(datatype string, shape []int64, data json.RawMessage) (numerics.Tensor, error) {
+	return decodeData(datatype, shape, data, false)
+}
+
+// DecodeDataNonFinite is DecodeData that also reads the strings proto3's
+// JSON mapping writes for non-finite floats ("NaN", "Infinity",
+// "-Infinity"), so that a client can tell a server that answered a NaN from
+// one that answered garbage. Only floating datatypes take them.
+func DecodeDataNonFinite(datatype string, shape []int64, data json.RawMessage) (numerics.Tensor, error) {
+	return decodeData(datatype, shape, data, true)
+}
+
+// EncodeNestedData renders a tensor's elements as nested JSON arrays, one
+// level per dimension (row-major), as the protocol allows beside flat data.
+func EncodeNestedData(t numerics.Tensor) (json.RawMessage, error) {
+	flat, err := EncodeData(t)
+	if err != nil {
+		return nil, err
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(flat, &elems); err != nil {
+		return nil, err
+	}
+	if len(t.Shape) == 0 {
+		return flat, nil
+	}
+	var b bytes.Buffer
+	var nest func(dim int, off int) int
+	nest = func(dim int, off int) int {
+		b.WriteByte('[')
+		for i := int64(0); i < t.Shape[dim]; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if dim == len(t.Shape)-1 {
+				b.Write(elems[off])
+				off++
+				continue
+			}
+			off = nest(dim+1, off)
+		}
+		b.WriteByte(']')
+		return off
+	}
+	nest(0, 0)
+	return b.Bytes(), nil
+}
+
+// number reads one JSON element: a number, or with nonFinite a string that
+// names a non-finite float.
+func number(e any, nonFinite bool) (json.Number, bool) {
+	switch v := e.(type) {
+	case json.Number:
+		return v, true
+	case string:
+		if !nonFinite {
+			return "", false
+		}
+		switch v {
+		case "NaN", "Infinity", "-Infinity":
+			return json.Number(v), true
+		}
+	}
+	return "", false
+}
+
+func decodeData(datatype string, shape []int64, data json.RawMessage, nonFinite bool) (numerics.Tensor, error) {
 	dt := numerics.DType(datatype)
 	if !slices.Contains(Datatypes, datatype) {
 		return numerics.Tensor{}, fmt.Errorf("datatype %q is not a protocol datatype", datatype)
@@ -162,16 +228,17 @@ func DecodeData(datatype string, shape []int64, data json.RawMessage) (numerics.
 	if !ok {
 		return numerics.Tensor{}, fmt.Errorf("data must be an array")
 	}
+	nonFinite = nonFinite && dt.IsFloat()
 	var flat []json.Number
 	nested := len(top) > 0 && isArray(top[0])
 	if nested {
-		if err := flatten(top, shape, 0, &flat); err != nil {
+		if err := flatten(top, shape, 0, &flat, nonFinite); err != nil {
 			return numerics.Tensor{}, err
 		}
 	} else {
 		flat = make([]json.Number, len(top))
 		for i, e := range top {
-			n, ok := e.(json.Number)
+			n, ok := number(e, nonFinite)
 			if !ok {
 				return numerics.Tensor{}, fmt.Errorf("data[%d] is %s, want a number", i, jsonKind(e))
 			}
@@ -188,7 +255,7 @@ func DecodeData(datatype string, shape []int64, data json.RawMessage) (numerics.
 		for i, n := range flat {
 			f, err := n.Float64()
 			f32 := float32(f) // rounds to nearest; values past the largest FP32 round to ±Inf
-			if err != nil || math.IsInf(float64(f32), 0) {
+			if err != nil || (math.IsInf(float64(f32), 0) && !nonFinite) {
 				return numerics.Tensor{}, fmt.Errorf("data[%d] = %s is not a finite FP32 value", i, n)
 			}
 			t.F32[i] = f32
@@ -233,7 +300,7 @@ func jsonKind(v any) string {
 	return "a number"
 }
 
-func flatten(arr []any, shape []int64, depth int, out *[]json.Number) error {
+func flatten(arr []any, shape []int64, depth int, out *[]json.Number, nonFinite bool) error {
 	if depth >= len(shape) {
 		return fmt.Errorf("nested data is deeper than shape %v", shape)
 	}
@@ -242,7 +309,7 @@ func flatten(arr []any, shape []int64, depth int, out *[]json.Number) error {
 	}
 	for i, e := range arr {
 		if depth == len(shape)-1 {
-			n, ok := e.(json.Number)
+			n, ok := number(e, nonFinite)
 			if !ok {
 				return fmt.Errorf("nested data at depth %d index %d is %s, want a number", depth, i, jsonKind(e))
 			}
@@ -253,7 +320,7 @@ func flatten(arr []any, shape []int64, depth int, out *[]json.Number) error {
 		if !ok {
 			return fmt.Errorf("nested data at depth %d index %d is %s, want an array", depth, i, jsonKind(e))
 		}
-		if err := flatten(sub, shape, depth+1, out); err != nil {
+		if err := flatten(sub, shape, depth+1, out, nonFinite); err != nil {
 			return err
 		}
 	}

@@ -19,6 +19,9 @@ func init() { registerCommand(newDemoCmd) }
 // demoOptions are the options of `aiconform demo`.
 type demoOptions struct {
 	OutDir string
+	// Seed seeds the inputs drawn during the run when SeedSet.
+	Seed    uint64
+	SeedSet bool
 }
 
 func newDemoCmd(s Streams) *cobra.Command {
@@ -30,9 +33,13 @@ func newDemoCmd(s Streams) *cobra.Command {
 			"profile against it, writes DIR/report.json, prints the summary and where the report is,\n" +
 			"and stops the server. Exit 0 when every check passes, 1 otherwise.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), o, s) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.SeedSet = cmd.Flags().Changed("seed")
+			return runDemo(cmd.Context(), o, s)
+		},
 	}
 	cmd.Flags().StringVar(&o.OutDir, "out", o.OutDir, "directory the report is written to")
+	cmd.Flags().Uint64Var(&o.Seed, "seed", 0, "64-bit seed of the inputs drawn during the run (default: drawn from a cryptographic source)")
 	return cmd
 }
 
@@ -74,10 +81,19 @@ func runDemo(ctx context.Context, o demoOptions, s Streams) (err error) {
 	}()
 	target := "http://" + addr.String()
 	fmt.Fprintf(s.Out, "reference server listening on %s\n", target)
-	rep, err := conformance.Run(ctx, conformance.Options{
+	oracle, err := reference.NewOracle(models)
+	if err != nil {
+		return exitCode(ExitFail, fmt.Errorf("demo: %w", err))
+	}
+	opts := conformance.Options{
 		Target:      target,
 		Goldens:     aiconform.Goldens(),
 		ToolVersion: version,
-	})
+		Oracle:      oracle,
+	}
+	if o.SeedSet {
+		opts.Seed = &o.Seed
+	}
+	rep, err := conformance.Run(ctx, opts)
 	return finishRun(s, o.OutDir, rep, err)
 }

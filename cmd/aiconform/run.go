@@ -11,6 +11,7 @@ import (
 
 	"github.com/aiconform/aiconform"
 	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reports"
 )
 
@@ -22,24 +23,36 @@ type runOptions struct {
 	ProfileFile string
 	OutDir      string
 	Timeout     time.Duration
+	Deadline    time.Duration
+	// Seed seeds the inputs drawn during the run; SeedSet says --seed was
+	// given (otherwise the run draws one).
+	Seed    uint64
+	SeedSet bool
 }
 
 func newRunCmd(s Streams) *cobra.Command {
 	o := runOptions{OutDir: "aiconform-report"}
 	cmd := &cobra.Command{
-		Use:   "run --target URL [--profile FILE] [--out DIR] [--timeout D]",
+		Use:   "run --target URL [--profile FILE] [--out DIR] [--timeout D] [--deadline D] [--seed N]",
 		Short: "Run the conformance suite against an Open Inference Protocol v2 endpoint",
 		Long: "run checks the endpoint at --target against a profile (without --profile, the built-in profile of\n" +
 			"the reference models), writes DIR/report.json and prints a summary table.\n" +
 			"Exit 0 conformant at the requested levels, 1 not conformant, 2 usage or configuration error\n" +
-			"(a bad profile is reported as FILE: /json/pointer: message), 3 the target could not be reached.",
+			"(a bad profile is reported as FILE: /json/pointer: message), 3 the target could not be reached.\n" +
+			"A target that stops answering (3 requests in a row without a response) ends the run: the remaining\n" +
+			"checks end with status error and the report is written; --deadline caps the whole run the same way.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd.Context(), o, s) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.SeedSet = cmd.Flags().Changed("seed")
+			return runRun(cmd.Context(), o, s)
+		},
 	}
 	cmd.Flags().StringVar(&o.Target, "target", "", "base URL of the endpoint, e.g. http://127.0.0.1:8000 (required)")
 	cmd.Flags().StringVar(&o.ProfileFile, "profile", "", "profile file, YAML or JSON (default: the built-in profile of the reference models)")
 	cmd.Flags().StringVar(&o.OutDir, "out", o.OutDir, "directory the report is written to")
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "limit of each request, e.g. 10s (default: the profile's timeouts.request, else 30s)")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "limit of each request, e.g. 10s; 0 takes the profile's timeouts.request, else 30s")
+	cmd.Flags().DurationVar(&o.Deadline, "deadline", 0, "limit of the whole run, e.g. 10m; 0 sets none")
+	cmd.Flags().Uint64Var(&o.Seed, "seed", 0, "64-bit seed of the inputs drawn during the run, decimal or 0x hex (default: drawn from a cryptographic source; the report records it)")
 	return cmd
 }
 
@@ -48,7 +61,10 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 		return usageError(errors.New("run: --target is required"))
 	}
 	if o.Timeout < 0 {
-		return usageError(fmt.Errorf("run: --timeout is %v, want a positive duration", o.Timeout))
+		return usageError(fmt.Errorf("run: --timeout is %v, want a positive duration (or 0 for the profile's)", o.Timeout))
+	}
+	if o.Deadline < 0 {
+		return usageError(fmt.Errorf("run: --deadline is %v, want a positive duration (or 0 for none)", o.Deadline))
 	}
 	if o.OutDir == "" {
 		return usageError(errors.New("run: --out must not be empty"))
@@ -64,13 +80,23 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 			return usageError(err)
 		}
 	}
-	rep, err := conformance.Run(ctx, conformance.Options{
+	oracle, err := reference.BuiltinOracle()
+	if err != nil {
+		return exitCode(ExitFail, fmt.Errorf("run: %w", err))
+	}
+	opts := conformance.Options{
 		Target:         o.Target,
 		Profile:        p,
 		Goldens:        aiconform.Goldens(),
 		RequestTimeout: o.Timeout,
+		Deadline:       o.Deadline,
 		ToolVersion:    version,
-	})
+		Oracle:         oracle,
+	}
+	if o.SeedSet {
+		opts.Seed = &o.Seed
+	}
+	rep, err := conformance.Run(ctx, opts)
 	return finishRun(s, o.OutDir, rep, err)
 }
 

@@ -1,0 +1,121 @@
+package conformance
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aiconform/aiconform/spec"
+)
+
+// LevelClaim says whether a report supports a claim of conformance at one
+// requested level, by the rules of spec/v1/README.md ("Conformance
+// claims"), and why not.
+type LevelClaim struct {
+	Level     spec.Level `json:"level"`
+	Claimable bool       `json:"claimable"`
+	// Reasons lists every rule the report does not meet; empty when
+	// Claimable.
+	Reasons []string `json:"reasons"`
+}
+
+// uncovered returns, for each requested level, the MUST requirements of
+// the catalog that no check of the results cites.
+func uncovered(requested []spec.Level, results []Result) map[spec.Level][]string {
+	out := map[spec.Level][]string{}
+	for _, l := range requested {
+		ids := []string{}
+		for _, req := range spec.MustLoad().Requirements {
+			if req.Level != l || req.Strength != spec.Must {
+				continue
+			}
+			if !slices.ContainsFunc(results, func(r Result) bool { return slices.Contains(r.Requirements, req.ID) }) {
+				ids = append(ids, req.ID)
+			}
+		}
+		out[l] = ids
+	}
+	return out
+}
+
+// isMustCheck reports whether a result cites a MUST requirement.
+func isMustCheck(r Result) bool {
+	for _, id := range r.Requirements {
+		if req, ok := spec.Lookup(id); ok && req.Strength == spec.Must {
+			return true
+		}
+	}
+	return false
+}
+
+// warnings lists the SHOULD checks that failed or erred.
+func warnings(results []Result) []string {
+	out := []string{}
+	for _, r := range results {
+		if !isMustCheck(r) && (r.Status == spec.Fail || r.Status == spec.Error) {
+			out = append(out, fmt.Sprintf("%s (%s): %s", r.ID, strings.Join(r.Requirements, ", "), r.Status))
+		}
+	}
+	return out
+}
+
+// claims computes the claim rules for every requested level of rep.
+func claims(rep *Report) []LevelClaim {
+	var out []LevelClaim
+	for _, l := range rep.RequestedLevels {
+		c := LevelClaim{Level: l, Reasons: []string{}}
+		if v := rep.Levels[l]; v != spec.VerdictPass {
+			c.Reasons = append(c.Reasons, fmt.Sprintf("rule 1: the verdict of level %s is %s, not pass", l, v))
+		}
+		for _, req := range spec.MustLoad().Requirements {
+			if req.Level != l || req.Strength != spec.Must {
+				continue
+			}
+			if why := coveredBy(req, rep.Checks); why != "" {
+				c.Reasons = append(c.Reasons, "rule 2: "+why)
+			}
+		}
+		for _, r := range rep.Checks {
+			if r.Level == l && r.Status == spec.Skip && isMustCheck(r) && !strings.HasPrefix(r.Message, spec.NotApplicablePrefix) {
+				c.Reasons = append(c.Reasons, fmt.Sprintf("rule 3: MUST check %s was not checked: %s", r.ID, r.Message))
+			}
+		}
+		if l == spec.Performance {
+			c.Reasons = append(c.Reasons, "rule 4: this build cannot tell whether the performance checks met the minimum query counts and durations")
+		}
+		switch {
+		case rep.SpecVersion == "":
+			c.Reasons = append(c.Reasons, "rule 5: the report names no version of the standard")
+		case rep.Tool.Version == "" || rep.Tool.Version == "unknown":
+			c.Reasons = append(c.Reasons, "rule 5: the report names no tool version")
+		case rep.Profile.SHA256 == "":
+			c.Reasons = append(c.Reasons, "rule 5: the report names no profile sha256")
+		}
+		c.Claimable = len(c.Reasons) == 0
+		out = append(out, c)
+	}
+	return out
+}
+
+// coveredBy returns "" when a MUST requirement is cited by a check that
+// passed, or by a check skipped as not applicable where the requirement
+// has an Applies-when condition; otherwise why it is not covered.
+func coveredBy(req spec.Requirement, results []Result) string {
+	var citing []string
+	for _, r := range results {
+		if !slices.Contains(r.Requirements, req.ID) {
+			continue
+		}
+		switch {
+		case r.Status == spec.Pass:
+			return ""
+		case r.Status == spec.Skip && strings.HasPrefix(r.Message, spec.NotApplicablePrefix) && req.AppliesWhen != "":
+			return ""
+		}
+		citing = append(citing, fmt.Sprintf("%s %s", r.ID, r.Status))
+	}
+	if len(citing) == 0 {
+		return fmt.Sprintf("MUST requirement %s is not covered by any check of the run", req.ID)
+	}
+	return fmt.Sprintf("MUST requirement %s is cited only by checks that did not pass (%s)", req.ID, strings.Join(citing, ", "))
+}

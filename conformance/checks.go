@@ -612,6 +612,7 @@ func checkIDEcho(ctx context.Context, e *env) Result {
 	}
 	ids := []string{"aiconform-" + hex.EncodeToString(b[:]), unusualID + e.nonce}
 	judged := 0
+	var unjudged []string
 	for _, m := range e.models {
 		s := newSampler(e.seed, "api/infer-id-echo", m.ref.Label())
 		ins, err := s.draw(m.contract, 1, s.length(m.contract), nil)
@@ -623,14 +624,16 @@ func checkIDEcho(ctx context.Context, e *env) Result {
 			if resp.encodeErr {
 				return errorResult(resp.err.Error())
 			}
-			if !r.expectStatus(resp, http.StatusOK, "a valid inference request of "+m.ref.Label()) {
+			r.add(resp)
+			if !resp.ok(http.StatusOK) {
+				unjudged = append(unjudged, fmt.Sprintf("%s %s", resp.what(), resp.outcome()))
 				continue
 			}
 			js, _, err := resp.jsonPart()
 			doc, derr := decodeJSON(js)
 			obj, isObj := doc.(map[string]any)
 			if err != nil || derr != nil || !isObj {
-				r.failf("%s answered 200 without a JSON object", resp.what())
+				unjudged = append(unjudged, fmt.Sprintf("%s answered 200 without a JSON object", resp.what()))
 				continue
 			}
 			judged++
@@ -644,6 +647,13 @@ func checkIDEcho(ctx context.Context, e *env) Result {
 				r.failf("%s: id is %q, want the request's %q", resp.what(), s, id)
 			}
 		}
+	}
+	if judged == 0 {
+		return notChecked(r.ev, "not checked: no inference succeeded, so the id echo could not be judged (%s); see api/infer-schema", strings.Join(unjudged, "; "))
+	}
+	if len(unjudged) > 0 && len(r.failures) == 0 {
+		// The failures of the others belong to api/infer-schema.
+		return notChecked(r.ev, "not checked: %d ids were echoed, but %d requests could not be judged (%s); see api/infer-schema", judged, len(unjudged), strings.Join(unjudged, "; "))
 	}
 	return r.result(fmt.Sprintf("%d ids echoed, ASCII and with JSON escapes and non-ASCII characters", judged))
 }

@@ -2,15 +2,12 @@ package conformance
 
 import (
 	"context"
-	"encoding/json"
-	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aiconform/aiconform/golden"
-	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/oip"
 	"github.com/aiconform/aiconform/spec"
 )
@@ -39,21 +36,43 @@ func TestChecksCiteTheCatalog(t *testing.T) {
 			}
 		}
 	}
-	// Issue 2's requirements each have a check.
-	for _, id := range []string{"OIP-HEALTH-LIVE", "OIP-HEALTH-READY", "OIP-MODEL-READY", "OIP-SERVER-META", "OIP-MODEL-META",
-		"OIP-INFER-SCHEMA", "OIP-INFER-ID-ECHO", "OIP-ERROR-FORMAT", "OIP-UNKNOWN-MODEL", "NUM-GOLDEN"} {
-		found := false
-		for _, c := range checks {
-			found = found || strings.Contains(strings.Join(c.Requirements, " "), id)
-		}
-		if !found {
-			t.Errorf("no check cites %s", id)
-		}
+}
+
+// TestClaimedLevelsAreCovered fails when a requirement of the catalog, at a
+// level this build has checks for (and so lets a profile request), is
+// cited by no check: a verdict on that level would claim what was never
+// tested.
+func TestClaimedLevelsAreCovered(t *testing.T) {
+	if got := missingChecks(checks); len(got) > 0 {
+		t.Errorf("requirements of levels this build checks have no check: %v", got)
+	}
+	// The rule must bite: a table without the NUM-LIVE check misses it.
+	cut := slices.DeleteFunc(slices.Clone(checks), func(c check) bool { return slices.Contains(c.Requirements, "NUM-LIVE") })
+	if got := missingChecks(cut); !slices.Equal(got, []string{"NUM-LIVE"}) {
+		t.Errorf("a table without numerics/live misses %v, want [NUM-LIVE]", got)
 	}
 }
 
+// missingChecks lists the catalog requirements, at levels the table has
+// checks for, that no check of the table cites.
+func missingChecks(table []check) []string {
+	var out []string
+	for _, req := range spec.MustLoad().Requirements {
+		if !slices.ContainsFunc(table, func(c check) bool { return c.Level == req.Level }) {
+			continue
+		}
+		if !slices.ContainsFunc(table, func(c check) bool { return slices.Contains(c.Requirements, req.ID) }) {
+			out = append(out, req.ID)
+		}
+	}
+	return out
+}
+
 func TestLevelVerdicts(t *testing.T) {
-	r := func(l spec.Level, s spec.Status) Result { return Result{Level: l, Status: s} }
+	// r is a result of a MUST check of level l.
+	must := map[spec.Level]string{spec.Core: "NUM-GOLDEN", spec.Performance: "LAT-SERVER", spec.Safety: "SAFE-OVERSIZE"}
+	r := func(l spec.Level, s spec.Status) Result { return Result{Level: l, Status: s, Requirements: []string{must[l]}} }
+	should := Result{Level: spec.Performance, Status: spec.Fail, Requirements: []string{"LAT-CACHE-AUDIT"}}
 	tests := []struct {
 		name    string
 		results []Result
@@ -65,6 +84,7 @@ func TestLevelVerdicts(t *testing.T) {
 		{"only skips", []Result{r(spec.Core, spec.Skip)}, map[spec.Level]spec.Verdict{spec.Core: spec.VerdictNotRun, spec.Performance: spec.VerdictNotRun, spec.Safety: spec.VerdictNotRun}},
 		{"a failure", []Result{r(spec.Core, spec.Pass), r(spec.Core, spec.Fail), r(spec.Safety, spec.Pass)}, map[spec.Level]spec.Verdict{spec.Core: spec.VerdictFail, spec.Performance: spec.VerdictNotRun, spec.Safety: spec.VerdictPass}},
 		{"an error", []Result{r(spec.Performance, spec.Error), r(spec.Performance, spec.Pass)}, map[spec.Level]spec.Verdict{spec.Core: spec.VerdictNotRun, spec.Performance: spec.VerdictFail, spec.Safety: spec.VerdictNotRun}},
+		{"a SHOULD failure is a warning", []Result{should, r(spec.Performance, spec.Pass)}, map[spec.Level]spec.Verdict{spec.Core: spec.VerdictNotRun, spec.Performance: spec.VerdictPass, spec.Safety: spec.VerdictNotRun}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,29 +105,6 @@ func TestLevelVerdicts(t *testing.T) {
 	}
 	if verdict(nil, pass) != spec.VerdictFail {
 		t.Error("no requested level but the verdict is pass")
-	}
-}
-
-func TestFloatJSON(t *testing.T) {
-	for _, tt := range []struct {
-		f    float64
-		json string
-	}{{1.5, "1.5"}, {0, "0"}, {math.Inf(1), `"+Inf"`}, {math.Inf(-1), `"-Inf"`}, {math.NaN(), `"NaN"`}, {1e-300, "1e-300"}} {
-		b, err := json.Marshal(Float(tt.f))
-		if err != nil || string(b) != tt.json {
-			t.Errorf("Marshal(%v) = %s, %v; want %s", tt.f, b, err, tt.json)
-		}
-		var back Float
-		if err := json.Unmarshal(b, &back); err != nil {
-			t.Fatal(err)
-		}
-		if !(float64(back) == tt.f || math.IsNaN(tt.f) && math.IsNaN(float64(back))) {
-			t.Errorf("round trip of %v gave %v", tt.f, back)
-		}
-	}
-	var f Float
-	if err := json.Unmarshal([]byte(`"Infinity"`), &f); err == nil {
-		t.Error(`"Infinity" accepted`)
 	}
 }
 
@@ -141,49 +138,35 @@ func TestExcerpt(t *testing.T) {
 }
 
 func TestContractDiff(t *testing.T) {
-	c, _ := ReferenceContract("seed-transformer", "fp32")
+	c, err := spec.ModelContract("seed-transformer", "fp32")
+	if err != nil {
+		t.Fatal(err)
+	}
 	md := oip.ModelMetadata{
 		Inputs:  []oip.TensorMetadata{{Name: "input_ids", Datatype: "INT32", Shape: []int64{-1, -1}}, {Name: "extra", Datatype: "FP32", Shape: []int64{1}}},
-		Outputs: []oip.TensorMetadata{{Name: "logits", Datatype: "FP32", Shape: []int64{-1, 64, 100}}},
+		Outputs: []oip.TensorMetadata{{Name: "logits", Datatype: "FP32", Shape: []int64{-1, 64, 100}}, {Name: "hidden", Datatype: "FP32", Shape: []int64{-1, -1, 32}}},
 	}
-	got := contractDiff(c, md)
+	fails, extra := contractDiff(c, md)
 	want := []string{
 		`input "input_ids": datatype INT32, want INT64`,
+		`optional input "attention_mask" of the seed-transformer contract is not declared`,
 		`input "extra" is not part of the seed-transformer contract`,
 		`output "logits": shape [-1 64 100], want [-1 -1 100] (-1 is a variable dimension)`,
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("contractDiff =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	if strings.Join(fails, "\n") != strings.Join(want, "\n") {
+		t.Errorf("contractDiff =\n%s\nwant\n%s", strings.Join(fails, "\n"), strings.Join(want, "\n"))
 	}
-	md.Inputs = md.Inputs[:1]
-	md.Inputs[0].Datatype = "INT64"
-	md.Outputs[0].Shape = []int64{-1, -1, 100}
-	if got := contractDiff(c, md); len(got) != 0 {
-		t.Errorf("the optional attention_mask may be absent, got %v", got)
+	if !slices.Equal(extra, []string{`"hidden"`}) {
+		t.Errorf("outputs beyond the contract %v, want [\"hidden\"] (allowed and recorded)", extra)
+	}
+	md.Inputs = []oip.TensorMetadata{{Name: "input_ids", Datatype: "INT64", Shape: []int64{-1, -1}}, {Name: "attention_mask", Datatype: "INT64", Shape: []int64{-1, -1}}}
+	md.Outputs = []oip.TensorMetadata{{Name: "logits", Datatype: "FP32", Shape: []int64{-1, -1, 100}}}
+	if fails, extra := contractDiff(c, md); len(fails) != 0 || len(extra) != 0 {
+		t.Errorf("the contract itself: %v, %v", fails, extra)
 	}
 	md.Outputs = nil
-	if got := contractDiff(c, md); len(got) != 1 || !strings.Contains(got[0], `output "logits" of the seed-transformer contract is not declared`) {
-		t.Errorf("missing output: %v", got)
-	}
-}
-
-func TestCheckCase(t *testing.T) {
-	c, _ := ReferenceContract("seed-cnn", "fp32")
-	in := numerics.NewF32([]int64{1, 1, 28, 28}, make([]float32, 784))
-	out := numerics.NewF32([]int64{1, 10}, make([]float32, 10))
-	if err := checkCase(c, loaded(map[string]numerics.Tensor{"input": in}, map[string]numerics.Tensor{"logits": out})); err != nil {
-		t.Errorf("a fitting case: %v", err)
-	}
-	bad := numerics.NewF32([]int64{1, 28, 28}, make([]float32, 784))
-	if err := checkCase(c, loaded(map[string]numerics.Tensor{"input": bad}, map[string]numerics.Tensor{"logits": out})); err == nil || !strings.Contains(err.Error(), "does not fit") {
-		t.Errorf("a case with a wrong input shape: %v", err)
-	}
-	f64 := numerics.NewF64([]int64{1, 10}, make([]float64, 10))
-	if err := checkCase(c, loaded(map[string]numerics.Tensor{"input": in}, map[string]numerics.Tensor{"logits": f64})); err == nil || !strings.Contains(err.Error(), "datatype FP64") {
-		t.Errorf("a case with an FP64 output for fp32: %v", err)
-	}
-	if err := checkCase(c, loaded(map[string]numerics.Tensor{"input": in}, map[string]numerics.Tensor{"scores": out})); err == nil {
-		t.Error("a case with an unknown output passed")
+	if fails, _ := contractDiff(c, md); len(fails) != 1 || !strings.Contains(fails[0], `output "logits" of the seed-transformer contract is not declared`) {
+		t.Errorf("missing output: %v", fails)
 	}
 }
 
@@ -192,16 +175,85 @@ func TestRunCheckRecovers(t *testing.T) {
 	e := &env{c: &client{now: fixedClock(time.Millisecond)}}
 	ch := check{ID: "x/boom", Requirements: []string{"NUM-GOLDEN"}, Level: spec.Core, Title: "boom",
 		Run: func(context.Context, *env) Result { panic("boom") }}
-	r := runCheck(context.Background(), ch, e)
+	r := runCheck(context.Background(), ch, e, 0)
 	if r.Status != spec.Error || !strings.Contains(r.Message, "boom") || r.ID != "x/boom" || r.Duration.Value != 1 {
 		t.Errorf("result %+v", r)
 	}
 	ch.Run = func(context.Context, *env) Result { return Result{Status: spec.Pass, Message: "line one\nline two"} }
-	if r := runCheck(context.Background(), ch, e); r.Message != "line one line two" {
+	if r := runCheck(context.Background(), ch, e, 0); r.Message != "line one line two" {
 		t.Errorf("message %q is not one line", r.Message)
 	}
 }
 
-func loaded(in, out map[string]numerics.Tensor) golden.Loaded {
-	return golden.Loaded{Inputs: in, Outputs: out}
+
+// TestClaims computes the claim rules over results made from the check
+// table: every check passing is claimable; a table lacking a MUST
+// requirement, a failure, a not-checked skip or a missing tool version is
+// not, and the reasons name what is missing.
+func TestClaims(t *testing.T) {
+	report := func(table []check, edit func(*Result)) *Report {
+		rep := &Report{SpecVersion: spec.Version, Tool: Tool{Name: ToolName, Version: "1.0"}, Profile: ProfileRef{SHA256: strings.Repeat("a", 64)},
+			RequestedLevels: []spec.Level{spec.Core}}
+		for _, c := range table {
+			res := Result{ID: c.ID, Requirements: c.Requirements, Level: c.Level, Status: spec.Pass}
+			if edit != nil {
+				edit(&res)
+			}
+			rep.Checks = append(rep.Checks, res)
+		}
+		rep.Levels = levelVerdicts(rep.Checks)
+		return rep
+	}
+	tests := []struct {
+		name    string
+		table   []check
+		edit    func(*Result)
+		tool    string
+		reasons []string // empty: claimable
+	}{
+		{name: "every check passed", table: checks},
+		{name: "binary data not applicable", table: checks, edit: func(r *Result) {
+			if r.ID == "api/binary-data" {
+				r.Status, r.Message = spec.Skip, spec.NotApplicablePrefix+"the server metadata's extensions [] do not contain binary_tensor_data"
+			}
+		}},
+		{name: "a table without NUM-LIVE", table: slices.DeleteFunc(slices.Clone(checks), func(c check) bool { return c.ID == "numerics/live" }),
+			reasons: []string{"rule 2: MUST requirement NUM-LIVE is not covered by any check of the run"}},
+		{name: "not checked", table: checks, edit: func(r *Result) {
+			if r.ID == "numerics/live" {
+				r.Status, r.Message = spec.Skip, "not checked: no reference oracle"
+			}
+		}, reasons: []string{"rule 2: MUST requirement NUM-LIVE is cited only by checks that did not pass (numerics/live skip)", "rule 3: MUST check numerics/live was not checked: not checked: no reference oracle"}},
+		{name: "not applicable without an Applies-when", table: checks, edit: func(r *Result) {
+			if r.ID == "numerics/top1" {
+				r.Status, r.Message = spec.Skip, spec.NotApplicablePrefix+"no reason the spec allows"
+			}
+		}, reasons: []string{"rule 2: MUST requirement NUM-TOP1 is cited only by checks that did not pass (numerics/top1 skip)"}},
+		{name: "a failure", table: checks, edit: func(r *Result) {
+			if r.ID == "api/health-live" {
+				r.Status = spec.Fail
+			}
+		}, reasons: []string{"rule 1: the verdict of level core is fail, not pass", "rule 2: MUST requirement OIP-HEALTH-LIVE is cited only by checks that did not pass (api/health-live fail)"}},
+		{name: "no tool version", table: checks, tool: "unknown", reasons: []string{"rule 5: the report names no tool version"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := report(tt.table, tt.edit)
+			if tt.tool != "" {
+				rep.Tool.Version = tt.tool
+			}
+			got := claims(rep)
+			if len(got) != 1 || got[0].Level != spec.Core {
+				t.Fatalf("claims %+v", got)
+			}
+			if got[0].Claimable != (len(tt.reasons) == 0) || !slices.Equal(got[0].Reasons, tt.reasons) && len(tt.reasons)+len(got[0].Reasons) > 0 {
+				t.Errorf("claimable %v, reasons\n%s\nwant\n%s", got[0].Claimable, strings.Join(got[0].Reasons, "\n"), strings.Join(tt.reasons, "\n"))
+			}
+			if tt.name == "a table without NUM-LIVE" {
+				if u := uncovered(rep.RequestedLevels, rep.Checks); !slices.Equal(u[spec.Core], []string{"NUM-LIVE"}) {
+					t.Errorf("uncovered %v, want [NUM-LIVE]", u)
+				}
+			}
+		})
+	}
 }

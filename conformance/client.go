@@ -52,6 +52,9 @@ type client struct {
 	mu         sync.Mutex
 	strikes    int  // exchanges in a row without a response
 	stopped    bool // strikes reached maxStrikes
+	// step is the index of the check running, set by the engine, and
+	// streakStart the step during which the current run of strikes began.
+	step, streakStart int
 	// errorResponses are the responses of status 400 or more to metadata
 	// and inference requests, for OIP-ERROR-FORMAT (at most
 	// maxErrorResponses are kept).
@@ -91,11 +94,32 @@ func (c *client) tally(r *response) {
 	case errors.Is(r.err, errRunEnded):
 		// The run was cancelled or reached its deadline: not the target's doing.
 	default:
+		if c.strikes == 0 {
+			c.streakStart = c.step
+		}
 		c.strikes++
 		if c.maxStrikes > 0 && c.strikes >= c.maxStrikes {
 			c.stopped = true
 		}
 	}
+}
+
+// setStep records which check is running.
+func (c *client) setStep(i int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.step = i
+}
+
+// stoppedSince returns the step during which the run of unanswered
+// requests that stopped the target began, or −1 when it has not stopped.
+func (c *client) stoppedSince() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.stopped {
+		return -1
+	}
+	return c.streakStart
 }
 
 // takeErrorResponses returns the error responses kept so far.
@@ -106,9 +130,9 @@ func (c *client) takeErrorResponses() []*response {
 }
 
 // isProtocolRequest reports whether path is a metadata or inference
-// request (not a health probe).
+// request, not a health probe (server or model readiness).
 func isProtocolRequest(path string) bool {
-	return path == "/v2" || strings.HasPrefix(path, "/v2/models/")
+	return path == "/v2" || strings.HasPrefix(path, "/v2/models/") && !strings.HasSuffix(path, "/ready")
 }
 
 // errRunEnded marks a request cut short because the run itself ended (its
@@ -164,6 +188,8 @@ func (c *client) do(parent context.Context, method, path string, body []byte, he
 	if c.hasStopped() {
 		r.err = errStopped
 		r.ex.Error = r.err.Error()
+		r.ex.ResponseBytes = Bytes(0)
+		r.ex.Duration = Millis(0)
 		return r
 	}
 	defer c.tally(r)

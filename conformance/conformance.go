@@ -206,6 +206,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("conformance: run interrupted before %s: %w", ch.ID, err)
 		}
+		c.setStep(len(rep.Checks))
 		res := runCheck(runCtx, ch, e, opts.Deadline)
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("conformance: run interrupted during %s: %w", ch.ID, err)
@@ -218,6 +219,14 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	switch {
 	case c.hasStopped():
 		rep.Stopped = fmt.Sprintf("the target stopped answering: %d requests in a row got no response within %v", c.maxStrikes, c.timeout)
+		// The checks that failed on the unanswered requests that led up
+		// to it broke on a target that had stopped: undecided, not failed.
+		for i := max(c.stoppedSince(), 0); i < len(rep.Checks); i++ {
+			if r := &rep.Checks[i]; r.Status == spec.Fail {
+				r.Status = spec.Error
+				r.Message = fmt.Sprintf("target stopped answering: %d requests in a row got no response within %v; %s", c.maxStrikes, c.timeout, r.Message)
+			}
+		}
 	case runCtx.Err() != nil:
 		rep.Stopped = fmt.Sprintf("the run's deadline of %v passed", opts.Deadline)
 	}

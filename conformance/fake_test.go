@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -263,6 +264,17 @@ func (f *fake) infer(w http.ResponseWriter, r *http.Request) {
 	}
 	n := int(in.Shape[0])
 	logits, probs := fakeForward(x.F32, n)
+	want := map[string]bool{"logits": true, "probabilities": true}
+	if len(req.Outputs) > 0 {
+		want = map[string]bool{}
+		for _, o := range req.Outputs {
+			if o.Name != "logits" && o.Name != "probabilities" {
+				f.writeError(w, r, badStatus, fmt.Sprintf("model %s has no output %q", fakeModel, o.Name))
+				return
+			}
+			want[o.Name] = true
+		}
+	}
 	if f.fault == faultWrongNumbers {
 		logits[3] += 0.5
 	}
@@ -281,6 +293,9 @@ func (f *fake) infer(w http.ResponseWriter, r *http.Request) {
 		name string
 		data []float32
 	}{{"logits", logits}, {"probabilities", probs}} {
+		if !want[o.name] {
+			continue
+		}
 		d, err := oip.EncodeData(numerics.NewF32([]int64{int64(n), fakeOut}, o.data))
 		if err != nil {
 			f.writeError(w, r, http.StatusInternalServerError, err.Error())
@@ -289,6 +304,22 @@ func (f *fake) infer(w http.ResponseWriter, r *http.Request) {
 		resp.Outputs = append(resp.Outputs, oip.ResponseOutput{Name: o.name, Shape: []int64{int64(n), fakeOut}, Datatype: dt, Data: d})
 	}
 	f.writeJSON(w, http.StatusOK, resp)
+}
+
+// fakeOracle computes the stand-in model, as the reference oracle would.
+type fakeOracle struct{}
+
+func (fakeOracle) Predict(_ context.Context, model, version string, inputs map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
+	if model != fakeModel || version != fakeVersion {
+		return nil, fmt.Errorf("fake oracle: no model %s/%s", model, version)
+	}
+	x := inputs["input"]
+	n := int(x.Shape[0])
+	logits, probs := fakeForward(x.F32, n)
+	return map[string]numerics.Tensor{
+		"logits":        numerics.NewF32([]int64{int64(n), fakeOut}, logits),
+		"probabilities": numerics.NewF32([]int64{int64(n), fakeOut}, probs),
+	}, nil
 }
 
 // fixedClock returns a clock that advances by step on every reading.

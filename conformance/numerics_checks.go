@@ -556,8 +556,8 @@ func checkOutputValid(_ context.Context, e *env) Result {
 			}
 		}
 	}
-	if responses == 0 {
-		return notChecked(r.ev, "not checked: the numerics checks received no inference responses")
+	if values == 0 {
+		return notChecked(r.ev, "not checked: the numerics checks received no output values to examine (%d responses)", responses)
 	}
 	r.figure("responses", Count(responses))
 	r.figure("values", Count(values))

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,8 +24,8 @@ func TestBuiltinProfile(t *testing.T) {
 	}
 	ten := Duration(30 * time.Second)
 	var models []ModelRef
-	for _, m := range ReferenceModels {
-		for _, v := range ReferenceVersions {
+	for _, m := range spec.ReferenceModels() {
+		for _, v := range spec.ReferenceVersions() {
 			models = append(models, ModelRef{Name: m, Version: v, Reference: m, ReferenceVersion: v})
 		}
 	}
@@ -46,7 +45,7 @@ func TestBuiltinProfile(t *testing.T) {
 	}
 	// Every model the built-in profile names has a contract.
 	for _, m := range p.Models {
-		if _, err := ReferenceContract(m.Reference, m.ReferenceVersion); err != nil {
+		if _, err := spec.ModelContract(m.Reference, m.ReferenceVersion); err != nil {
 			t.Error(err)
 		}
 	}
@@ -157,31 +156,3 @@ func TestLoadProfileMissingFile(t *testing.T) {
 	}
 }
 
-func TestReferenceContract(t *testing.T) {
-	for _, m := range ReferenceModels {
-		for _, v := range ReferenceVersions {
-			c, err := ReferenceContract(m, v)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, ts := range slices.Concat(c.Inputs, c.Outputs) {
-				if ts.Shape[0] != -1 {
-					t.Errorf("%s/%s %s: the batch dimension %d is not variable", m, v, ts.Name, ts.Shape[0])
-				}
-				if ts.Datatype.IsFloat() && string(ts.Datatype) != strings.ToUpper(v) {
-					t.Errorf("%s/%s %s: datatype %s", m, v, ts.Name, ts.Datatype)
-				}
-			}
-		}
-	}
-	if _, err := ReferenceContract("seed-cnn", "int8"); err == nil {
-		t.Error("int8 accepted")
-	}
-	if _, err := ReferenceContract("resnet", "fp32"); err == nil {
-		t.Error("resnet accepted")
-	}
-	c, _ := ReferenceContract("seed-transformer", "fp64")
-	if c.Inputs[0].Datatype != "INT64" || !c.Inputs[1].Optional || c.Outputs[0].Datatype != "FP64" {
-		t.Errorf("seed-transformer contract %+v", c)
-	}
-}

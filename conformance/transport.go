@@ -76,7 +76,7 @@ func (b restBinding) infer(ctx context.Context, model, version string, req infer
 	path := modelPath(model, version) + "/infer"
 	body, header, err := encodeInfer(req)
 	if err != nil {
-		r := &response{ex: Exchange{Method: http.MethodPost, Path: path}}
+		r := &response{ex: Exchange{Method: http.MethodPost, Path: path, ResponseBytes: Bytes(0), Duration: Millis(0)}}
 		r.err = fmt.Errorf("the suite could not encode its request: %w", err)
 		r.ex.Error = r.err.Error()
 		r.encodeErr = true

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/schemas"
 	"github.com/aiconform/aiconform/spec"
 )
@@ -42,11 +43,11 @@ func sample() *conformance.Report {
 			{ID: "numerics/golden", Requirements: []string{"NUM-GOLDEN"}, Level: spec.Core, Status: spec.Fail, Message: long,
 				Duration: conformance.Millis(40 * time.Millisecond),
 				Evidence: conformance.Evidence{
-					Figures: map[string]conformance.Measure{"worstToleranceRatio": {Value: conformance.Float(math.Inf(1)), Unit: "1"}},
+					Figures: map[string]conformance.Measure{"worstToleranceRatio": {Value: numerics.Float(math.Inf(1)), Unit: "1"}},
 					Cases: []conformance.CaseEvidence{{Model: "seed-cnn", Version: "fp32", Set: "seed-cnn/fp32 (cpu)", Case: "case-003", Status: spec.Fail,
-						Tolerance: conformance.ToleranceRef{Class: "fp32", RTol: 1e-4, ATol: 1e-5},
-						Outputs: []conformance.OutputEvidence{{Name: "logits", Elements: 20, Violations: 1, MaxAbs: 0.5,
-							MaxRel: conformance.Float(math.Inf(1)), MaxULP: math.MaxUint64, WorstIndex: []int64{0, 3}, WorstGot: 0.8, WorstWant: 0.3, WorstRatio: 5000}}}}}},
+						Tolerance: numerics.Tolerance{Class: "fp32", RTol: 1e-4, ATol: 1e-5},
+						Outputs: []spec.OutputDiff{{Name: "logits", Diff: numerics.Diff{Elements: 20, Violations: 1, MaxAbs: 0.5,
+							MaxRel: math.Inf(1), MaxULP: math.MaxUint64, Worst: 3, WorstIndex: []int64{0, 3}, WorstGot: 0.8, WorstWant: 0.3, WorstRatio: 5000}}}}}}},
 			{ID: "api/infer-id-echo", Requirements: []string{"OIP-INFER-ID-ECHO"}, Level: spec.Core, Status: spec.Skip,
 				Message: "no inference succeeded, so the id echo could not be judged", Duration: conformance.Millis(0)},
 		},

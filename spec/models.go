@@ -270,10 +270,40 @@ func (c Contract) ComparedMask(name string, inputs map[string]numerics.Tensor, o
 	return compared, nil
 }
 
-// OutputDiff is the comparison of one output of a model.
+// OutputDiff is the comparison of one output of a model. Its JSON form is
+// the Diff's with the output's name added.
 type OutputDiff struct {
-	Name string `json:"name"`
+	Name string
 	numerics.Diff
+}
+
+// MarshalJSON writes {"name": ..., <the Diff's members>}.
+func (o OutputDiff) MarshalJSON() ([]byte, error) {
+	d, err := json.Marshal(o.Diff)
+	if err != nil {
+		return nil, err
+	}
+	n, err := json.Marshal(o.Name)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(`{"name":`), n...)
+	if len(d) > 2 {
+		out = append(out, ',')
+	}
+	return append(out, d[1:]...), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (o *OutputDiff) UnmarshalJSON(b []byte) error {
+	var name struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(b, &name); err != nil {
+		return err
+	}
+	o.Name = name.Name
+	return json.Unmarshal(b, &o.Diff)
 }
 
 // Compare compares every output of the contract that want holds with the

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -13,12 +12,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
 
+	"github.com/aiconform/aiconform/internal/sharedtest"
 	"github.com/aiconform/aiconform/schemas"
 )
 
-// anchorPath is the official Open Inference Protocol OpenAPI file, in the
-// shared/ folder that lies beside the repository (as in CI).
-var anchorPath = filepath.Join("..", "..", "shared", "anchors", "open-inference-protocol", "open_inference_rest.yaml")
+// anchorFile is the official Open Inference Protocol OpenAPI file, inside
+// the shared folder that sharedtest.EnvVar names; the anchor tests skip
+// when it is unset.
+const anchorFile = "anchors/open-inference-protocol/open_inference_rest.yaml"
 
 // messageKinds maps each message schema of the OpenAPI file to our kind.
 var messageKinds = map[string]string{
@@ -39,9 +40,10 @@ type openAPI struct {
 
 func loadAnchor(t *testing.T) openAPI {
 	t.Helper()
+	anchorPath := sharedtest.File(t, anchorFile)
 	b, err := os.ReadFile(anchorPath)
 	if err != nil {
-		t.Fatalf("the OIP anchor is needed beside the repository (shared/ next to the clone): %v", err)
+		t.Fatalf("reading the OIP anchor: %v", err)
 	}
 	j, err := yaml.YAMLToJSON(b)
 	if err != nil {

@@ -160,9 +160,12 @@ func isJSONValue(v any) bool {
 }
 
 // violations flattens the error tree into its leaves (the deepest causes),
-// one violation per missing or unexpected property, sorted by pointer.
+// one violation per missing or unexpected property, sorted by pointer. No
+// message shows a credential the document carries (a token pasted where
+// the name of its environment variable belongs, say): see redact.
 func violations(root *jsonschema.ValidationError, inst any) []Violation {
 	var out []Violation
+	secrets := credentials(inst)
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
 		if len(e.Causes) > 0 {
@@ -176,12 +179,17 @@ func violations(root *jsonschema.ValidationError, inst any) []Violation {
 			// A false subschema under properties: the property may not be here.
 			loc := e.InstanceLocation
 			if _, isObject := lookup(inst, loc[:len(loc)-1]).(map[string]any); isObject {
-				out = append(out, Violation{Pointer: pointer(loc[:len(loc)-1]), Message: fmt.Sprintf("property %s is not allowed here", quote(loc[len(loc)-1]))})
+				msg := fmt.Sprintf("property %s is not allowed here", quote(loc[len(loc)-1]))
+				out = append(out, Violation{Pointer: pointer(loc[:len(loc)-1]), Message: redact(msg, "", nil, secrets)})
 				return
 			}
 		}
-		for _, m := range messages(e.ErrorKind, lookup(inst, e.InstanceLocation)) {
-			out = append(out, Violation{Pointer: ptr, Message: m})
+		value, key := lookup(inst, e.InstanceLocation), ""
+		if loc := e.InstanceLocation; len(loc) > 0 {
+			key = loc[len(loc)-1]
+		}
+		for _, m := range messages(e.ErrorKind, value) {
+			out = append(out, Violation{Pointer: ptr, Message: redact(m, key, value, secrets)})
 		}
 	}
 	walk(root)

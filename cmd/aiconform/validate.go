@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -19,8 +20,9 @@ func init() { registerCommand(newValidateCmd) }
 type validateOptions struct {
 	// Files are the documents to validate; "-" reads standard input (JSON).
 	Files []string
-	// Kind is KIND or KIND@VERSION; empty takes each document's "kind" field
-	// and the latest schema version.
+	// Kind is KIND or KIND@VERSION; empty takes KIND from each file name of
+	// the form NAME.KIND.EXT, else from the document's "kind" field, and the
+	// latest schema version.
 	Kind string
 }
 
@@ -32,14 +34,19 @@ func newValidateCmd(s Streams) *cobra.Command {
 		Long: `Validate JSON or YAML documents (.yaml or .yml files are read as YAML) against
 the schemas of the aiconform standard (see 'aiconform schema list').
 
-The schema is chosen by the document's "kind" field, or by --kind, which
-Open Inference Protocol messages need since they have no such field. Each
+The schema is chosen by --kind when given; otherwise by the file name when it
+has the form NAME.KIND.EXT (acme.modelcard.yaml, req.oip-infer-request.json),
+which is how Open Inference Protocol messages, which have no "kind" field,
+validate without the flag; otherwise by the document's "kind" field. Each
 violation is printed as FILE: /json/pointer: message, where / is the document
 itself; each valid document as FILE: ok (kind K). All files are checked.
+Values that look like credentials (tokens, passwords, Bearer headers) are
+never printed.
 
 Exit status: 0 all valid, 1 any invalid, 2 any file unreadable or
 unparseable, or a kind missing or unknown.`,
-		Example: `  aiconform validate testdata/examples/valid/acme-cloud.modelcard.json
+		Example: `  aiconform validate testdata/examples/valid/*
+  aiconform validate testdata/examples/valid/acme-cloud.modelcard.json
   aiconform validate --kind oip-infer-request request.json
   curl -s localhost:8000/v2 | aiconform validate --kind oip-server-metadata -`,
 		Args: cobra.MinimumNArgs(1),
@@ -48,7 +55,7 @@ unparseable, or a kind missing or unknown.`,
 			return runValidate(o, s)
 		},
 	}
-	cmd.Flags().StringVar(&o.Kind, "kind", "", "document kind, KIND or KIND@VERSION (default: the document's \"kind\" field, latest version)")
+	cmd.Flags().StringVar(&o.Kind, "kind", "", "document kind, KIND or KIND@VERSION (default: KIND of a file named NAME.KIND.EXT, else the document's \"kind\" field; latest version)")
 	return cmd
 }
 
@@ -71,6 +78,20 @@ func runValidate(o validateOptions, s Streams) error {
 		return exitCode(worst, nil)
 	}
 	return nil
+}
+
+// kindFromName returns KIND of a file named NAME.KIND.EXT when KIND is a
+// schema kind, and "" otherwise (NAME may itself contain dots).
+func kindFromName(name string) string {
+	parts := strings.Split(filepath.Base(name), ".")
+	if len(parts) < 3 || parts[0] == "" {
+		return ""
+	}
+	k := parts[len(parts)-2]
+	if checkKindRef(k, "") != nil {
+		return ""
+	}
+	return k
 }
 
 // validateFile validates one file and reports on s: violations and ok lines
@@ -98,13 +119,16 @@ func validateFile(name, kind, version string, s Streams) int {
 		return ExitUsage
 	}
 	if kind == "" {
+		kind = kindFromName(name)
+	}
+	if kind == "" {
 		k, ok := schemas.KindOf(doc)
 		switch {
 		case !ok:
-			fmt.Fprintf(s.Err, "%s: no \"kind\" field (a string); pass --kind (one of %s)\n", name, strings.Join(schemas.Kinds(), ", "))
+			fmt.Fprintf(s.Err, "%s: cannot tell the document kind: no \"kind\" field (a string) and the file name is not NAME.KIND.EXT; name it NAME.KIND.json (or .yaml) or pass --kind, KIND one of %s\n", name, strings.Join(schemas.Kinds(), ", "))
 			return ExitUsage
 		case checkKindRef(k, "") != nil:
-			fmt.Fprintf(s.Err, "%s: unknown kind %q in the \"kind\" field; want one of %s\n", name, k, strings.Join(schemas.Kinds(), ", "))
+			fmt.Fprintf(s.Err, "%s: unknown kind %s in the \"kind\" field; want one of %s\n", name, schemas.QuoteValue("kind", k), strings.Join(schemas.Kinds(), ", "))
 			return ExitUsage
 		}
 		kind = k

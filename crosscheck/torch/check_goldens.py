@@ -5,8 +5,8 @@ naming the file on a difference), load the torch.nn reference modules from
 the published weights, run every case on CPU in the set's datatype and
 compare each output with the golden:
 
-  FP64 sets: |got − want| ≤ 1e-12 + 1e-10·|want| (the cross-check rule of
-             issue 3: two FP64 implementations agree to about 1e-10);
+  FP64 sets: |got − want| ≤ 1e-12 + 1e-10·|want| (the cross-check rule:
+             two FP64 implementations agree to about 1e-10);
   FP32 sets: the set's tolerance class from spec/v1/requirements.json.
 
 The Transformer's logits at padded positions (attention_mask 0) are not

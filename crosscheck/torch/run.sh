@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# PyTorch cross-check of the published weights and goldens (issue 3).
+# PyTorch cross-check of the published weights and goldens.
 # Runs from a clean clone, from any directory; needs Debian's python3-torch
 # (torch 1.13) and Go. Steps:
 #   1. self-tests of the cross-check (safetensors codec, weight generator,

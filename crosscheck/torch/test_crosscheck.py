@@ -224,10 +224,45 @@ class ModelsTest(unittest.TestCase):
         self.assertGreater(float((a[0, :4] - b[0, :4]).abs().max()), 1e-3)
 
     def test_fp32_pe_is_binary64_rounded(self):
+        # An FP32 model keeps the positional encoding in binary64 and rounds
+        # it to binary32 at use. The buffer is computed with numpy's sin,
+        # cos and power, the reference below with Python's math (the C
+        # library): different implementations of functions that neither
+        # rounds correctly, so they are compared within stated bounds,
+        # never bit for bit. On CPUs with AVX-512 numpy takes vectorized
+        # routines whose float64 sin and cos numpy allows 4 ULP of error;
+        # the C library's are within 1 ULP.
         m = models.load("seed-transformer", self.tmp.name, torch.float32)
         self.assertEqual(m.pe.dtype, torch.float64)
-        self.assertEqual(float(m.pe[5, 0]), math.sin(5.0))
+        pe = m.pe.numpy()
+        length, d = pe.shape
+        self.assertEqual((length, d), (models.MAX_LEN, models.D_MODEL))
+        angle = np.array([[t / 10000.0 ** (2 * i / d) for i in range(d // 2)] for t in range(length)])
+        ref = np.empty_like(pe)
+        ref[:, 0::2] = np.vectorize(math.sin)(angle)
+        ref[:, 1::2] = np.vectorize(math.cos)(angle)
 
+        # Columns 0 and 1 have the angle t exactly (10000^0 = 1), so both
+        # sides evaluate sin and cos of the same binary64 number: at most
+        # 4 + 1 = 5 ULP apart in binary64.
+        for col in (0, 1):
+            self.assertLessEqual(goldenset.ulp_distance(pe[:, col], ref[:, col], torch.float64), 5, f"column {col}")
+        # Elsewhere the angles may differ too: the exponent 2i/d is exact,
+        # each side's power is within 4 ULP and each division rounds once,
+        # so |Δangle| <= 9·2^-52·angle (10 is used); sin and cos have slope
+        # at most 1, and the results add the 5 ULP above.
+        eps = 2.0 ** -52
+        bound = 10 * eps * np.repeat(angle, 2, axis=1) + 5 * np.spacing(np.maximum(np.abs(pe), np.abs(ref)))
+        err = np.abs(pe - ref)
+        worst = np.unravel_index(np.argmax(err / bound), err.shape)
+        self.assertTrue(bool((err <= bound).all()),
+                        f"PE{list(worst)} = {pe[worst]!r}, math gives {ref[worst]!r}: |diff| {err[worst]:.3g} > bound {bound[worst]:.3g}")
+
+        # A float32 evaluation would be about 2^28 binary64 ULP off, far
+        # outside these bounds. Rounded once to binary32, values this close
+        # are equal or adjacent (equal unless a binary32 rounding boundary
+        # lies between them).
+        self.assertLessEqual(goldenset.ulp_distance(pe.astype(np.float32), ref.astype(np.float32), torch.float32), 1)
 
 if __name__ == "__main__":
     unittest.main()

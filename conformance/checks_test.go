@@ -71,7 +71,9 @@ func missingChecks(table []check) []string {
 func TestLevelVerdicts(t *testing.T) {
 	// r is a result of a MUST check of level l.
 	must := map[spec.Level]string{spec.Core: "NUM-GOLDEN", spec.Performance: "LAT-SERVER", spec.Safety: "SAFE-OVERSIZE"}
-	r := func(l spec.Level, s spec.Status) Result { return Result{Level: l, Status: s, Requirements: []string{must[l]}} }
+	r := func(l spec.Level, s spec.Status) Result {
+		return Result{Level: l, Status: s, Requirements: []string{must[l]}}
+	}
 	should := Result{Level: spec.Performance, Status: spec.Fail, Requirements: []string{"LAT-CACHE-AUDIT"}}
 	tests := []struct {
 		name    string
@@ -184,7 +186,6 @@ func TestRunCheckRecovers(t *testing.T) {
 		t.Errorf("message %q is not one line", r.Message)
 	}
 }
-
 
 // TestClaims computes the claim rules over results made from the check
 // table: every check passing is claimable; a table lacking a MUST

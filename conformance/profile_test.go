@@ -155,4 +155,3 @@ func TestLoadProfileMissingFile(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
-

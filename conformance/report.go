@@ -143,7 +143,7 @@ type CaseEvidence struct {
 // Measure is a number with its unit, e.g. {"value": 12.5, "unit": "ms"}.
 type Measure struct {
 	Value numerics.Float `json:"value"`
-	Unit  string `json:"unit"`
+	Unit  string         `json:"unit"`
 }
 
 // Units used in reports.

@@ -28,4 +28,3 @@ func TestFloatJSON(t *testing.T) {
 		t.Error(`"Infinity" accepted`)
 	}
 }
-

@@ -35,7 +35,7 @@ type Report struct {
 	// Seed is the 64-bit seed of every input drawn during the run, in
 	// decimal; the same seed against the same target sends the same
 	// requests.
-	Seed string `json:"seed"`
+	Seed string `json:"seed,omitempty"`
 	// Deadline is the cap of the whole run, when one was set.
 	Deadline *Measure `json:"deadline,omitempty"`
 	// Stopped says why the run gave up on its target, when it did.
@@ -43,12 +43,12 @@ type Report struct {
 	Summary Summary `json:"summary"`
 	// Uncovered lists, per requested level, the MUST requirements no
 	// check of the run cites.
-	Uncovered map[spec.Level][]string `json:"uncovered"`
+	Uncovered map[spec.Level][]string `json:"uncovered,omitempty"`
 	// Warnings are the SHOULD checks that failed or erred: they do not
 	// change a verdict.
-	Warnings []string `json:"warnings"`
+	Warnings []string `json:"warnings,omitempty"`
 	// Claim computes the claim rules per requested level.
-	Claim  []LevelClaim `json:"claim"`
+	Claim  []LevelClaim `json:"claim,omitempty"`
 	Checks []Result     `json:"checks"`
 }
 

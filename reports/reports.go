@@ -127,6 +127,28 @@ func Summary(w io.Writer, rep *conformance.Report) error {
 		levels = append(levels, fmt.Sprintf("%s %s%s", l, rep.Levels[l], mark))
 	}
 	fmt.Fprintf(w, "levels: %s\n", strings.Join(levels, " · "))
+	if rep.Seed != "" {
+		fmt.Fprintf(w, "seed: %s (rerun with --seed %s to send the same inputs)\n", rep.Seed, rep.Seed)
+	}
+	if rep.Stopped != "" {
+		fmt.Fprintf(w, "stopped: %s\n", rep.Stopped)
+	}
+	for _, wn := range rep.Warnings {
+		fmt.Fprintf(w, "warning: SHOULD check %s\n", wn)
+	}
+	for _, c := range rep.Claim {
+		if c.Claimable {
+			fmt.Fprintf(w, "claim: %s claimable\n", c.Level)
+			continue
+		}
+		reasons := c.Reasons
+		more := ""
+		if len(reasons) > maxClaimReasons {
+			more = fmt.Sprintf("; and %d more in report.json", len(reasons)-maxClaimReasons)
+			reasons = reasons[:maxClaimReasons]
+		}
+		fmt.Fprintf(w, "claim: %s not claimable: %s%s\n", c.Level, strings.Join(reasons, "; "), more)
+	}
 	if rep.Conformant() {
 		fmt.Fprintf(w, "verdict: CONFORMANT at %s\n", joinLevels(rep.RequestedLevels))
 	} else {
@@ -134,6 +156,9 @@ func Summary(w io.Writer, rep *conformance.Report) error {
 	}
 	return nil
 }
+
+// maxClaimReasons is how many reasons against a claim the summary prints.
+const maxClaimReasons = 3
 
 func requested(rep *conformance.Report, l spec.Level) bool {
 	for _, r := range rep.RequestedLevels {

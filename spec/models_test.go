@@ -2,7 +2,9 @@ package spec
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -110,5 +112,61 @@ func TestOutputDiffJSON(t *testing.T) {
 	}
 	if back.Name != "logits" || back.Violations != 1 || !math.IsInf(back.MaxRel, 1) || !slices.Equal(back.WorstIndex, []int64{0, 2}) {
 		t.Errorf("round trip %+v", back)
+	}
+}
+
+// TestServedTensorsTable holds the "Served tensors" table of
+// reference-models.md to models.json, row by row.
+func TestServedTensorsTable(t *testing.T) {
+	b, err := os.ReadFile("v1/reference-models.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	start := strings.Index(text, "| model | inputs | outputs |")
+	if start < 0 {
+		t.Fatal("reference-models.md has no served tensors table")
+	}
+	rows := 0
+	for _, line := range strings.Split(text[start:], "\n")[2:] {
+		if !strings.HasPrefix(line, "|") {
+			break
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		model := strings.Trim(strings.TrimSpace(cells[0]), "`")
+		c, err := ModelContract(model, "fp32")
+		if err != nil {
+			t.Errorf("table row %q: %v", line, err)
+			continue
+		}
+		rows++
+		for i, ts := range [][]Tensor{c.Inputs, c.Outputs} {
+			var want []string
+			for _, x := range ts {
+				dt := string(x.Datatype)
+				if x.Datatype.IsFloat() {
+					dt = FloatPlaceholder
+				}
+				dims := make([]string, len(x.Shape))
+				for j, d := range x.Shape {
+					dims[j] = strings.Replace(fmt.Sprint(d), "-", "−", 1)
+				}
+				cell := fmt.Sprintf("`%s` %s [%s]", x.Name, dt, strings.Join(dims, ","))
+				if x.Optional {
+					cell += ", optional"
+				}
+				want = append(want, cell)
+			}
+			sep := ", "
+			if i == 0 {
+				sep = "; "
+			}
+			if got := strings.TrimSpace(cells[i+1]); got != strings.Join(want, sep) {
+				t.Errorf("%s %s: the table says %q, models.json %q", model, []string{"inputs", "outputs"}[i], got, strings.Join(want, sep))
+			}
+		}
+	}
+	if rows != len(ReferenceModels()) {
+		t.Errorf("the table has %d models, models.json %d", rows, len(ReferenceModels()))
 	}
 }

@@ -23,7 +23,10 @@ type runOptions struct {
 	ProfileFile string
 	OutDir      string
 	Timeout     time.Duration
-	Deadline    time.Duration
+	// TimeoutSet says --timeout was given: zero is then an error, as it
+	// is in a profile's timeouts.request.
+	TimeoutSet bool
+	Deadline   time.Duration
 	// Seed seeds the inputs drawn during the run; SeedSet says --seed was
 	// given (otherwise the run draws one).
 	Seed    uint64
@@ -44,13 +47,14 @@ func newRunCmd(s Streams) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.SeedSet = cmd.Flags().Changed("seed")
+			o.TimeoutSet = cmd.Flags().Changed("timeout")
 			return runRun(cmd.Context(), o, s)
 		},
 	}
 	cmd.Flags().StringVar(&o.Target, "target", "", "base URL of the endpoint, e.g. http://127.0.0.1:8000 (required)")
 	cmd.Flags().StringVar(&o.ProfileFile, "profile", "", "profile file, YAML or JSON (default: the built-in profile of the reference models)")
 	cmd.Flags().StringVar(&o.OutDir, "out", o.OutDir, "directory the report is written to")
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "limit of each request, e.g. 10s; 0 takes the profile's timeouts.request, else 30s")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "limit of each request, a positive duration such as 10s (default: the profile's timeouts.request, else 30s)")
 	cmd.Flags().DurationVar(&o.Deadline, "deadline", 0, "limit of the whole run, e.g. 10m; 0 sets none")
 	cmd.Flags().Uint64Var(&o.Seed, "seed", 0, "64-bit seed of the inputs drawn during the run, decimal or 0x hex (default: drawn from a cryptographic source; the report records it)")
 	return cmd
@@ -60,8 +64,8 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 	if o.Target == "" {
 		return usageError(errors.New("run: --target is required"))
 	}
-	if o.Timeout < 0 {
-		return usageError(fmt.Errorf("run: --timeout is %v, want a positive duration (or 0 for the profile's)", o.Timeout))
+	if o.Timeout < 0 || o.TimeoutSet && o.Timeout == 0 {
+		return usageError(fmt.Errorf("run: --timeout is %v, want a positive duration (as a profile's timeouts.request must be)", o.Timeout))
 	}
 	if o.Deadline < 0 {
 		return usageError(fmt.Errorf("run: --deadline is %v, want a positive duration (or 0 for none)", o.Deadline))

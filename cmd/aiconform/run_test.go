@@ -387,6 +387,7 @@ func TestRunConfigErrors(t *testing.T) {
 		{"no target", []string{"run"}, []string{"--target is required"}},
 		{"bad target", []string{"run", "--target", "localhost:8000"}, []string{"scheme must be http or https"}},
 		{"negative timeout", []string{"run", "--target", ts.URL, "--timeout", "-1s"}, []string{"--timeout is -1s"}},
+		{"zero timeout, as in a profile", []string{"run", "--target", ts.URL, "--timeout", "0s"}, []string{"--timeout is 0s, want a positive duration (as a profile's timeouts.request must be)"}},
 		{"bad timeout", []string{"run", "--target", ts.URL, "--timeout", "soon"}, []string{"soon"}},
 		{"argument", []string{"run", "extra", "--target", ts.URL}, []string{"extra"}},
 		{"unwritable out", []string{"run", "--target", ts.URL, "--out", filepath.Join(notDir, "out")}, []string{"cannot write the report"}},

@@ -32,8 +32,8 @@ const Kind = "golden-manifest"
 
 // Tensor name prefixes inside a case file.
 const (
-	InputPrefix  = "input."
-	OutputPrefix = "output."
+	inputPrefix  = "input."
+	outputPrefix = "output."
 )
 
 // Manifest describes a golden directory.
@@ -165,16 +165,16 @@ func decodeCase(p string, c Case, b []byte) (Loaded, error) {
 	}
 	l := Loaded{Case: c, Inputs: map[string]numerics.Tensor{}, Outputs: map[string]numerics.Tensor{}}
 	for _, n := range c.Inputs {
-		t, ok := f.Tensors[InputPrefix+n]
+		t, ok := f.Tensors[inputPrefix+n]
 		if !ok {
-			return Loaded{}, fmt.Errorf("golden: %s: case %s lists input %q but the file has no tensor %q", p, c.Name, n, InputPrefix+n)
+			return Loaded{}, fmt.Errorf("golden: %s: case %s lists input %q but the file has no tensor %q", p, c.Name, n, inputPrefix+n)
 		}
 		l.Inputs[n] = t
 	}
 	for _, n := range c.Outputs {
-		t, ok := f.Tensors[OutputPrefix+n]
+		t, ok := f.Tensors[outputPrefix+n]
 		if !ok {
-			return Loaded{}, fmt.Errorf("golden: %s: case %s lists output %q but the file has no tensor %q", p, c.Name, n, OutputPrefix+n)
+			return Loaded{}, fmt.Errorf("golden: %s: case %s lists output %q but the file has no tensor %q", p, c.Name, n, outputPrefix+n)
 		}
 		l.Outputs[n] = t
 	}
@@ -185,10 +185,10 @@ func decodeCase(p string, c Case, b []byte) (Loaded, error) {
 func EncodeCase(inputs, outputs map[string]numerics.Tensor, metadata map[string]string) ([]byte, error) {
 	all := make(map[string]numerics.Tensor, len(inputs)+len(outputs))
 	for n, t := range inputs {
-		all[InputPrefix+n] = t
+		all[inputPrefix+n] = t
 	}
 	for n, t := range outputs {
-		all[OutputPrefix+n] = t
+		all[outputPrefix+n] = t
 	}
 	return safetensors.Encode(all, metadata)
 }

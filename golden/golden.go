@@ -11,6 +11,7 @@
 package golden
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -18,7 +19,6 @@ import (
 	"io/fs"
 	"path"
 	"sort"
-	"strings"
 
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/safetensors"
@@ -32,8 +32,8 @@ const Kind = "golden-manifest"
 
 // Tensor name prefixes inside a case file.
 const (
-	InputPrefix  = "input."
-	OutputPrefix = "output."
+	inputPrefix  = "input."
+	outputPrefix = "output."
 )
 
 // Manifest describes a golden directory.
@@ -104,60 +104,77 @@ func Digest(b []byte) string {
 }
 
 // ReadManifest reads and decodes dir/manifest.json from fsys, rejecting
-// unknown fields. Schema validation is the caller's (see schemas.Validate).
+// unknown fields, and returns it with its bytes. It neither checks the
+// manifest against its schema nor reads the files it lists: Open does both.
 func ReadManifest(fsys fs.FS, dir string) (*Manifest, []byte, error) {
 	p := path.Join(dir, ManifestFile)
 	b, err := fs.ReadFile(fsys, p)
 	if err != nil {
 		return nil, nil, fmt.Errorf("golden: %w", err)
 	}
-	var m Manifest
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return nil, nil, fmt.Errorf("golden: %s: %w", p, err)
+	m, err := decodeManifest(p, b)
+	if err != nil {
+		return nil, nil, err
 	}
-	if m.Kind != Kind {
-		return nil, nil, fmt.Errorf("golden: %s: /kind is %q, want %q", p, m.Kind, Kind)
-	}
-	return &m, b, nil
+	return m, b, nil
 }
 
-// ReadVerified reads a file named in the manifest and checks its digest.
-func ReadVerified(fsys fs.FS, dir string, ref FileRef) ([]byte, error) {
-	p := path.Join(dir, ref.Path)
+// decodeManifest decodes the manifest p holding b.
+func decodeManifest(p string, b []byte) (*Manifest, error) {
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("golden: %s: %w", p, err)
+	}
+	if m.Kind != Kind {
+		return nil, fmt.Errorf("golden: %s: /kind is %q, want %q", p, m.Kind, Kind)
+	}
+	return &m, nil
+}
+
+// readVerified reads a file named in the manifest and checks its digest.
+func readVerified(fsys fs.FS, p, want string) ([]byte, error) {
 	b, err := fs.ReadFile(fsys, p)
 	if err != nil {
-		return nil, fmt.Errorf("golden: %w", err)
+		return nil, &IntegrityError{File: p, Want: want, Err: err}
 	}
-	if got := Digest(b); got != ref.SHA256 {
-		return nil, fmt.Errorf("golden: %s: sha256 is %s, the manifest records %s", p, got, ref.SHA256)
+	if got := Digest(b); got != want {
+		return nil, &IntegrityError{File: p, Got: got, Want: want}
 	}
 	return b, nil
 }
 
-// LoadCase reads, verifies and decodes one case of a set.
+// LoadCase reads, verifies and decodes one case of a set whose manifest is
+// in dir.
 func LoadCase(fsys fs.FS, dir string, c Case) (Loaded, error) {
-	b, err := ReadVerified(fsys, dir, FileRef{Path: c.File, SHA256: c.SHA256})
+	p := path.Join(dir, c.File)
+	b, err := readVerified(fsys, p, c.SHA256)
 	if err != nil {
-		return Loaded{}, err
+		return Loaded{}, fmt.Errorf("golden: %w", err)
 	}
+	return decodeCase(p, c, b)
+}
+
+// decodeCase decodes case c from b, the bytes of file p, keeping the
+// tensors the manifest lists.
+func decodeCase(p string, c Case, b []byte) (Loaded, error) {
 	f, err := safetensors.Decode(b)
 	if err != nil {
-		return Loaded{}, fmt.Errorf("golden: %s: %w", path.Join(dir, c.File), err)
+		return Loaded{}, fmt.Errorf("golden: %s: %w", p, err)
 	}
 	l := Loaded{Case: c, Inputs: map[string]numerics.Tensor{}, Outputs: map[string]numerics.Tensor{}}
 	for _, n := range c.Inputs {
-		t, ok := f.Tensors[InputPrefix+n]
+		t, ok := f.Tensors[inputPrefix+n]
 		if !ok {
-			return Loaded{}, fmt.Errorf("golden: %s: case %s lists input %q but the file has no tensor %q", path.Join(dir, c.File), c.Name, n, InputPrefix+n)
+			return Loaded{}, fmt.Errorf("golden: %s: case %s lists input %q but the file has no tensor %q", p, c.Name, n, inputPrefix+n)
 		}
 		l.Inputs[n] = t
 	}
 	for _, n := range c.Outputs {
-		t, ok := f.Tensors[OutputPrefix+n]
+		t, ok := f.Tensors[outputPrefix+n]
 		if !ok {
-			return Loaded{}, fmt.Errorf("golden: %s: case %s lists output %q but the file has no tensor %q", path.Join(dir, c.File), c.Name, n, OutputPrefix+n)
+			return Loaded{}, fmt.Errorf("golden: %s: case %s lists output %q but the file has no tensor %q", p, c.Name, n, outputPrefix+n)
 		}
 		l.Outputs[n] = t
 	}
@@ -168,10 +185,10 @@ func LoadCase(fsys fs.FS, dir string, c Case) (Loaded, error) {
 func EncodeCase(inputs, outputs map[string]numerics.Tensor, metadata map[string]string) ([]byte, error) {
 	all := make(map[string]numerics.Tensor, len(inputs)+len(outputs))
 	for n, t := range inputs {
-		all[InputPrefix+n] = t
+		all[inputPrefix+n] = t
 	}
 	for n, t := range outputs {
-		all[OutputPrefix+n] = t
+		all[outputPrefix+n] = t
 	}
 	return safetensors.Encode(all, metadata)
 }

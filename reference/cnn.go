@@ -9,10 +9,8 @@ import (
 
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/reference/weightgen"
+	"github.com/aiconform/aiconform/spec"
 )
-
-// SeedCNNID is the model id of the CNN of the seed document.
-const SeedCNNID = "seed-cnn"
 
 // The versions every reference model has: FP32 tensors (the default) and
 // FP64 tensors holding the same weights widened exactly.
@@ -21,13 +19,16 @@ const (
 	VersionFP64 = "fp64"
 )
 
+// Versions lists the versions every reference model has, the default
+// first: the reference versions of the spec.
+func Versions() []string { return spec.ReferenceVersions() }
+
 // VersionOf returns the model version whose floating tensors are dtype.
 func VersionOf(dtype numerics.DType) (string, error) {
-	switch dtype {
-	case numerics.FP32:
-		return VersionFP32, nil
-	case numerics.FP64:
-		return VersionFP64, nil
+	for _, v := range Versions() {
+		if mv, ok := spec.LookupVersion(v); ok && mv.Datatype == dtype {
+			return v, nil
+		}
 	}
 	return "", fmt.Errorf("reference: no model version computes in %q (want FP32 or FP64)", dtype)
 }
@@ -87,19 +88,6 @@ func NewSeedCNN(weights map[string]numerics.Tensor, dtype numerics.DType) (Model
 		return nil, err
 	}
 	return m, nil
-}
-
-// Inputs returns the one input, images [N,1,28,28] in the model's dtype.
-func (m *seedCNN) Inputs() []TensorSpec {
-	return []TensorSpec{{Name: "input", DType: m.dtype, Shape: []int64{-1, 1, cnnSide, cnnSide}}}
-}
-
-// Outputs returns logits and probabilities, [N,10] in the model's dtype.
-func (m *seedCNN) Outputs() []TensorSpec {
-	return []TensorSpec{
-		{Name: "logits", DType: m.dtype, Shape: []int64{-1, cnnClasses}},
-		{Name: "probabilities", DType: m.dtype, Shape: []int64{-1, cnnClasses}},
-	}
 }
 
 // build compiles the graph of seed-cnn for a batch of key.batch images:

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -126,10 +125,11 @@ func GenerateGoldens(models []Model, outDir string, opts GenerateOptions) error 
 // goldenSet computes one model's set, adding its case files to files.
 func goldenSet(model Model, opts GenerateOptions, files map[string][]byte) (golden.Set, error) {
 	id, version := model.ID(), model.Version()
-	dtype, err := modelDType(model)
-	if err != nil {
-		return golden.Set{}, err
+	v, ok := spec.LookupVersion(version)
+	if !ok {
+		return golden.Set{}, fmt.Errorf("reference: generate goldens: model %s has version %q, which is not a reference version of spec %s", id, version, spec.Version)
 	}
+	dtype := v.Datatype
 	wref, ok := opts.Weights[id]
 	if !ok {
 		return golden.Set{}, fmt.Errorf("reference: generate goldens: no weights file given for model %q", id)
@@ -140,7 +140,7 @@ func goldenSet(model Model, opts GenerateOptions, files map[string][]byte) (gold
 	}
 	set := golden.Set{
 		Model: id, Version: version, DType: dtype, Device: DeviceCPU,
-		Producer: framework(), ToleranceClass: version, Weights: wref,
+		Producer: framework(), ToleranceClass: v.ToleranceClass, Weights: wref,
 	}
 	if _, ok := spec.Tolerance(set.ToleranceClass); !ok {
 		return golden.Set{}, fmt.Errorf("reference: generate goldens: spec %s has no tolerance class %q for %s/%s", spec.Version, set.ToleranceClass, id, version)
@@ -168,17 +168,6 @@ func goldenSet(model Model, opts GenerateOptions, files map[string][]byte) (gold
 		})
 	}
 	return set, nil
-}
-
-// modelDType is the floating datatype of a model's version.
-func modelDType(m Model) (numerics.DType, error) {
-	switch m.Version() {
-	case VersionFP32:
-		return numerics.FP32, nil
-	case VersionFP64:
-		return numerics.FP64, nil
-	}
-	return "", fmt.Errorf("reference: model %s has version %q, want %q or %q", m.ID(), m.Version(), VersionFP32, VersionFP64)
 }
 
 // checkReplaceable refuses an outDir that exists and holds files but no
@@ -278,38 +267,6 @@ func WriteFileAtomic(name string, b []byte) (err error) {
 	return nil
 }
 
-// IntegrityError reports a file whose sha256 differs from the one its
-// manifest records (or that is missing).
-type IntegrityError struct {
-	// File is the path of the file as the verifier opened it.
-	File string
-	// Got is the file's digest ("" when it could not be read), Want the
-	// manifest's.
-	Got, Want string
-	// Err is the read error, if any.
-	Err error
-}
-
-func (e *IntegrityError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("%s: cannot read the file the manifest lists: %v", e.File, e.Err)
-	}
-	return fmt.Sprintf("%s: sha256 is %s, the manifest records %s", e.File, e.Got, e.Want)
-}
-
-func (e *IntegrityError) Unwrap() error { return e.Err }
-
-// VerifyOptions configures VerifyGoldens.
-type VerifyOptions struct {
-	// Testdata, when not nil, is the testdata root (see aiconform.Testdata)
-	// against which each set's weights path is resolved; the weights file's
-	// digest must match the manifest's. Nil skips the weights check.
-	Testdata fs.FS
-	// Only, when not empty, restricts the recomputation to the sets of
-	// these model ids; the digests of every file are still checked.
-	Only []string
-}
-
 // TensorResult is the comparison of one output tensor of one case.
 type TensorResult struct {
 	Model, Version, Case, Tensor string
@@ -324,8 +281,7 @@ func (r TensorResult) Label() string {
 
 // VerifyResult is the outcome of VerifyGoldens.
 type VerifyResult struct {
-	Manifest *golden.Manifest
-	Tensors  []TensorResult
+	Tensors []TensorResult
 }
 
 // Failures returns the tensors outside their tolerance.
@@ -342,115 +298,59 @@ func (r *VerifyResult) Failures() []TensorResult {
 // OK reports whether every tensor agreed.
 func (r *VerifyResult) OK() bool { return len(r.Failures()) == 0 }
 
-// VerifyGoldens checks the golden directory dir of fsys: it checks the
-// sha256 of every file the manifest lists (and of the weights, see
-// VerifyOptions), then recomputes every case with the matching model of
-// models and compares each output with numerics.CompareMasked under the set's
-// tolerance class. Mismatches are data in the result; the error reports a
-// set that cannot be checked: an unreadable manifest, a missing model or
-// tolerance class, or files whose digests differ (*IntegrityError values,
-// joined, one per file, before anything is computed).
-func VerifyGoldens(fsys fs.FS, dir string, models []Model, opts VerifyOptions) (*VerifyResult, error) {
-	m, _, err := golden.ReadManifest(fsys, dir)
-	if err != nil {
-		return nil, fmt.Errorf("reference: %w", err)
-	}
-	if m.SpecVersion != spec.Version {
-		return nil, fmt.Errorf("reference: %s: /specVersion is %q, this build implements %q", path.Join(dir, golden.ManifestFile), m.SpecVersion, spec.Version)
-	}
-	var integrity []error
-	for _, s := range m.Sets {
-		if opts.Testdata != nil {
-			if err := checkDigest(opts.Testdata, s.Weights.Path, s.Weights.SHA256); err != nil {
-				integrity = append(integrity, err)
-			}
+// VerifyGoldens recomputes every case of an opened golden directory (see
+// golden.Open, which checks its digests and its cases) with the matching
+// model of models and compares the outputs with the case's through the
+// set's contract (spec.Contract.Compare) under the set's tolerance class.
+// only, when not empty, restricts the recomputation to the sets of these
+// model ids. Mismatches are data in the result; the error reports a set
+// that cannot be checked: a model id of only the directory has no set of,
+// or a set no model of models computes.
+func VerifyGoldens(d *golden.Directory, models []Model, only []string) (*VerifyResult, error) {
+	for _, id := range only {
+		if !slices.ContainsFunc(d.Sets, func(s golden.LoadedSet) bool { return s.Model == id }) {
+			return nil, fmt.Errorf("reference: %s has no golden set of model %q", golden.ManifestFile, id)
 		}
-		for _, c := range s.Cases {
-			if err := checkDigest(fsys, path.Join(dir, c.File), c.SHA256); err != nil {
-				integrity = append(integrity, err)
-			}
-		}
-	}
-	if len(integrity) > 0 {
-		return nil, errors.Join(integrity...)
 	}
 	// Resolve every set before computing anything, so that a set that
 	// cannot be checked fails fast.
 	type plan struct {
-		set   golden.Set
+		set   golden.LoadedSet
 		where string
 		model Model
-		tol   numerics.Tolerance
 	}
 	var plans []plan
-	for _, id := range opts.Only {
-		if !slices.ContainsFunc(m.Sets, func(s golden.Set) bool { return s.Model == id }) {
-			return nil, fmt.Errorf("reference: %s has no golden set of model %q", path.Join(dir, golden.ManifestFile), id)
-		}
-	}
-	for si, s := range m.Sets {
-		if len(opts.Only) > 0 && !slices.Contains(opts.Only, s.Model) {
+	for si, s := range d.Sets {
+		if len(only) > 0 && !slices.Contains(only, s.Model) {
 			continue
 		}
-		where := fmt.Sprintf("%s: /sets/%d (%s/%s)", path.Join(dir, golden.ManifestFile), si, s.Model, s.Version)
+		where := fmt.Sprintf("%s: /sets/%d (%s/%s)", golden.ManifestFile, si, s.Model, s.Version)
 		model := Find(models, s.Model, s.Version)
 		if model == nil {
 			return nil, fmt.Errorf("reference: %s: no reference model %s at version %s", where, s.Model, s.Version)
 		}
-		dtype, err := modelDType(model)
-		if err != nil {
-			return nil, err
-		}
-		if s.DType != dtype {
-			return nil, fmt.Errorf("reference: %s: /dtype is %s, model version %s computes in %s", where, s.DType, s.Version, dtype)
-		}
-		tol, ok := spec.Tolerance(s.ToleranceClass)
-		if !ok {
-			return nil, fmt.Errorf("reference: %s: tolerance class %q is not in spec %s", where, s.ToleranceClass, spec.Version)
-		}
-		plans = append(plans, plan{s, where, model, tol})
+		plans = append(plans, plan{s, where, model})
 	}
-	res := &VerifyResult{Manifest: m}
+	res := &VerifyResult{}
 	for _, p := range plans {
-		for _, c := range p.set.Cases {
-			l, err := golden.LoadCase(fsys, dir, c)
-			if err != nil {
-				return nil, fmt.Errorf("reference: %w", err)
-			}
+		for _, l := range p.set.Loaded {
 			got, err := p.model.Forward(l.Inputs)
 			if err != nil {
-				return nil, fmt.Errorf("reference: %s case %s: %w", p.where, c.Name, err)
+				return nil, fmt.Errorf("reference: %s case %s: %w", p.where, l.Name, err)
 			}
-			for _, name := range c.Outputs {
-				g, ok := got[name]
-				if !ok {
-					return nil, fmt.Errorf("reference: %s case %s: model %s/%s has no output %q", p.where, c.Name, p.set.Model, p.set.Version, name)
-				}
-				want := l.Outputs[name]
-				compared, err := golden.ComparedMask(p.set.Model, name, l.Inputs, want.Shape)
-				if err != nil {
-					return nil, fmt.Errorf("reference: %s case %s: %w", p.where, c.Name, err)
-				}
+			diffs, err := p.set.Contract.Compare(l.Inputs, got, l.Outputs, p.set.Tolerance)
+			if err != nil {
+				return nil, fmt.Errorf("reference: %s case %s: %w", p.where, l.Name, err)
+			}
+			for _, od := range diffs {
 				res.Tensors = append(res.Tensors, TensorResult{
-					Model: p.set.Model, Version: p.set.Version, Case: c.Name, Tensor: name,
-					Tolerance: p.tol, Diff: numerics.CompareMasked(g, want, p.tol, compared),
+					Model: p.set.Model, Version: p.set.Version, Case: l.Name, Tensor: od.Name,
+					Tolerance: p.set.Tolerance, Diff: od.Diff,
 				})
 			}
 		}
 	}
 	return res, nil
-}
-
-// checkDigest reads p from fsys and compares its sha256 with want.
-func checkDigest(fsys fs.FS, p, want string) error {
-	b, err := fs.ReadFile(fsys, p)
-	if err != nil {
-		return &IntegrityError{File: p, Want: want, Err: err}
-	}
-	if got := golden.Digest(b); got != want {
-		return &IntegrityError{File: p, Got: got, Want: want}
-	}
-	return nil
 }
 
 // Find returns the model with the given id and version, or nil.

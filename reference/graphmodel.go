@@ -11,6 +11,7 @@ import (
 
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/reference/weightgen"
+	"github.com/aiconform/aiconform/spec"
 )
 
 // This file holds the plumbing the gorgonia models (seed-cnn, seed-rnn,
@@ -78,8 +79,10 @@ func (p *program) close() { p.vm.Close() }
 // architecture; the models embed it.
 type graphModel struct {
 	id, version string
-	dtype       numerics.DType
-	dt          tensor.Dtype
+	// contract is the served interface of the model at its version.
+	contract spec.Contract
+	dtype    numerics.DType
+	dt       tensor.Dtype
 	// params holds the parameters the graphs use, keyed by graph name, in
 	// the model's dtype ([]float32 or []float64 backings): the weights with
 	// their state_dict names, unless the model derives others from them;
@@ -96,7 +99,11 @@ func newGraphModel(id string, dtype numerics.DType, specs []weightgen.Spec, weig
 	if err != nil {
 		return graphModel{}, err
 	}
-	m := graphModel{id: id, version: version, dtype: dtype, dt: tensor.Float64}
+	c, err := spec.ModelContract(id, version)
+	if err != nil {
+		return graphModel{}, fmt.Errorf("reference: %w", err)
+	}
+	m := graphModel{id: id, version: version, contract: c, dtype: dtype, dt: tensor.Float64}
 	if dtype == numerics.FP32 {
 		m.dt = tensor.Float32
 	}
@@ -111,6 +118,12 @@ func (m *graphModel) ID() string { return m.id }
 
 // Version returns the model version, VersionFP32 or VersionFP64.
 func (m *graphModel) Version() string { return m.version }
+
+// Inputs returns the inputs of the model's contract.
+func (m *graphModel) Inputs() []spec.Tensor { return slices.Clone(m.contract.Inputs) }
+
+// Outputs returns the outputs of the model's contract.
+func (m *graphModel) Outputs() []spec.Tensor { return slices.Clone(m.contract.Outputs) }
 
 // start gives the model its pool and builds the program of key in it, so
 // that a graph construction error surfaces in the constructor rather than

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/aiconform/aiconform/numerics"
+	"github.com/aiconform/aiconform/spec"
 )
 
 // generatedWeights holds each model's generated weights, made once and
@@ -90,20 +91,11 @@ func testRejectsBadInputs(t *testing.T, m Model, blame bool, tests []badInput) {
 	}
 }
 
-// testMetadata checks model id's ID, Version, Inputs and Outputs at both
-// versions (model returns the model at a dtype); in inputs and outputs a
-// DType of "" stands for the version's dtype.
-func testMetadata(t *testing.T, id string, model func(testing.TB, numerics.DType) Model, inputs, outputs []TensorSpec) {
+// testMetadata checks model id's ID and Version at both versions (model
+// returns the model at a dtype) and that its Inputs and Outputs are its
+// contract's.
+func testMetadata(t *testing.T, id string, model func(testing.TB, numerics.DType) Model) {
 	t.Helper()
-	at := func(specs []TensorSpec, dtype numerics.DType) []TensorSpec {
-		out := slices.Clone(specs)
-		for i := range out {
-			if out[i].DType == "" {
-				out[i].DType = dtype
-			}
-		}
-		return out
-	}
 	for _, c := range []struct {
 		dtype   numerics.DType
 		version string
@@ -112,10 +104,14 @@ func testMetadata(t *testing.T, id string, model func(testing.TB, numerics.DType
 		if m.ID() != id || m.Version() != c.version {
 			t.Errorf("model is %s/%s, want %s/%s", m.ID(), m.Version(), id, c.version)
 		}
-		if d := cmp.Diff(at(inputs, c.dtype), m.Inputs()); d != "" {
+		want, err := spec.ModelContract(id, c.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(want.Inputs, m.Inputs()); d != "" {
 			t.Errorf("%s inputs (-want +got):\n%s", c.version, d)
 		}
-		if d := cmp.Diff(at(outputs, c.dtype), m.Outputs()); d != "" {
+		if d := cmp.Diff(want.Outputs, m.Outputs()); d != "" {
 			t.Errorf("%s outputs (-want +got):\n%s", c.version, d)
 		}
 	}

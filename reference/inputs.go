@@ -147,15 +147,11 @@ func cnnGoldenBatches() [][]imageKind {
 // in [-1,1) 2p−1 of such a p. See cnnGoldenInputs, rnnGoldenInputs and
 // tfGoldenInputs for each model's cases.
 func GoldenInputs(modelID string) ([]GoldenInput, error) {
-	switch modelID {
-	case SeedCNNID:
-		return cnnGoldenInputs(), nil
-	case SeedRNNID:
-		return rnnGoldenInputs(), nil
-	case SeedTransformerID:
-		return tfGoldenInputs(), nil
+	r, err := lookup(modelID)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("reference: no golden inputs for model %q (known: %v)", modelID, ModelIDs())
+	return r.goldenInputs(), nil
 }
 
 // goldenStream returns the stream of golden case name of model modelID.

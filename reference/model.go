@@ -6,16 +6,8 @@ package reference
 
 import (
 	"github.com/aiconform/aiconform/numerics"
+	"github.com/aiconform/aiconform/spec"
 )
-
-// TensorSpec describes one input or output of a model; -1 in Shape marks a
-// variable dimension (the batch dimension always is).
-type TensorSpec struct {
-	Name     string
-	DType    numerics.DType
-	Shape    []int64
-	Optional bool
-}
 
 // Model is a reference model at one version (fp32 or fp64). Forward runs a
 // batch; inputs are keyed by input name and must match Inputs(); it returns
@@ -25,7 +17,9 @@ type Model interface {
 	ID() string
 	// Version is "fp32" or "fp64".
 	Version() string
-	Inputs() []TensorSpec
-	Outputs() []TensorSpec
+	// Inputs and Outputs are the served tensors of the model's contract
+	// (spec.ModelContract of its id and version).
+	Inputs() []spec.Tensor
+	Outputs() []spec.Tensor
 	Forward(inputs map[string]numerics.Tensor) (map[string]numerics.Tensor, error)
 }

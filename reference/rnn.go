@@ -9,9 +9,6 @@ import (
 	"github.com/aiconform/aiconform/reference/weightgen"
 )
 
-// SeedRNNID is the model id of the RNN of the seed document.
-const SeedRNNID = "seed-rnn"
-
 // Sizes of seed-rnn.
 const (
 	rnnFeatures = 10
@@ -82,16 +79,6 @@ func NewSeedRNN(weights map[string]numerics.Tensor, dtype numerics.DType) (Model
 		return nil, err
 	}
 	return m, nil
-}
-
-// Inputs returns the one input, sequences [N,T,10] in the model's dtype.
-func (m *seedRNN) Inputs() []TensorSpec {
-	return []TensorSpec{{Name: "input", DType: m.dtype, Shape: []int64{-1, -1, rnnFeatures}}}
-}
-
-// Outputs returns the logits, [N,2] in the model's dtype.
-func (m *seedRNN) Outputs() []TensorSpec {
-	return []TensorSpec{{Name: "logits", DType: m.dtype, Shape: []int64{-1, rnnClasses}}}
 }
 
 // transposed adds the transpose [cols,rows] of the named weight

@@ -12,9 +12,6 @@ import (
 	"github.com/aiconform/aiconform/reference/weightgen"
 )
 
-// SeedTransformerID is the model id of the Transformer of the seed document.
-const SeedTransformerID = "seed-transformer"
-
 // Sizes of seed-transformer.
 const (
 	tfVocab  = 100 // token ids 0…99; logits per position
@@ -142,19 +139,6 @@ func NewSeedTransformer(weights map[string]numerics.Tensor, dtype numerics.DType
 		return nil, err
 	}
 	return m, nil
-}
-
-// Inputs returns input_ids and the optional attention_mask, INT64 [N,T].
-func (m *seedTransformer) Inputs() []TensorSpec {
-	return []TensorSpec{
-		{Name: "input_ids", DType: numerics.INT64, Shape: []int64{-1, -1}},
-		{Name: "attention_mask", DType: numerics.INT64, Shape: []int64{-1, -1}, Optional: true},
-	}
-}
-
-// Outputs returns the logits, [N,T,100] in the model's dtype.
-func (m *seedTransformer) Outputs() []TensorSpec {
-	return []TensorSpec{{Name: "logits", DType: m.dtype, Shape: []int64{-1, -1, tfVocab}}}
 }
 
 // scalar returns a constant of the model's dtype (v rounded to it).

@@ -1,19 +1,15 @@
 package reference
 
 import (
-	"encoding/json"
 	"fmt"
-	"io/fs"
 	"math"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"testing/fstest"
 
 	G "gorgonia.org/gorgonia"
 
-	"github.com/aiconform/aiconform"
 	"github.com/aiconform/aiconform/golden"
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/reference/plainref"
@@ -260,12 +256,7 @@ func TestSeedTransformerBatchInvariance(t *testing.T) {
 }
 
 func TestSeedTransformerMetadata(t *testing.T) {
-	testMetadata(t, "seed-transformer", testTF,
-		[]TensorSpec{
-			{Name: "input_ids", DType: numerics.INT64, Shape: []int64{-1, -1}},
-			{Name: "attention_mask", DType: numerics.INT64, Shape: []int64{-1, -1}, Optional: true},
-		},
-		[]TensorSpec{{Name: "logits", Shape: []int64{-1, -1, 100}}})
+	testMetadata(t, "seed-transformer", testTF)
 }
 
 func TestSeedTransformerRejectsBadInputs(t *testing.T) {
@@ -717,93 +708,35 @@ func TestTransformerGoldenInputs(t *testing.T) {
 	}
 }
 
-// TestSeedTransformerPublishedFP32AgainstFP64 measures how far the
-// published FP32 goldens of seed-transformer are from the FP64 ones at the
-// token positions (the only ones the spec compares) and checks they are
-// within the fp32 class; the padded positions must be finite.
-func TestSeedTransformerPublishedFP32AgainstFP64(t *testing.T) {
-	g := aiconform.Goldens()
-	m, _, err := golden.ReadManifest(g, ".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s32, s64 *golden.Set
-	for i, s := range m.Sets {
-		if s.Model == SeedTransformerID && s.Version == VersionFP32 {
-			s32 = &m.Sets[i]
+// TestSeedTransformerPublishedLogitsFinite checks that the published
+// logits of seed-transformer are finite at every position, padded ones
+// included (TestFP32AgainstFP64 compares the token positions).
+func TestSeedTransformerPublishedLogitsFinite(t *testing.T) {
+	d := openPublished(t)
+	for _, version := range Versions() {
+		s := publishedSet(t, d, SeedTransformerID, version)
+		if len(s.Loaded) < 32 {
+			t.Errorf("the published set %s/%s has %d cases, want at least 32", SeedTransformerID, version, len(s.Loaded))
 		}
-		if s.Model == SeedTransformerID && s.Version == VersionFP64 {
-			s64 = &m.Sets[i]
+		for _, l := range s.Loaded {
+			checkFinite(t, l.Outputs["logits"])
 		}
 	}
-	if s32 == nil || s64 == nil || len(s32.Cases) != len(s64.Cases) || len(s32.Cases) < 32 {
-		t.Fatal("the published manifest lacks matching fp32 and fp64 sets of seed-transformer with at least 32 cases")
-	}
-	tol := mustTolerance(t, "fp32")
-	var maxAbs, maxRel, share float64
-	for i := range s32.Cases {
-		a, err := golden.LoadCase(g, ".", s32.Cases[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := golden.LoadCase(g, ".", s64.Cases[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		var lengths []int
-		if mask, ok := b.Inputs["attention_mask"]; ok {
-			n, T := int(mask.Shape[0]), int(mask.Shape[1])
-			for s := range n {
-				k := 0
-				for k < T && mask.I64[s*T+k] == 1 {
-					k++
-				}
-				lengths = append(lengths, k)
-			}
-		}
-		checkFinite(t, a.Outputs["logits"])
-		checkFinite(t, b.Outputs["logits"])
-		d := numerics.Compare(validLogits(a.Outputs["logits"], lengths), validLogits(b.Outputs["logits"], lengths), tol)
-		if !d.OK() {
-			t.Errorf("%s: fp32 against fp64 at the token positions: %s", s32.Cases[i].Name, d.Summary(tol))
-		}
-		maxAbs, maxRel, share = max(maxAbs, d.MaxAbs), max(maxRel, d.MaxRel), max(share, d.WorstRatio)
-	}
-	t.Logf("seed-transformer fp32 vs fp64 over %d cases, logits at the token positions: max abs error %.3g, max rel error %.3g, largest share of the fp32 tolerance used %.3g",
-		len(s32.Cases), maxAbs, maxRel, share)
 }
 
-// raceTrimGoldens returns a copy of a golden directory whose
-// seed-transformer sets leave out the cases of more than 264 positions
-// (the batches of 8 sequences of 64). TestPublishedGoldensVerify uses it
-// under the race detector, where those cases take seconds each; the runs
-// without -race verify every case.
-func raceTrimGoldens(t *testing.T, fsys fs.FS) fs.FS {
+// raceTrimGoldens leaves out of an opened golden directory the
+// seed-transformer cases of more than 264 positions (the batches of 8
+// sequences of 64). TestPublishedGoldensVerify uses it under the race
+// detector, where those cases take seconds each; the runs without -race
+// verify every case.
+func raceTrimGoldens(t *testing.T, d *golden.Directory) {
 	t.Helper()
-	inputs, err := GoldenInputs(SeedTransformerID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	large := map[string]bool{}
-	for _, in := range inputs {
-		if s := in.Inputs["input_ids"].Shape; s[0]*s[1] > 264 {
-			large[in.Name] = true
-		}
-	}
-	g := copyFS(t, fsys)
-	m, _, err := golden.ReadManifest(g, ".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, s := range m.Sets {
+	for i, s := range d.Sets {
 		if s.Model == SeedTransformerID {
-			m.Sets[i].Cases = slices.DeleteFunc(s.Cases, func(c golden.Case) bool { return large[c.Name] })
+			d.Sets[i].Loaded = slices.DeleteFunc(slices.Clone(s.Loaded), func(l golden.Loaded) bool {
+				ids := l.Inputs["input_ids"].Shape
+				return ids[0]*ids[1] > 264
+			})
 		}
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g[golden.ManifestFile] = &fstest.MapFile{Data: b}
-	return g
 }

@@ -11,24 +11,14 @@ import (
 	"github.com/aiconform/aiconform/safetensors"
 )
 
-// ModelIDs lists the reference models this build implements.
-func ModelIDs() []string { return []string{SeedCNNID, SeedRNNID, SeedTransformerID} }
-
-// Versions lists the versions every reference model has, the default first.
-func Versions() []string { return []string{VersionFP32, VersionFP64} }
-
 // WeightSpecs returns a model's tensors (PyTorch state_dict names and
 // layouts) with their initialisation rules.
 func WeightSpecs(modelID string) ([]weightgen.Spec, error) {
-	switch modelID {
-	case SeedCNNID:
-		return SeedCNNWeightSpecs(), nil
-	case SeedRNNID:
-		return SeedRNNWeightSpecs(), nil
-	case SeedTransformerID:
-		return SeedTransformerWeightSpecs(), nil
+	r, err := lookup(modelID)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("reference: unknown model %q (known: %v)", modelID, ModelIDs())
+	return r.weights(), nil
 }
 
 // GenerateWeights returns a model's FP32 weights from the deterministic
@@ -106,15 +96,11 @@ func LoadWeights(weightsDir fs.FS, modelID string) (map[string]numerics.Tensor, 
 
 // New returns reference model modelID computing in dtype with weights.
 func New(modelID string, weights map[string]numerics.Tensor, dtype numerics.DType) (Model, error) {
-	switch modelID {
-	case SeedCNNID:
-		return NewSeedCNN(weights, dtype)
-	case SeedRNNID:
-		return NewSeedRNN(weights, dtype)
-	case SeedTransformerID:
-		return NewSeedTransformer(weights, dtype)
+	r, err := lookup(modelID)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("reference: unknown model %q (known: %v)", modelID, ModelIDs())
+	return r.build(weights, dtype)
 }
 
 // Load returns every reference model at every version with the weights of

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,8 +22,6 @@ import (
 	"github.com/aiconform/aiconform"
 	"github.com/aiconform/aiconform/golden"
 	"github.com/aiconform/aiconform/reference"
-	"github.com/aiconform/aiconform/schemas"
-	"github.com/aiconform/aiconform/spec"
 )
 
 func init() { registerCommand(newGoldenCmd) }
@@ -133,7 +130,8 @@ func runGoldenGenerate(ctx context.Context, o goldenGenerateOptions, s Streams) 
 }
 
 // runTorchGenerate writes a CUDA golden set with the PyTorch script, then
-// checks the manifest it wrote against the golden-manifest schema. The
+// opens the set it wrote with openGoldens (its schema, the digests of its
+// files, every case against its model's contract). The
 // script exits 2 when Python, PyTorch or CUDA is missing or its inputs are
 // unreadable; that and a missing interpreter or script are exit 2 here.
 func runTorchGenerate(ctx context.Context, o goldenGenerateOptions, s Streams) error {
@@ -182,7 +180,8 @@ func runTorchGenerate(ctx context.Context, o goldenGenerateOptions, s Streams) e
 	if _, err := os.Stat(filepath.Join(o.Out, golden.ManifestFile)); err != nil {
 		return exitCode(ExitFail, fmt.Errorf("golden generate --device cuda: %s succeeded but wrote no manifest: %w", script, err))
 	}
-	return checkManifestSchema("golden generate --device cuda", os.DirFS(o.Out), o.Out)
+	_, err = openGoldens("golden generate --device cuda", os.DirFS(o.Out), o.Out)
+	return err
 }
 
 // checkModelIDs rejects a --model value that names no reference model.
@@ -284,15 +283,12 @@ func runGoldenVerify(o goldenVerifyOptions, s Streams) error {
 			return exitCode(ExitFail, err)
 		}
 	}
-	if err := checkManifestSchema("golden verify", fsys, where); err != nil {
+	d, err := openGoldens("golden verify", fsys, where)
+	if err != nil {
 		return err
 	}
-	res, err := reference.VerifyGoldens(fsys, ".", models, reference.VerifyOptions{Testdata: aiconform.Testdata(), Only: o.Only})
+	res, err := reference.VerifyGoldens(d, models, o.Only)
 	if err != nil {
-		var ie *reference.IntegrityError
-		if errors.As(err, &ie) {
-			return exitCode(ExitFail, fmt.Errorf("golden verify: %s: files differ from the manifest:\n%w", where, err))
-		}
 		return usageError(fmt.Errorf("golden verify: %s: %w", where, err))
 	}
 	if err := writeGoldenTable(s, res); err != nil {
@@ -310,30 +306,24 @@ func runGoldenVerify(o goldenVerifyOptions, s Streams) error {
 	return nil
 }
 
-// checkManifestSchema validates the set's manifest.json against the
-// golden-manifest schema: exit 2 when it cannot be read, 1 when it violates
-// the schema.
-func checkManifestSchema(command string, fsys fs.FS, where string) error {
-	b, err := fs.ReadFile(fsys, golden.ManifestFile)
-	if err != nil {
-		return usageError(fmt.Errorf("%s: %s: %w", command, where, err))
+// openGoldens opens the golden set of fsys with golden.Open, checking the
+// weights it names against the published ones: exit 1 when its manifest
+// breaks the schema or a file differs from the manifest, 2 when it cannot
+// be read or checked otherwise.
+func openGoldens(command string, fsys fs.FS, where string) (*golden.Directory, error) {
+	d, err := golden.Open(fsys, aiconform.Testdata())
+	if err == nil {
+		return d, nil
 	}
-	var doc any
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return usageError(fmt.Errorf("%s: %s: %s is not JSON: %w", command, where, golden.ManifestFile, err))
+	var ie *golden.IntegrityError
+	if errors.As(err, &ie) {
+		return nil, exitCode(ExitFail, fmt.Errorf("%s: %s: files differ from the manifest:\n%w", command, where, err))
 	}
-	vs, err := schemas.Validate(golden.Kind, spec.Version, doc)
-	if err != nil {
-		return usageError(fmt.Errorf("%s: %w", command, err))
+	var se *golden.SchemaError
+	if errors.As(err, &se) {
+		return nil, exitCode(ExitFail, fmt.Errorf("%s: %s: %w", command, where, err))
 	}
-	if len(vs) > 0 {
-		msgs := make([]string, len(vs))
-		for i, v := range vs {
-			msgs[i] = golden.ManifestFile + ": " + v.String()
-		}
-		return exitCode(ExitFail, fmt.Errorf("%s: %s: the manifest violates the %s schema:\n%s", command, where, golden.Kind, strings.Join(msgs, "\n")))
-	}
-	return nil
+	return nil, usageError(fmt.Errorf("%s: %s: %w", command, where, err))
 }
 
 // writeGoldenTable prints one row per compared tensor.

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aiconform/aiconform"
+	"github.com/aiconform/aiconform/golden"
 )
 
 // fakePython writes an executable shell script that stands in for the
@@ -47,17 +47,15 @@ func runGenerate(t *testing.T, o goldenGenerateOptions) (int, string, string) {
 }
 
 func TestGoldenGenerateCUDARoute(t *testing.T) {
-	published, err := aiconform.Goldens().Open("manifest.json")
+	// The published set, whose manifest the valid script rewrites with
+	// device cuda.
+	published := filepath.Join("..", "..", "testdata", "goldens", "v1")
+	manifest, err := os.ReadFile(filepath.Join(published, golden.ManifestFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var manifest bytes.Buffer
-	if _, err := manifest.ReadFrom(published); err != nil {
-		t.Fatal(err)
-	}
-	published.Close()
 	valid := filepath.Join(t.TempDir(), "manifest.json")
-	if err := os.WriteFile(valid, bytes.Replace(manifest.Bytes(), []byte(`"device": "cpu"`), []byte(`"device": "cuda"`), -1), 0o644); err != nil {
+	if err := os.WriteFile(valid, bytes.Replace(manifest, []byte(`"device": "cpu"`), []byte(`"device": "cuda"`), -1), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	script := filepath.Join(t.TempDir(), "generate_goldens.py")
@@ -78,7 +76,7 @@ func TestGoldenGenerateCUDARoute(t *testing.T) {
 		{"no manifest written", "mkdir -p \"$out\"; exit 0", ExitFail, "wrote no manifest"},
 		{"manifest violates the schema", "mkdir -p \"$out\"; echo '{\"kind\": \"golden-manifest\"}' > \"$out/manifest.json\"",
 			ExitFail, "violates the golden-manifest schema"},
-		{"valid set", "mkdir -p \"$out\"; cp " + valid + " \"$out/manifest.json\"; echo wrote", ExitOK, ""},
+		{"valid set", "mkdir -p \"$out\"; cp -R " + published + "/. \"$out\"; cp " + valid + " \"$out/manifest.json\"; echo wrote", ExitOK, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

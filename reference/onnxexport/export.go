@@ -21,16 +21,24 @@ package onnxexport
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/aiconform/aiconform/numerics"
+	"github.com/aiconform/aiconform/reference"
+	"github.com/aiconform/aiconform/spec"
 )
 
-// The model ids of spec v1 this package exports.
-const (
-	SeedCNN         = "seed-cnn"
-	SeedRNN         = "seed-rnn"
-	SeedTransformer = "seed-transformer"
-)
+// graphs holds the graph of each reference model Export knows. A graph
+// function gets the names of the contract's inputs and outputs, in the
+// contract's order, after Build has declared the inputs.
+var graphs = map[string]func(b *builder, in, out []string){
+	reference.SeedCNNID:         buildCNN,
+	reference.SeedRNNID:         buildRNN,
+	reference.SeedTransformerID: buildTransformer,
+}
+
+// precision is the reference version the exported graphs compute in.
+const precision = reference.VersionFP32
 
 // IRVersion and OpsetVersion are the ONNX IR version and the version of the
 // default operator set ("" / ai.onnx) of the files Export writes.
@@ -45,9 +53,6 @@ const ProducerName = "aiconform"
 // FileExt is the file name extension of an exported model.
 const FileExt = ".onnx"
 
-// Models lists the model ids Export knows, in spec order.
-func Models() []string { return []string{SeedCNN, SeedRNN, SeedTransformer} }
-
 // Options are the descriptive fields of an exported file; they do not
 // change the graph.
 type Options struct {
@@ -60,32 +65,43 @@ type Options struct {
 
 // Build returns the ONNX model of modelID computing in FP32 with weights,
 // which must hold exactly the model's published tensors (names and shapes
-// of spec/v1/reference-models.md, FP32).
+// of spec/v1/reference-models.md, FP32). The graph's inputs and outputs
+// are the model's contract at version fp32 (spec.ModelContract): every
+// input, optional ones included, since ONNX has no optional graph inputs.
 func Build(modelID string, weights map[string]numerics.Tensor, opts Options) (*Model, error) {
-	var (
-		g   Graph
-		doc string
-		err error
-	)
-	switch modelID {
-	case SeedCNN:
-		g, err = buildCNN(weights)
-		doc = "seed-cnn (aiconform spec v1) in FP32: input [N,1,28,28] -> logits [N,10], probabilities [N,10]."
-	case SeedRNN:
-		g, err = buildRNN(weights)
-		doc = "seed-rnn (aiconform spec v1) in FP32: input [N,T,10] -> logits [N,2]."
-	case SeedTransformer:
-		g, err = buildTransformer(weights)
-		doc = "seed-transformer (aiconform spec v1) in FP32: input_ids INT64 [N,T] (0..99, T <= 64) and " +
-			"attention_mask INT64 [N,T] (1 token, 0 padding; ones followed by zeros) -> logits [N,T,100]. " +
-			"attention_mask is required here although the served model makes it optional: pass all ones " +
-			"when there is no padding. Logits at padded positions are unspecified."
-	default:
-		return nil, fmt.Errorf("onnxexport: unknown model %q (known: %v)", modelID, Models())
+	graph, ok := graphs[modelID]
+	if !ok {
+		return nil, fmt.Errorf("onnxexport: unknown model %q (known: %v)", modelID, reference.ModelIDs())
 	}
+	c, err := spec.ModelContract(modelID, precision)
+	if err != nil {
+		return nil, fmt.Errorf("onnxexport: %w", err)
+	}
+	b := newBuilder(strings.ReplaceAll(modelID, "-", "_"), weights)
+	var in, out []string
+	for _, t := range c.Inputs {
+		elem, dims, err := valueType(c, t)
+		if err != nil {
+			return nil, fmt.Errorf("onnxexport: %s: %w", modelID, err)
+		}
+		in = append(in, b.input(t.Name, elem, dims...))
+	}
+	for _, t := range c.Outputs {
+		out = append(out, t.Name)
+	}
+	graph(b, in, out)
+	for _, t := range c.Outputs {
+		elem, dims, err := valueType(c, t)
+		if err != nil {
+			return nil, fmt.Errorf("onnxexport: %s: %w", modelID, err)
+		}
+		b.output(t.Name, elem, dims...)
+	}
+	g, err := b.finish()
 	if err != nil {
 		return nil, fmt.Errorf("onnxexport: %s: %w", modelID, err)
 	}
+	doc := docString(c)
 	g.DocString = doc
 	return &Model{
 		IRVersion:       IRVersion,
@@ -97,10 +113,79 @@ func Build(modelID string, weights map[string]numerics.Tensor, opts Options) (*M
 		DocString:       doc,
 		Metadata: append([]KeyValue{
 			{Key: "aiconform.model", Value: modelID},
-			{Key: "aiconform.precision", Value: "fp32"},
+			{Key: "aiconform.precision", Value: precision},
 		}, opts.Metadata...),
 		Graph: g,
 	}, nil
+}
+
+// valueType returns the ONNX element type and dimensions of a contract
+// tensor: the batch axis is "N", the sequence axis (where the contract has
+// one) "T".
+func valueType(c spec.Contract, t spec.Tensor) (ElemType, []Dim, error) {
+	var elem ElemType
+	switch t.Datatype {
+	case numerics.FP32:
+		elem = ElemFloat
+	case numerics.INT64:
+		elem = ElemInt64
+	default:
+		return 0, nil, fmt.Errorf("%s is %s, which the FP32 graph has no element type for", t.Name, t.Datatype)
+	}
+	dims := make([]Dim, len(t.Shape))
+	for i, d := range t.Shape {
+		switch {
+		case d >= 0:
+			dims[i] = fixed(d)
+		case i == 0:
+			dims[i] = sym("N")
+		case c.Sequence != nil && i == c.Sequence.Axis:
+			dims[i] = sym("T")
+		default:
+			return 0, nil, fmt.Errorf("%s has a variable dimension %d that is neither the batch nor the sequence axis", t.Name, i)
+		}
+	}
+	return elem, dims, nil
+}
+
+// docString describes the graph from the contract: its tensors, the
+// optional inputs that are required here, and the outputs whose padded
+// positions are unspecified.
+func docString(c spec.Contract) string {
+	describe := func(ts []spec.Tensor) string {
+		parts := make([]string, len(ts))
+		for i, t := range ts {
+			_, dims, _ := valueType(c, t)
+			shape := make([]string, len(dims))
+			for j, d := range dims {
+				shape[j] = d.Param
+				if d.Param == "" {
+					shape[j] = fmt.Sprint(d.Value)
+				}
+			}
+			parts[i] = fmt.Sprintf("%s %s [%s]", t.Name, t.Datatype, strings.Join(shape, ","))
+		}
+		return strings.Join(parts, ", ")
+	}
+	doc := fmt.Sprintf("%s (aiconform spec %s) in FP32: %s -> %s.", c.Model, spec.Version, describe(c.Inputs), describe(c.Outputs))
+	if c.Sequence != nil {
+		doc += fmt.Sprintf(" T <= %d.", c.Sequence.Max)
+	}
+	for _, t := range c.Inputs {
+		if t.Optional {
+			doc += fmt.Sprintf(" %s is required here although the served model makes it optional", t.Name)
+			if t.Domain != nil && t.Domain.Mask {
+				doc += ": pass all ones when there is no padding"
+			}
+			doc += "."
+		}
+	}
+	for _, t := range c.Outputs {
+		if t.MaskedBy != "" {
+			doc += fmt.Sprintf(" %s at positions where %s is 0 are unspecified.", t.Name, t.MaskedBy)
+		}
+	}
+	return doc
 }
 
 // Export returns the bytes of the ONNX file of modelID (see Build). The
@@ -117,10 +202,10 @@ func Export(modelID string, weights map[string]numerics.Tensor, opts Options) ([
 	return b, nil
 }
 
-// buildCNN: Conv, Relu, MaxPool twice, Flatten (NCHW order), Gemm, Softmax.
-func buildCNN(w map[string]numerics.Tensor) (Graph, error) {
-	b := newBuilder("seed_cnn", w)
-	x := b.input("input", ElemFloat, sym("N"), fixed(1), fixed(28), fixed(28))
+// buildCNN: Conv, Relu, MaxPool twice, Flatten (NCHW order), Gemm, Softmax;
+// in is the image input, out the logits and probabilities.
+func buildCNN(b *builder, in, out []string) {
+	x := in[0]
 	block := func(x, conv string, in, out int64) string {
 		c := b.op("Conv", []string{x, b.weight(conv+".weight", out, in, 3, 3), b.weight(conv+".bias", out)},
 			AttrInts("kernel_shape", 3, 3), AttrInts("pads", 1, 1, 1, 1), AttrInts("strides", 1, 1), AttrInts("dilations", 1, 1), AttrInt("group", 1))
@@ -130,11 +215,8 @@ func buildCNN(w map[string]numerics.Tensor) (Graph, error) {
 	x = block(x, "conv1", 1, 32)
 	x = block(x, "conv2", 32, 64)
 	f := b.op("Flatten", []string{x}, AttrInt("axis", 1))
-	logits := b.opOut("logits", "Gemm", []string{f, b.weight("fc.weight", 10, 3136), b.weight("fc.bias", 10)}, AttrInt("transB", 1))
-	b.opOut("probabilities", "Softmax", []string{logits}, AttrInt("axis", -1))
-	b.output("logits", ElemFloat, sym("N"), fixed(10))
-	b.output("probabilities", ElemFloat, sym("N"), fixed(10))
-	return b.finish()
+	logits := b.opOut(out[0], "Gemm", []string{f, b.weight("fc.weight", 10, 3136), b.weight("fc.bias", 10)}, AttrInt("transB", 1))
+	b.opOut(out[1], "Softmax", []string{logits}, AttrInt("axis", -1))
 }
 
 // RNN sizes of spec v1.
@@ -148,11 +230,10 @@ const (
 // buildRNN: the ONNX RNN operator (tanh, forward) per layer over the
 // sequence-major input, W = weight_ih, R = weight_hh, B = [bias_ih, bias_hh],
 // the second layer reading the first's Y; Gemm on the last hidden state.
-func buildRNN(w map[string]numerics.Tensor) (Graph, error) {
-	b := newBuilder("seed_rnn", w)
-	in := b.input("input", ElemFloat, sym("N"), sym("T"), fixed(rnnInput))
+// in is the sequence input, out the logits.
+func buildRNN(b *builder, in, out []string) {
 	// [N,T,10] -> [T,N,10]: opset 13's RNN is sequence-major (no layout attribute).
-	x := b.op("Transpose", []string{in}, AttrInts("perm", 1, 0, 2))
+	x := b.op("Transpose", []string{in[0]}, AttrInts("perm", 1, 0, 2))
 	axis0 := b.ints(0)
 	var last string
 	for l := 0; l < rnnLayers; l++ {
@@ -178,9 +259,7 @@ func buildRNN(w map[string]numerics.Tensor) (Graph, error) {
 			}
 		})
 	}
-	b.opOut("logits", "Gemm", []string{last, b.weight("fc.weight", rnnOut, rnnHidden), b.weight("fc.bias", rnnOut)}, AttrInt("transB", 1))
-	b.output("logits", ElemFloat, sym("N"), fixed(rnnOut))
-	return b.finish()
+	b.opOut(out[0], "Gemm", []string{last, b.weight("fc.weight", rnnOut, rnnHidden), b.weight("fc.bias", rnnOut)}, AttrInt("transB", 1))
 }
 
 // Transformer sizes of spec v1.
@@ -219,11 +298,10 @@ func PositionalEncoding() numerics.Tensor {
 // (multi-head attention with a key padding mask, ReLU feed-forward), and a
 // linear head at every position. Activations are kept as [N·T,128] between
 // the layers so that every linear layer is one Gemm with transB=1 on the
-// published [out,in] weight.
-func buildTransformer(w map[string]numerics.Tensor) (Graph, error) {
-	b := newBuilder("seed_transformer", w)
-	ids := b.input("input_ids", ElemInt64, sym("N"), sym("T"))
-	mask := b.input("attention_mask", ElemInt64, sym("N"), sym("T"))
+// published [out,in] weight. in is the token ids and the attention mask,
+// out the logits.
+func buildTransformer(b *builder, in, out []string) {
+	ids, mask := in[0], in[1]
 
 	var x, maskBias, qkvShape, logitsShape string
 	b.withScope("embed/", func() {
@@ -274,10 +352,8 @@ func buildTransformer(w map[string]numerics.Tensor) (Graph, error) {
 	}
 	b.withScope("head/", func() {
 		y := b.op("Gemm", []string{x, b.weight("fc.weight", tfVocab, tfModel), b.weight("fc.bias", tfVocab)}, AttrInt("transB", 1))
-		b.opOut("logits", "Reshape", []string{y, logitsShape})
+		b.opOut(out[0], "Reshape", []string{y, logitsShape})
 	})
-	b.output("logits", ElemFloat, sym("N"), sym("T"), fixed(tfVocab))
-	return b.finish()
 }
 
 // layerNorm over the last axis of a [rows,128] value, composed from

@@ -20,14 +20,14 @@ import (
 func specShapes(model string) map[string][]int64 {
 	s := map[string][]int64{}
 	switch model {
-	case SeedCNN:
+	case "seed-cnn":
 		s["conv1.weight"] = []int64{32, 1, 3, 3}
 		s["conv1.bias"] = []int64{32}
 		s["conv2.weight"] = []int64{64, 32, 3, 3}
 		s["conv2.bias"] = []int64{64}
 		s["fc.weight"] = []int64{10, 3136}
 		s["fc.bias"] = []int64{10}
-	case SeedRNN:
+	case "seed-rnn":
 		for l, in := range []int64{10, 50} {
 			s[fmt.Sprintf("rnn.weight_ih_l%d", l)] = []int64{50, in}
 			s[fmt.Sprintf("rnn.weight_hh_l%d", l)] = []int64{50, 50}
@@ -36,7 +36,7 @@ func specShapes(model string) map[string][]int64 {
 		}
 		s["fc.weight"] = []int64{2, 50}
 		s["fc.bias"] = []int64{2}
-	case SeedTransformer:
+	case "seed-transformer":
 		s["token_embedding.weight"] = []int64{100, 128}
 		for l := 0; l < 6; l++ {
 			p := fmt.Sprintf("encoder.layers.%d.", l)
@@ -81,23 +81,25 @@ func TestExport(t *testing.T) {
 		outputs []ValueInfo
 		ops     []string // every op type the graph must use
 		nodes   int
+		doc     string // what the doc string must say
 	}{
 		{
-			model:   SeedCNN,
+			model:   "seed-cnn",
 			inputs:  []ValueInfo{{"input", ElemFloat, []Dim{N, fixed(1), fixed(28), fixed(28)}}},
 			outputs: []ValueInfo{{"logits", ElemFloat, []Dim{N, fixed(10)}}, {"probabilities", ElemFloat, []Dim{N, fixed(10)}}},
 			ops:     []string{"Conv", "Flatten", "Gemm", "MaxPool", "Relu", "Softmax"},
 			nodes:   9,
+			doc:     "seed-cnn (aiconform spec v1) in FP32: input FP32 [N,1,28,28] -> logits FP32 [N,10], probabilities FP32 [N,10].",
 		},
 		{
-			model:   SeedRNN,
+			model:   "seed-rnn",
 			inputs:  []ValueInfo{{"input", ElemFloat, []Dim{N, T, fixed(10)}}},
 			outputs: []ValueInfo{{"logits", ElemFloat, []Dim{N, fixed(2)}}},
 			ops:     []string{"Concat", "Gemm", "RNN", "Squeeze", "Transpose", "Unsqueeze"},
 			nodes:   14,
 		},
 		{
-			model: SeedTransformer,
+			model: "seed-transformer",
 			inputs: []ValueInfo{
 				{"input_ids", ElemInt64, []Dim{N, T}},
 				{"attention_mask", ElemInt64, []Dim{N, T}},
@@ -108,6 +110,9 @@ func TestExport(t *testing.T) {
 			// 13 in the embedding and mask, 6 × 38 per layer (16 for attention,
 			// 4 for the feed-forward block, 9 per LayerNorm), 2 in the head.
 			nodes: 13 + 6*38 + 2,
+			doc: "seed-transformer (aiconform spec v1) in FP32: input_ids INT64 [N,T], attention_mask INT64 [N,T] -> logits FP32 [N,T,100]. T <= 64. " +
+				"attention_mask is required here although the served model makes it optional: pass all ones when there is no padding. " +
+				"logits at positions where attention_mask is 0 are unspecified.",
 		},
 	}
 	for _, tc := range tests {
@@ -140,6 +145,9 @@ func TestExport(t *testing.T) {
 			wantMeta := []KeyValue{{"aiconform.model", tc.model}, {"aiconform.precision", "fp32"}, {"k", "v"}}
 			if !slices.Equal(m.Metadata, wantMeta) {
 				t.Errorf("metadata %v, want %v", m.Metadata, wantMeta)
+			}
+			if tc.doc != "" && (m.DocString != tc.doc || m.Graph.DocString != tc.doc) {
+				t.Errorf("doc strings %q and %q, want %q", m.DocString, m.Graph.DocString, tc.doc)
 			}
 			if diff := cmp.Diff(tc.inputs, m.Graph.Inputs); diff != "" {
 				t.Errorf("graph inputs (-want +got):\n%s", diff)
@@ -249,24 +257,24 @@ func TestExportRejectsWrongWeights(t *testing.T) {
 		want   string
 	}{
 		{"unknown model", "seed-mlp", func(map[string]numerics.Tensor) {}, `unknown model "seed-mlp"`},
-		{"missing tensor", SeedCNN, func(w map[string]numerics.Tensor) { delete(w, "conv2.bias") }, `no tensor "conv2.bias"`},
-		{"transposed weight", SeedRNN, func(w map[string]numerics.Tensor) {
+		{"missing tensor", "seed-cnn", func(w map[string]numerics.Tensor) { delete(w, "conv2.bias") }, `no tensor "conv2.bias"`},
+		{"transposed weight", "seed-rnn", func(w map[string]numerics.Tensor) {
 			w["rnn.weight_ih_l0"] = numerics.NewF32([]int64{10, 50}, w["rnn.weight_ih_l0"].F32)
 		}, `weight "rnn.weight_ih_l0" is FP32 [10 50], want FP32 [50 10]`},
-		{"FP64 weight", SeedTransformer, func(w map[string]numerics.Tensor) {
+		{"FP64 weight", "seed-transformer", func(w map[string]numerics.Tensor) {
 			w["fc.bias"] = numerics.NewF64([]int64{100}, make([]float64, 100))
 		}, `weight "fc.bias" is FP64 [100], want FP32 [100]`},
-		{"short data", SeedCNN, func(w map[string]numerics.Tensor) {
+		{"short data", "seed-cnn", func(w map[string]numerics.Tensor) {
 			w["fc.bias"] = numerics.NewF32([]int64{10}, make([]float32, 9))
 		}, `weight "fc.bias"`},
-		{"extra tensor", SeedCNN, func(w map[string]numerics.Tensor) {
+		{"extra tensor", "seed-cnn", func(w map[string]numerics.Tensor) {
 			w["fc2.weight"] = numerics.NewF32([]int64{1}, []float32{1})
 		}, `does not use the weights ["fc2.weight"]`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var w map[string]numerics.Tensor
-			if tc.model == SeedCNN || tc.model == SeedRNN || tc.model == SeedTransformer {
+			if tc.model == "seed-cnn" || tc.model == "seed-rnn" || tc.model == "seed-transformer" {
 				w = testWeights(t, tc.model)
 			}
 			tc.change(w)
@@ -307,8 +315,8 @@ func TestPositionalEncoding(t *testing.T) {
 func TestExportsEveryReferenceModel(t *testing.T) {
 	for _, id := range reference.ModelIDs() {
 		t.Run(id, func(t *testing.T) {
-			if !slices.Contains(Models(), id) {
-				t.Fatalf("reference model %s has no ONNX graph (onnxexport knows %v)", id, Models())
+			if _, ok := graphs[id]; !ok {
+				t.Fatalf("reference model %s has no ONNX graph", id)
 			}
 			w, err := reference.GenerateWeights(id)
 			if err != nil {

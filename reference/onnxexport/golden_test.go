@@ -1,8 +1,6 @@
 package onnxexport
 
 import (
-	"fmt"
-	"math"
 	"slices"
 	"testing"
 
@@ -30,22 +28,22 @@ const (
 // FP32 constants of the graph (√128 and the positional encoding, which the
 // FP64 model computes in binary64): a relative error of about 1e-7.
 func TestGraphsReproduceFP64Goldens(t *testing.T) {
-	m, _, err := golden.ReadManifest(aiconform.Goldens(), ".")
+	d, err := golden.Open(aiconform.Goldens(), aiconform.Testdata())
 	if err != nil {
 		t.Fatal(err)
 	}
 	tol := map[string]numerics.Tolerance{
-		SeedCNN:         {Class: "onnx-graph-fp64", RTol: 1e-10, ATol: 1e-12},
-		SeedRNN:         {Class: "onnx-graph-fp64", RTol: 1e-10, ATol: 1e-12},
-		SeedTransformer: {Class: "onnx-graph-fp64-fp32-constants", RTol: 1e-5, ATol: 1e-6},
+		"seed-cnn":         {Class: "onnx-graph-fp64", RTol: 1e-10, ATol: 1e-12},
+		"seed-rnn":         {Class: "onnx-graph-fp64", RTol: 1e-10, ATol: 1e-12},
+		"seed-transformer": {Class: "onnx-graph-fp64-fp32-constants", RTol: 1e-5, ATol: 1e-6},
 	}
 	for _, id := range reference.ModelIDs() {
 		t.Run(id, func(t *testing.T) {
-			i := slices.IndexFunc(m.Sets, func(s golden.Set) bool { return s.Model == id && s.DType == numerics.FP64 })
+			i := slices.IndexFunc(d.Sets, func(s golden.LoadedSet) bool { return s.Model == id && s.DType == numerics.FP64 })
 			if i < 0 {
 				t.Fatalf("the published goldens have no FP64 set of %s", id)
 			}
-			set := m.Sets[i]
+			set := d.Sets[i]
 			w, _, err := reference.LoadWeights(aiconform.Weights(), id)
 			if err != nil {
 				t.Fatal(err)
@@ -55,11 +53,7 @@ func TestGraphsReproduceFP64Goldens(t *testing.T) {
 				t.Fatal(err)
 			}
 			ran, sawBatch, sawPadding := 0, false, false
-			for _, c := range set.Cases {
-				l, err := golden.LoadCase(aiconform.Goldens(), ".", c)
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, l := range set.Loaded {
 				in := map[string]value{}
 				elements := 0
 				for _, gi := range model.Graph.Inputs {
@@ -70,7 +64,7 @@ func TestGraphsReproduceFP64Goldens(t *testing.T) {
 						ok = true
 					}
 					if !ok {
-						t.Fatalf("%s: no input %s", c.Name, gi.Name)
+						t.Fatalf("%s: no input %s", l.Name, gi.Name)
 					}
 					in[gi.Name] = toValue(tns)
 					elements += tns.Len()
@@ -85,31 +79,29 @@ func TestGraphsReproduceFP64Goldens(t *testing.T) {
 				ran++
 				out, err := evalGraph(model.Graph, in)
 				if err != nil {
-					t.Fatalf("%s: %v", c.Name, err)
+					t.Fatalf("%s: %v", l.Name, err)
 				}
-				for name, want := range l.Outputs {
-					got, ok := out[name]
-					if !ok {
-						t.Errorf("%s: the graph has no output %s", c.Name, name)
-						continue
-					}
-					keep := func(int) bool { return true }
-					if mask, masked := l.Inputs["attention_mask"]; masked && len(want.Shape) == 3 {
-						v := int(want.Shape[2])
-						keep = func(i int) bool { return mask.I64[i/v] != 0 }
-					}
-					if d := compareMasked(got, want, tol[id], keep); d != "" {
-						t.Errorf("%s %s: %s", c.Name, name, d)
+				got := map[string]numerics.Tensor{}
+				for name, v := range out {
+					got[name] = toTensor(v)
+				}
+				diffs, err := set.Contract.Compare(l.Inputs, got, l.Outputs, tol[id])
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, d := range diffs {
+					if !d.OK() {
+						t.Errorf("%s %s: %s", l.Name, d.Name, d.Summary(tol[id]))
 					}
 				}
 			}
 			if ran < evalFirst || !sawBatch {
 				t.Errorf("%d cases of %s run, batched: %v; want at least %d and a batched one", ran, id, sawBatch, evalFirst)
 			}
-			if id == SeedTransformer && !sawPadding {
+			if id == "seed-transformer" && !sawPadding {
 				t.Errorf("no case of %s with padding was run", id)
 			}
-			t.Logf("%s: %d of %d FP64 golden cases run in the interpreter", id, ran, len(set.Cases))
+			t.Logf("%s: %d of %d FP64 golden cases run in the interpreter", id, ran, len(set.Loaded))
 		})
 	}
 }
@@ -127,34 +119,11 @@ func toValue(t numerics.Tensor) value {
 	return v
 }
 
-// compareMasked compares the elements keep selects; it returns "" when all
-// agree, else a description of the worst one.
-func compareMasked(got value, want numerics.Tensor, tol numerics.Tolerance, keep func(int) bool) string {
-	if len(got.shape) != len(want.Shape) {
-		return fmt.Sprintf("shape %v, want %v", got.shape, want.Shape)
+// toTensor returns a floating value of the interpreter as an FP64 tensor.
+func toTensor(v value) numerics.Tensor {
+	shape := make([]int64, len(v.shape))
+	for k, d := range v.shape {
+		shape[k] = int64(d)
 	}
-	for k, d := range want.Shape {
-		if int64(got.shape[k]) != d {
-			return fmt.Sprintf("shape %v, want %v", got.shape, want.Shape)
-		}
-	}
-	worst, worstRatio, bad := -1, 0.0, 0
-	for i := 0; i < want.Len(); i++ {
-		if !keep(i) {
-			continue
-		}
-		w := want.At(i)
-		ratio := math.Abs(got.f[i]-w) / (tol.ATol + tol.RTol*math.Abs(w))
-		if !(ratio <= 1) {
-			bad++
-		}
-		if worst < 0 || !(ratio <= worstRatio) {
-			worst, worstRatio = i, ratio
-		}
-	}
-	if bad == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%d elements outside %s; worst at %v: got %.17g, want %.17g",
-		bad, tol, numerics.IndexOf(want.Shape, worst), got.f[worst], want.At(worst))
+	return numerics.NewF64(shape, v.f)
 }

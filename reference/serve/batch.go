@@ -14,6 +14,7 @@ import (
 
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/reference"
+	"github.com/aiconform/aiconform/spec"
 )
 
 // Defaults of BatchConfig.
@@ -123,7 +124,7 @@ func (c *config) batched(m reference.Model) reference.Model {
 // batch dimension first, so that requests can be concatenated and outputs
 // split along it.
 func batchable(m reference.Model) bool {
-	for _, specs := range [][]reference.TensorSpec{m.Inputs(), m.Outputs()} {
+	for _, specs := range [][]spec.Tensor{m.Inputs(), m.Outputs()} {
 		for _, s := range specs {
 			if len(s.Shape) == 0 || s.Shape[0] != -1 {
 				return false
@@ -164,7 +165,7 @@ type batcher struct {
 	reference.Model // ID, Version, Inputs and Outputs are the model's
 
 	cfg   BatchConfig
-	specs map[string]reference.TensorSpec
+	specs map[string]spec.Tensor
 
 	queue chan struct{} // one token per admitted call
 
@@ -214,7 +215,7 @@ type batchStats struct {
 
 // newBatcher wraps m; cfg must have its defaults filled in.
 func newBatcher(m reference.Model, cfg BatchConfig) *batcher {
-	specs := map[string]reference.TensorSpec{}
+	specs := map[string]spec.Tensor{}
 	for _, s := range m.Inputs() {
 		specs[s.Name] = s
 	}
@@ -503,7 +504,7 @@ func (b *batcher) classify(inputs map[string]numerics.Tensor) (key string, rows 
 	rows = -1
 	for _, name := range names {
 		t, spec := inputs[name], b.specs[name]
-		if spec.Name == "" || t.DType != spec.DType || len(t.Shape) != len(spec.Shape) || t.Validate() != nil {
+		if spec.Name == "" || t.DType != spec.Datatype || len(t.Shape) != len(spec.Shape) || t.Validate() != nil {
 			return "", 0, false
 		}
 		for i, d := range t.Shape {

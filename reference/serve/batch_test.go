@@ -14,6 +14,7 @@ import (
 
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/reference"
+	"github.com/aiconform/aiconform/spec"
 )
 
 // never is a MaxDelay no test waits for: a batch under it closes only
@@ -44,14 +45,14 @@ type recorder struct {
 
 func (r *recorder) ID() string      { return "rec" }
 func (r *recorder) Version() string { return "fp32" }
-func (r *recorder) Inputs() []reference.TensorSpec {
-	return []reference.TensorSpec{
-		{Name: "x", DType: numerics.FP32, Shape: []int64{-1, -1}},
-		{Name: "mask", DType: numerics.INT64, Shape: []int64{-1, -1}, Optional: true},
+func (r *recorder) Inputs() []spec.Tensor {
+	return []spec.Tensor{
+		{Name: "x", Datatype: numerics.FP32, Shape: []int64{-1, -1}},
+		{Name: "mask", Datatype: numerics.INT64, Shape: []int64{-1, -1}, Optional: true},
 	}
 }
-func (r *recorder) Outputs() []reference.TensorSpec {
-	return []reference.TensorSpec{{Name: "y", DType: numerics.FP32, Shape: []int64{-1, -1}}}
+func (r *recorder) Outputs() []spec.Tensor {
+	return []spec.Tensor{{Name: "y", Datatype: numerics.FP32, Shape: []int64{-1, -1}}}
 }
 
 func (r *recorder) Forward(in map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
@@ -704,8 +705,8 @@ func TestBatchConfig(t *testing.T) {
 func TestWithBatchingWrapsBatchableModels(t *testing.T) {
 	scalarOut := &fakeModel{
 		id: "scalar", version: "fp32",
-		inputs:  []reference.TensorSpec{{Name: "x", DType: numerics.FP32, Shape: []int64{-1, 2}}},
-		outputs: []reference.TensorSpec{{Name: "total", DType: numerics.FP32, Shape: []int64{1}}},
+		inputs:  []spec.Tensor{{Name: "x", Datatype: numerics.FP32, Shape: []int64{-1, 2}}},
+		outputs: []spec.Tensor{{Name: "total", Datatype: numerics.FP32, Shape: []int64{1}}},
 	}
 	s, err := New(append(testModels(), scalarOut), WithBatching(BatchConfig{}))
 	if err != nil {

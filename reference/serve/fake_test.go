@@ -7,20 +7,21 @@ import (
 
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/reference"
+	"github.com/aiconform/aiconform/spec"
 )
 
 // fakeModel is a reference.Model whose behaviour a test chooses.
 type fakeModel struct {
 	id, version string
-	inputs      []reference.TensorSpec
-	outputs     []reference.TensorSpec
+	inputs      []spec.Tensor
+	outputs     []spec.Tensor
 	forward     func(map[string]numerics.Tensor) (map[string]numerics.Tensor, error)
 }
 
-func (f *fakeModel) ID() string                      { return f.id }
-func (f *fakeModel) Version() string                 { return f.version }
-func (f *fakeModel) Inputs() []reference.TensorSpec  { return f.inputs }
-func (f *fakeModel) Outputs() []reference.TensorSpec { return f.outputs }
+func (f *fakeModel) ID() string             { return f.id }
+func (f *fakeModel) Version() string        { return f.version }
+func (f *fakeModel) Inputs() []spec.Tensor  { return f.inputs }
+func (f *fakeModel) Outputs() []spec.Tensor { return f.outputs }
 func (f *fakeModel) Forward(in map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
 	return f.forward(in)
 }
@@ -32,13 +33,13 @@ func echoSum(version string, dt numerics.DType) *fakeModel {
 	return &fakeModel{
 		id:      "echo-sum",
 		version: version,
-		inputs: []reference.TensorSpec{
-			{Name: "x", DType: dt, Shape: []int64{-1, 4}},
-			{Name: "offset", DType: dt, Shape: []int64{-1, 1}, Optional: true},
+		inputs: []spec.Tensor{
+			{Name: "x", Datatype: dt, Shape: []int64{-1, 4}},
+			{Name: "offset", Datatype: dt, Shape: []int64{-1, 1}, Optional: true},
 		},
-		outputs: []reference.TensorSpec{
-			{Name: "sum", DType: dt, Shape: []int64{-1, 1}},
-			{Name: "echo", DType: dt, Shape: []int64{-1, 4}},
+		outputs: []spec.Tensor{
+			{Name: "sum", Datatype: dt, Shape: []int64{-1, 1}},
+			{Name: "echo", Datatype: dt, Shape: []int64{-1, 4}},
 		},
 		forward: func(in map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
 			x := in["x"]
@@ -91,8 +92,8 @@ func broken(id string, f func(map[string]numerics.Tensor) (map[string]numerics.T
 	return &fakeModel{
 		id:      id,
 		version: "fp32",
-		inputs:  []reference.TensorSpec{{Name: "x", DType: numerics.FP32, Shape: []int64{-1, 2}}},
-		outputs: []reference.TensorSpec{{Name: "y", DType: numerics.FP32, Shape: []int64{-1, 2}}},
+		inputs:  []spec.Tensor{{Name: "x", Datatype: numerics.FP32, Shape: []int64{-1, 2}}},
+		outputs: []spec.Tensor{{Name: "y", Datatype: numerics.FP32, Shape: []int64{-1, 2}}},
 		forward: f,
 	}
 }

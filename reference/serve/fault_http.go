@@ -19,6 +19,7 @@ import (
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/oip"
 	"github.com/aiconform/aiconform/reference"
+	"github.com/aiconform/aiconform/spec"
 )
 
 // This file holds the faults that wrap the HTTP handler: no-id-echo,
@@ -314,10 +315,10 @@ func installBadMetadata(c *config) error {
 func installServerErrorOnBadInput(c *config) error {
 	// The inputs of every served model version, recorded while New wraps
 	// the models and only read afterwards.
-	specs := map[string]map[string][]reference.TensorSpec{}
+	specs := map[string]map[string][]spec.Tensor{}
 	c.modelWrappers = append(c.modelWrappers, func(m reference.Model) reference.Model {
 		if specs[m.ID()] == nil {
-			specs[m.ID()] = map[string][]reference.TensorSpec{}
+			specs[m.ID()] = map[string][]spec.Tensor{}
 		}
 		specs[m.ID()][m.Version()] = m.Inputs()
 		return m
@@ -356,7 +357,7 @@ func installServerErrorOnBadInput(c *config) error {
 // routeInputs returns the inputs of the model version a path names: the
 // version given, or without one the server's default (DefaultVersion when
 // served, else the lexically first).
-func routeInputs(specs map[string]map[string][]reference.TensorSpec, model, version string) []reference.TensorSpec {
+func routeInputs(specs map[string]map[string][]spec.Tensor, model, version string) []spec.Tensor {
 	vs := specs[model]
 	if vs == nil {
 		return nil
@@ -378,7 +379,7 @@ func routeInputs(specs map[string]map[string][]reference.TensorSpec, model, vers
 // misshapenInput returns the first input of the request's JSON object js
 // that is an input of the model and whose shape, a JSON array of integers,
 // has a rank or a fixed dimension other than the model's.
-func misshapenInput(js []byte, specs []reference.TensorSpec) (string, bool) {
+func misshapenInput(js []byte, specs []spec.Tensor) (string, bool) {
 	var req struct {
 		Inputs []struct {
 			Name  string          `json:"name"`
@@ -389,7 +390,7 @@ func misshapenInput(js []byte, specs []reference.TensorSpec) (string, bool) {
 		return "", false
 	}
 	for _, in := range req.Inputs {
-		i := slices.IndexFunc(specs, func(s reference.TensorSpec) bool { return s.Name == in.Name })
+		i := slices.IndexFunc(specs, func(s spec.Tensor) bool { return s.Name == in.Name })
 		var shape []int64
 		if i < 0 || json.Unmarshal(in.Shape, &shape) != nil || shape == nil {
 			continue

@@ -86,7 +86,7 @@ func editOutputs(next forwardFunc, edit func(inputs, outputs map[string]numerics
 // derivedProbabilities reports whether m's probabilities output is the
 // softmax of its logits output.
 func derivedProbabilities(m reference.Model) bool {
-	var l, p *reference.TensorSpec
+	var l, p *spec.Tensor
 	for _, s := range m.Outputs() {
 		switch s.Name {
 		case logitsOutput:
@@ -95,7 +95,7 @@ func derivedProbabilities(m reference.Model) bool {
 			p = &s
 		}
 	}
-	return l != nil && p != nil && l.DType == p.DType && slices.Equal(l.Shape, p.Shape)
+	return l != nil && p != nil && l.Datatype == p.Datatype && slices.Equal(l.Shape, p.Shape)
 }
 
 // primaryOutputs returns the floating outputs of m a numeric fault moves:
@@ -105,7 +105,7 @@ func primaryOutputs(m reference.Model) []string {
 	derived := derivedProbabilities(m)
 	var names []string
 	for _, s := range m.Outputs() {
-		if !s.DType.IsFloat() || len(s.Shape) == 0 || (derived && s.Name == probabilitiesOutput) {
+		if !s.Datatype.IsFloat() || len(s.Shape) == 0 || (derived && s.Name == probabilitiesOutput) {
 			continue
 		}
 		names = append(names, s.Name)

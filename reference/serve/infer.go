@@ -18,6 +18,7 @@ import (
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/oip"
 	"github.com/aiconform/aiconform/reference"
+	"github.com/aiconform/aiconform/spec"
 )
 
 // InputError is the contract between a model's Forward and the server: an
@@ -275,7 +276,7 @@ func jsonTypeName(t reflect.Type) string {
 // Inference-Header-Content-Length.
 func bindInputs(m reference.Model, inputs []oip.RequestInput, bin []byte, binaryHeader bool) (map[string]numerics.Tensor, error) {
 	specs := m.Inputs()
-	byName := make(map[string]reference.TensorSpec, len(specs))
+	byName := make(map[string]spec.Tensor, len(specs))
 	names := make([]string, len(specs))
 	for i, sp := range specs {
 		byName[sp.Name] = sp
@@ -296,13 +297,13 @@ func bindInputs(m reference.Model, inputs []oip.RequestInput, bin []byte, binary
 			return nil, badRequest("input %q: given more than once", in.Name)
 		}
 		if in.Datatype == "" {
-			return nil, badRequest("input %q: datatype is missing, want %s", in.Name, sp.DType)
+			return nil, badRequest("input %q: datatype is missing, want %s", in.Name, sp.Datatype)
 		}
 		if !slices.Contains(oip.Datatypes, in.Datatype) {
-			return nil, badRequest("input %q: datatype %q is not a protocol datatype, want %s", in.Name, in.Datatype, sp.DType)
+			return nil, badRequest("input %q: datatype %q is not a protocol datatype, want %s", in.Name, in.Datatype, sp.Datatype)
 		}
-		if in.Datatype != string(sp.DType) {
-			return nil, badRequest("input %q: datatype %s, but the model expects %s", in.Name, in.Datatype, sp.DType)
+		if in.Datatype != string(sp.Datatype) {
+			return nil, badRequest("input %q: datatype %s, but the model expects %s", in.Name, in.Datatype, sp.Datatype)
 		}
 		if err := checkShape(in.Shape, sp.Shape); err != nil {
 			return nil, badRequest("input %q: %v", in.Name, err)
@@ -428,7 +429,7 @@ func formatShape(shape []int64) string {
 
 // wantedOutput is an output to answer with, and whether as binary data.
 type wantedOutput struct {
-	spec   reference.TensorSpec
+	spec   spec.Tensor
 	binary bool
 }
 
@@ -482,12 +483,12 @@ func selectOutputs(m reference.Model, requested []oip.RequestOutput, binaryAll b
 // flat JSON data or, when binary, with binary_data_size and the raw bytes
 // it returns. Errors here are the model's fault, a non-finite value
 // included: the reference models never produce one.
-func encodeOutput(spec reference.TensorSpec, t numerics.Tensor, binary bool) (oip.ResponseOutput, []byte, error) {
+func encodeOutput(spec spec.Tensor, t numerics.Tensor, binary bool) (oip.ResponseOutput, []byte, error) {
 	if t.DType == "" {
 		return oip.ResponseOutput{}, nil, fmt.Errorf("missing from the model's results")
 	}
-	if t.DType != spec.DType {
-		return oip.ResponseOutput{}, nil, fmt.Errorf("datatype %s, declared %s", t.DType, spec.DType)
+	if t.DType != spec.Datatype {
+		return oip.ResponseOutput{}, nil, fmt.Errorf("datatype %s, declared %s", t.DType, spec.Datatype)
 	}
 	if err := t.Validate(); err != nil {
 		return oip.ResponseOutput{}, nil, err

@@ -75,6 +75,7 @@ import (
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/oip"
 	"github.com/aiconform/aiconform/reference"
+	"github.com/aiconform/aiconform/spec"
 )
 
 // Defaults of the options of New.
@@ -294,7 +295,7 @@ func checkModel(m reference.Model) error {
 			return fmt.Errorf("%s %q is not a usable URL path segment", what, v)
 		}
 	}
-	for kind, specs := range map[string][]reference.TensorSpec{"input": m.Inputs(), "output": m.Outputs()} {
+	for kind, specs := range map[string][]spec.Tensor{"input": m.Inputs(), "output": m.Outputs()} {
 		if len(specs) == 0 {
 			return fmt.Errorf("model %q version %q has no %ss", m.ID(), m.Version(), kind)
 		}
@@ -307,10 +308,10 @@ func checkModel(m reference.Model) error {
 				return fmt.Errorf("model %q version %q: %s %q is declared twice", m.ID(), m.Version(), kind, t.Name)
 			}
 			seen[t.Name] = true
-			switch t.DType {
+			switch t.Datatype {
 			case numerics.FP32, numerics.FP64, numerics.INT64:
 			default:
-				return fmt.Errorf("model %q version %q: %s %q has datatype %q, want FP32, FP64 or INT64", m.ID(), m.Version(), kind, t.Name, t.DType)
+				return fmt.Errorf("model %q version %q: %s %q has datatype %q, want FP32, FP64 or INT64", m.ID(), m.Version(), kind, t.Name, t.Datatype)
 			}
 			for j, d := range t.Shape {
 				if d == 0 || d < -1 {
@@ -445,10 +446,10 @@ func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func tensorMetadata(specs []reference.TensorSpec) []oip.TensorMetadata {
+func tensorMetadata(specs []spec.Tensor) []oip.TensorMetadata {
 	out := make([]oip.TensorMetadata, len(specs))
 	for i, t := range specs {
-		out[i] = oip.TensorMetadata{Name: t.Name, Datatype: string(t.DType), Shape: slices.Clone(t.Shape)}
+		out[i] = oip.TensorMetadata{Name: t.Name, Datatype: string(t.Datatype), Shape: slices.Clone(t.Shape)}
 	}
 	return out
 }

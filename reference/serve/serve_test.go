@@ -16,6 +16,7 @@ import (
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/schemas"
+	"github.com/aiconform/aiconform/spec"
 )
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a server.
@@ -232,7 +233,7 @@ func TestNewRejects(t *testing.T) {
 	good := echoSum("fp32", numerics.FP32)
 	withSpec := func(mut func(*fakeModel)) reference.Model {
 		m := echoSum("fp32", numerics.FP32)
-		m.inputs = append([]reference.TensorSpec(nil), m.inputs...)
+		m.inputs = append([]spec.Tensor(nil), m.inputs...)
 		mut(m)
 		return m
 	}
@@ -250,7 +251,7 @@ func TestNewRejects(t *testing.T) {
 		{"no inputs", []reference.Model{withSpec(func(m *fakeModel) { m.inputs = nil })}, nil, "no inputs"},
 		{"unnamed input", []reference.Model{withSpec(func(m *fakeModel) { m.inputs[0].Name = "" })}, nil, "no name"},
 		{"duplicate input", []reference.Model{withSpec(func(m *fakeModel) { m.inputs[1].Name = "x" })}, nil, `"x" is declared twice`},
-		{"bad dtype", []reference.Model{withSpec(func(m *fakeModel) { m.inputs[0].DType = "BF16" })}, nil, "BF16"},
+		{"bad dtype", []reference.Model{withSpec(func(m *fakeModel) { m.inputs[0].Datatype = "BF16" })}, nil, "BF16"},
 		{"zero dim", []reference.Model{withSpec(func(m *fakeModel) { m.inputs[0].Shape = []int64{-1, 0} })}, nil, "dimension 1 is 0"},
 		{"zero body limit", []reference.Model{good}, []Option{WithMaxBodyBytes(0)}, "max body bytes"},
 		{"zero timeout", []reference.Model{good}, []Option{WithRequestTimeout(0)}, "request timeout is 0s"},

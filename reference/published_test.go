@@ -103,7 +103,7 @@ func TestPublishedWeightsRegenerate(t *testing.T) {
 }
 
 // TestPublishedWeightsLayout pins the tensor names, shapes and dtypes of
-// the reference model contract in DESIGN.md.
+// seed-cnn as spec/v1/reference-models.md lists them.
 func TestPublishedWeightsLayout(t *testing.T) {
 	w, _, err := LoadWeights(aiconform.Weights(), SeedCNNID)
 	if err != nil {

@@ -265,8 +265,8 @@ func TestSeedRNNWeightSpecs(t *testing.T) {
 }
 
 // TestSeedRNNGoldenInputs checks that seed-rnn's golden inputs cover the
-// batch sizes, lengths and edge inputs issue 3 asks for, and that they are
-// deterministic.
+// batch sizes, lengths and edge inputs spec/v1/reference-models.md lists for
+// the golden sets, and that they are deterministic.
 func TestSeedRNNGoldenInputs(t *testing.T) {
 	in, err := GoldenInputs(SeedRNNID)
 	if err != nil {

@@ -56,8 +56,8 @@
 // open because orchestrators (Kubernetes liveness and readiness probes)
 // call them without credentials and they reveal nothing about the models,
 // and the requests WithAuthExempt exempts. Model readiness, metadata and
-// inference all need the token. The token is
-// never logged and never appears in a response.
+// inference all need the token. The token is never logged and never
+// appears in a response.
 //
 // Version policy: a request that names no version is served by the model's
 // default version, which is "fp32" when the model has one and otherwise the
@@ -313,7 +313,8 @@ func checkModel(m reference.Model) error {
 }
 
 // Handler returns the HTTP handler of the protocol, wrapped in
-// authentication (when configured), access logging and panic recovery.
+// authentication (when configured), the handler wrappers
+// (WithHandlerWrapper), access logging and panic recovery.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // PickDefaultVersion returns the version, among the versions of one model,

@@ -25,18 +25,18 @@ import (
 // (serve.WithHandlerWrapper), and those of them that change responses:
 // no-id-echo, bad-metadata, bad-server-metadata, leaky-errors,
 // dies-after-abuse, nan-output, nondeterministic, binary-big-endian and the
-// health faults. request.go holds those that look at requests.
+// health faults (not-live, never-ready, model-not-ready); and ignore-auth.
+// request.go holds those that look at requests.
 
 // peekLimit is the largest request body a fault reads before the server
-// does; a larger body passes unexamined (the server's own limit,
-// serve.WithMaxBodyBytes, is at most this by default).
+// does, the server's default limit; a larger body passes unexamined.
 const peekLimit = serve.DefaultMaxBodyBytes
 
 // writeError answers {"error": msg} with status, as the server does.
 func writeError(w http.ResponseWriter, status int, msg string) {
 	b, err := json.Marshal(oip.ErrorResponse{Error: msg})
 	if err != nil {
-		b = []byte(`{"error":"internal server error"}`)
+		b = []byte(`{"error":"` + internalError + `"}`)
 	}
 	b = append(b, '\n')
 	h := w.Header()

@@ -841,3 +841,33 @@ func TestFaultsCompose(t *testing.T) {
 		t.Errorf("metadata %+v (%v), want batch 1", md, err)
 	}
 }
+
+// Each call of Options gives fresh fault state: a server wedged by
+// dies-after-abuse leaves a server built from a later call healthy.
+func TestOptionsGiveFreshState(t *testing.T) {
+	fs, err := Lookup("dies-after-abuse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler := func() http.Handler {
+		opts, err := Options(fs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := serve.New([]reference.Model{echoSum("fp32", numerics.FP32)}, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Handler()
+	}
+	first, second := handler(), handler()
+	for range abuseLimit {
+		ftDo(t, first, http.MethodPost, "/v2/models/echo-sum/infer", []byte(`{"inputs": "nope"}`), nil)
+	}
+	if a := ftDo(t, first, http.MethodGet, "/v2/health/ready", nil, nil); a.status != http.StatusServiceUnavailable {
+		t.Fatalf("the abused server is ready (%d): the test shows nothing", a.status)
+	}
+	if a := ftDo(t, second, http.MethodGet, "/v2/health/ready", nil, nil); a.status != http.StatusOK {
+		t.Errorf("the second server answered ready with %d, want 200: it shares the first one's state", a.status)
+	}
+}

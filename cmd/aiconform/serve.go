@@ -121,7 +121,7 @@ func serverOptions(o serveOptions, s Streams) ([]serve.Option, error) {
 		}
 		opts = append(opts, serve.WithAuthToken(token))
 	}
-	fault, err := faultOption(o.Faults, o.AuthTokenEnv)
+	faultOpts, err := faultOptions(o.Faults, o.AuthTokenEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -131,10 +131,7 @@ func serverOptions(o serveOptions, s Streams) ([]serve.Option, error) {
 	if o.BatchMax > 0 && o.BatchDelay > 0 {
 		opts = append(opts, serve.WithBatching(serve.BatchConfig{MaxBatch: o.BatchMax, MaxDelay: o.BatchDelay}))
 	}
-	if fault != nil {
-		opts = append(opts, fault)
-	}
-	return opts, nil
+	return append(opts, faultOpts...), nil
 }
 
 func runServe(ctx context.Context, o serveOptions, s Streams) error {

@@ -8,26 +8,28 @@ import (
 	"text/tabwriter"
 
 	"github.com/aiconform/aiconform/reference/serve"
+	"github.com/aiconform/aiconform/reference/serve/faults"
 )
 
 // This file holds the fault-profile part of `aiconform serve`: --fault
 // NAME (repeatable) and --list-faults.
 
-// faultOption turns the --fault names into the option of serve.New; it
-// returns nil without faults. An unknown or repeated name, or ignore-auth
-// without --auth-token-env, is a usage error.
-func faultOption(names []string, authTokenEnv string) (serve.Option, error) {
-	if len(names) == 0 {
-		return nil, nil
-	}
-	fs, err := serve.LookupFaults(names...)
+// faultOptions turns the --fault names into options of serve.New (none
+// without faults). An unknown or repeated name, or ignore-auth without
+// --auth-token-env, is a usage error.
+func faultOptions(names []string, authTokenEnv string) ([]serve.Option, error) {
+	fs, err := faults.Lookup(names...)
 	if err != nil {
 		return nil, fmt.Errorf("serve: --fault: %w", err)
 	}
 	if slices.Contains(names, "ignore-auth") && authTokenEnv == "" {
 		return nil, fmt.Errorf("serve: --fault ignore-auth needs --auth-token-env: without a token there is no authentication to ignore")
 	}
-	return serve.WithFaults(fs...), nil
+	opts, err := faults.Options(fs...)
+	if err != nil {
+		return nil, fmt.Errorf("serve: --fault: %w", err)
+	}
+	return opts, nil
 }
 
 // listFaults writes one line per fault profile: its name, the requirement
@@ -35,7 +37,7 @@ func faultOption(names []string, authTokenEnv string) (serve.Option, error) {
 func listFaults(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FAULT\tBREAKS\tWHAT THE SERVER DOES")
-	for _, f := range serve.Faults() {
+	for _, f := range faults.All() {
 		what := f.Description
 		if len(f.Also) > 0 {
 			what += " (fails with it: " + strings.Join(f.Also, ", ") + ")"

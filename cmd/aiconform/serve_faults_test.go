@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aiconform/aiconform/reference/serve"
+	"github.com/aiconform/aiconform/reference/serve/faults"
 )
 
 func TestServeListFaults(t *testing.T) {
@@ -19,11 +19,11 @@ func TestServeListFaults(t *testing.T) {
 		t.Fatalf("exit %d, stderr %s", code, errOut.String())
 	}
 	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
-	faults := serve.Faults()
-	if len(lines) != len(faults)+1 || !strings.HasPrefix(lines[0], "FAULT") || !strings.Contains(lines[0], "BREAKS") {
-		t.Fatalf("want a header and one line per fault (%d):\n%s", len(faults), out.String())
+	all := faults.All()
+	if len(lines) != len(all)+1 || !strings.HasPrefix(lines[0], "FAULT") || !strings.Contains(lines[0], "BREAKS") {
+		t.Fatalf("want a header and one line per fault (%d):\n%s", len(all), out.String())
 	}
-	for i, f := range faults {
+	for i, f := range all {
 		fields := strings.Fields(lines[i+1])
 		if len(fields) < 3 || fields[0] != f.Name || fields[1] != f.Requirement || !strings.Contains(lines[i+1], f.Description) {
 			t.Errorf("line %d = %q, want %s, %s and its description", i+1, lines[i+1], f.Name, f.Requirement)
@@ -41,7 +41,7 @@ func TestServeFaultFlagErrors(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--fault", "no-such-fault"}, append([]string{`unknown fault "no-such-fault"`}, serve.FaultNames()...)},
+		{[]string{"--fault", "no-such-fault"}, append([]string{`unknown fault "no-such-fault"`}, faults.Names()...)},
 		{[]string{"--fault", "slow-tail", "--fault", "slow-tail"}, []string{`fault "slow-tail" is given twice`}},
 		{[]string{"--fault", "ignore-auth"}, []string{"--fault ignore-auth needs --auth-token-env"}},
 	}

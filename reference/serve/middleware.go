@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -157,7 +158,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	}
 	want := sha256.Sum256([]byte(s.cfg.authToken))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if healthPaths[r.URL.Path] {
+		if healthPaths[r.URL.Path] || slices.ContainsFunc(s.cfg.authExempt, func(exempt func(*http.Request) bool) bool { return exempt(r) }) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -54,9 +54,10 @@
 // "Authorization: Bearer <token>", compared in constant time, except the
 // server health probes GET /v2/health/live and /v2/health/ready, which stay
 // open because orchestrators (Kubernetes liveness and readiness probes)
-// call them without credentials and they reveal nothing about the models.
-// Model readiness, metadata and inference all need the token. The token is
-// never logged and never appears in a response.
+// call them without credentials and they reveal nothing about the models,
+// and the requests WithAuthExempt exempts. Model readiness, metadata and
+// inference all need the token. The token is never logged and never
+// appears in a response.
 //
 // Version policy: a request that names no version is served by the model's
 // default version, which is "fp32" when the model has one and otherwise the
@@ -118,19 +119,11 @@ type config struct {
 	authToken      string
 	authSet        bool // WithAuthToken was given
 
-	// modelWrappers wrap every model, in the order the options that added
-	// them were given (the first wraps the model itself, after batching).
-	// Options of this package's other files (fault profiles) add them.
-	// The wrapped model is checked as New checks any model, and serves
-	// metadata and inference alike.
-	modelWrappers []func(reference.Model) reference.Model
-	// handlerWrappers wrap the protocol handler inside the access log and
-	// panic recovery and outside authentication, in the order the options
-	// that added them were given (the first is the outermost).
+	// modelWrappers, handlerWrappers and authExempt are the hooks of
+	// WithModelWrapper, WithHandlerWrapper and WithAuthExempt (hooks.go).
+	modelWrappers   []func(reference.Model) reference.Model
 	handlerWrappers []func(http.Handler) http.Handler
-	// faults are the fault profiles of WithFaults, installed by New once
-	// every option is applied (see fault.go).
-	faults []Fault
+	authExempt      []func(*http.Request) bool
 }
 
 // WithMaxBodyBytes sets the largest request body accepted; larger bodies are
@@ -223,8 +216,8 @@ func New(models []reference.Model, opts ...Option) (*Server, error) {
 	if err := cfg.resolveBatching(); err != nil {
 		return nil, err
 	}
-	if err := cfg.installFaults(); err != nil {
-		return nil, err
+	if len(cfg.authExempt) > 0 && !cfg.authSet {
+		return nil, fmt.Errorf("serve: WithAuthExempt needs an auth token (WithAuthToken): without one there is no authentication to be exempt from")
 	}
 	if len(models) == 0 {
 		return nil, fmt.Errorf("serve: no models to serve")
@@ -256,10 +249,7 @@ func New(models []reference.Model, opts ...Option) (*Server, error) {
 	slices.Sort(s.ids)
 	for _, e := range s.models {
 		slices.Sort(e.names)
-		e.def = e.names[0]
-		if _, ok := e.versions[DefaultVersion]; ok {
-			e.def = DefaultVersion
-		}
+		e.def = PickDefaultVersion(e.names)
 	}
 	var h http.Handler = s.authenticate(s.routes())
 	for i := len(cfg.handlerWrappers) - 1; i >= 0; i-- {
@@ -324,8 +314,22 @@ func checkModel(m reference.Model) error {
 }
 
 // Handler returns the HTTP handler of the protocol, wrapped in
-// authentication (when configured), access logging and panic recovery.
+// authentication (when configured), the handler wrappers
+// (WithHandlerWrapper), access logging and panic recovery.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// PickDefaultVersion returns the version, among the versions of one model,
+// that serves the requests naming none: DefaultVersion when it is among
+// them, else the lexically first ("" for none).
+func PickDefaultVersion(versions []string) string {
+	if slices.Contains(versions, DefaultVersion) {
+		return DefaultVersion
+	}
+	if len(versions) == 0 {
+		return ""
+	}
+	return slices.Min(versions)
+}
 
 // DefaultVersionOf returns the version that serves requests for model id
 // naming no version, and whether the model is served.

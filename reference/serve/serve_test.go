@@ -293,6 +293,9 @@ func TestDefaultVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if p := PickDefaultVersion(tt.versions); p != tt.want {
+				t.Errorf("PickDefaultVersion(%v) = %q, want %q", tt.versions, p, tt.want)
+			}
 			got, ok := s.DefaultVersionOf("echo-sum")
 			if !ok || got != tt.want {
 				t.Errorf("DefaultVersionOf = %q, %v; want %q, true", got, ok, tt.want)
@@ -305,6 +308,9 @@ func TestDefaultVersion(t *testing.T) {
 				t.Error(`DefaultVersionOf("nope") reports a model`)
 			}
 		})
+	}
+	if p := PickDefaultVersion(nil); p != "" {
+		t.Errorf("PickDefaultVersion(nil) = %q, want none", p)
 	}
 }
 

@@ -1,4 +1,4 @@
-package serve
+package faults
 
 import (
 	"bytes"
@@ -10,35 +10,35 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/oip"
 	"github.com/aiconform/aiconform/reference"
+	"github.com/aiconform/aiconform/reference/serve"
 	"github.com/aiconform/aiconform/schemas"
 	"github.com/aiconform/aiconform/spec"
 )
 
-// This file shows each fault's misbehaviour directly over HTTP (in
-// process), next to the conforming server's behaviour on the same
-// requests; fault_conformance_test.go shows what the conformance engine
-// makes of each.
+// This file and new_faults_test.go show each fault's misbehaviour directly
+// over HTTP (in process), next to the conforming server's behaviour on the
+// same requests; matrix_test.go shows what the conformance engine makes of
+// each.
 
 func TestFaultRegistry(t *testing.T) {
-	all := Faults()
-	if len(all) < 13 {
-		t.Fatalf("%d faults, want at least the 13 of issue 4", len(all))
-	}
+	all := All()
 	ids := spec.IDs()
-	names := FaultNames()
+	names := Names()
 	if !slices.IsSorted(names) || len(slices.Compact(slices.Clone(names))) != len(names) {
 		t.Errorf("fault names %v are not sorted and unique", names)
 	}
+	if len(all) != len(names) {
+		t.Fatalf("All has %d faults, Names %d", len(all), len(names))
+	}
 	for i, f := range all {
 		if f.Name != names[i] {
-			t.Errorf("Faults()[%d] is %q, FaultNames()[%d] is %q", i, f.Name, i, names[i])
+			t.Errorf("All()[%d] is %q, Names()[%d] is %q", i, f.Name, i, names[i])
 		}
 		if !slices.Contains(ids, f.Requirement) {
 			t.Errorf("fault %s: requirement %q is not a requirement of spec %s", f.Name, f.Requirement, spec.Version)
@@ -51,17 +51,18 @@ func TestFaultRegistry(t *testing.T) {
 		if f.Description == "" || strings.ContainsAny(f.Description, "\n\t") {
 			t.Errorf("fault %s: description %q, want one non-empty line", f.Name, f.Description)
 		}
-		if f.install == nil {
-			t.Errorf("fault %s has no install", f.Name)
+		if f.options == nil {
+			t.Errorf("fault %s has no options", f.Name)
 		}
 		if f.String() != f.Name {
 			t.Errorf("String() = %q, want %q", f.String(), f.Name)
 		}
 	}
-	for _, want := range []string{"numeric-drift", "wrong-class", "no-id-echo", "bad-metadata", "server-error-on-bad-input",
-		"leaky-errors", "ignore-auth", "slow-tail", "result-cache", "nan-output", "nondeterministic", "batch-variant", "dies-after-abuse"} {
-		if !slices.Contains(names, want) {
-			t.Errorf("fault %s of issue 4 is missing", want)
+	// Every core requirement has a fault that breaks it.
+	for _, id := range ids {
+		r, _ := spec.Lookup(id)
+		if r.Level == spec.Core && !slices.ContainsFunc(all, func(f Fault) bool { return f.Requirement == id }) {
+			t.Errorf("core requirement %s has no fault that breaks it", id)
 		}
 	}
 	// The registry hands out copies.
@@ -71,58 +72,68 @@ func TestFaultRegistry(t *testing.T) {
 	}
 	all[0].Name = "changed"
 	all[withAlso].Also[0] = "changed"
-	for _, f := range Faults() {
+	looked, err := Lookup(names[withAlso])
+	if err != nil {
+		t.Fatal(err)
+	}
+	looked[0].Also[0] = "changed"
+	for _, f := range All() {
 		if f.Name == "changed" || slices.Contains(f.Also, "changed") {
-			t.Errorf("changing what Faults returned changed the registry: %+v", f)
+			t.Errorf("changing what All or Lookup returned changed the registry: %+v", f)
 		}
 	}
 }
 
-func TestLookupFaults(t *testing.T) {
-	fs, err := LookupFaults("wrong-class", "bad-metadata")
+func TestLookup(t *testing.T) {
+	fs, err := Lookup("wrong-class", "bad-metadata")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(fs) != 2 || fs[0].Name != "wrong-class" || fs[1].Name != "bad-metadata" || fs[0].Requirement != "NUM-TOP1" {
-		t.Errorf("LookupFaults = %v, want wrong-class then bad-metadata", fs)
+		t.Errorf("Lookup = %v, want wrong-class then bad-metadata", fs)
 	}
-	_, err = LookupFaults("numeric-drift", "no-such-fault")
+	_, err = Lookup("numeric-drift", "no-such-fault")
 	if err == nil {
-		t.Fatal("LookupFaults(no-such-fault) succeeded")
+		t.Fatal("Lookup(no-such-fault) succeeded")
 	}
-	for _, name := range append(FaultNames(), `"no-such-fault"`) {
+	for _, name := range append(Names(), `"no-such-fault"`) {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}
 	}
-	if _, err := LookupFaults("slow-tail", "slow-tail"); err == nil || !strings.Contains(err.Error(), "twice") {
-		t.Errorf("LookupFaults(slow-tail twice) = %v, want an error saying so", err)
+	if _, err := Lookup("slow-tail", "slow-tail"); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("Lookup(slow-tail twice) = %v, want an error saying so", err)
 	}
 }
 
-func TestWithFaultsErrors(t *testing.T) {
-	models := []reference.Model{echoSum("fp32", numerics.FP32)}
-	drift, _ := LookupFaults("numeric-drift")
-	auth, _ := LookupFaults("ignore-auth")
+func TestOptionsErrors(t *testing.T) {
+	drift, _ := Lookup("numeric-drift")
 	tests := []struct {
-		name string
-		opts []Option
-		want string
+		name   string
+		faults []Fault
+		want   string
 	}{
-		{"not a registered fault", []Option{WithFaults(Fault{Name: "homemade", Requirement: "NUM-GOLDEN"})}, `fault "homemade" is not a fault of this package`},
-		{"twice", []Option{WithFaults(drift...), WithFaults(drift...)}, `fault "numeric-drift" is given twice`},
-		{"ignore-auth without a token", []Option{WithFaults(auth...)}, "needs an auth token"},
+		{"not a registered fault", []Fault{{Name: "homemade", Requirement: "NUM-GOLDEN"}}, `"homemade" is not a fault of this package`},
+		{"twice", append(drift, drift...), `fault "numeric-drift" is given twice`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := New(models, tc.opts...)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("New = %v, want an error containing %q", err, tc.want)
+			if _, err := Options(tc.faults...); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Options = %v, want an error containing %q", err, tc.want)
 			}
 		})
 	}
-	// With the token, WithFaults may come before WithAuthToken.
-	if _, err := New(models, WithFaults(auth...), WithAuthToken("tok")); err != nil {
+	// ignore-auth needs a token, given before or after it.
+	models := []reference.Model{echoSum("fp32", numerics.FP32)}
+	auth, _ := Lookup("ignore-auth")
+	opts, err := Options(auth...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := serve.New(models, opts...); err == nil || !strings.Contains(err.Error(), "needs an auth token") {
+		t.Errorf("New(ignore-auth) without a token = %v, want an error saying it needs one", err)
+	}
+	if _, err := serve.New(models, append(opts, serve.WithAuthToken("tok"))...); err != nil {
 		t.Errorf("New(ignore-auth, WithAuthToken) = %v", err)
 	}
 }
@@ -663,8 +674,8 @@ func TestFaultLeakyErrors(t *testing.T) {
 func TestFaultIgnoreAuth(t *testing.T) {
 	const token = "the-right-token"
 	models := []reference.Model{echoSum("fp32", numerics.FP32)}
-	h := ftHandler(t, models, []string{"ignore-auth"}, WithAuthToken(token))
-	clean := ftHandler(t, models, nil, WithAuthToken(token))
+	h := ftHandler(t, models, []string{"ignore-auth"}, serve.WithAuthToken(token))
+	clean := ftHandler(t, models, nil, serve.WithAuthToken(token))
 	infer := ftEchoRequest(t, 1, 0, "")
 	for _, cred := range []string{"", "Bearer wrong-token-0123456789abcdef0123", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer " + token} {
 		for _, r := range []struct {
@@ -704,7 +715,7 @@ func TestFaultIgnoreAuth(t *testing.T) {
 
 func TestFaultDiesAfterAbuse(t *testing.T) {
 	models := []reference.Model{echoSum("fp32", numerics.FP32)}
-	h := ftHandler(t, models, []string{"dies-after-abuse"}, WithMaxBodyBytes(1024))
+	h := ftHandler(t, models, []string{"dies-after-abuse"}, serve.WithMaxBodyBytes(1024))
 	path := "/v2/models/echo-sum/infer"
 	healthy := func(when string) {
 		t.Helper()
@@ -831,58 +842,32 @@ func TestFaultsCompose(t *testing.T) {
 	}
 }
 
-// With dynamic batching, the model wrappers of the faults sit above the
-// batcher: they see each request's own batch, so batch-variant moves
-// concurrent single-sample requests down even when the batcher merged
-// them.
-func TestFaultsSeeRequestsNotMergedBatches(t *testing.T) {
-	fs, err := LookupFaults("batch-variant")
+// Each call of Options gives fresh fault state: a server wedged by
+// dies-after-abuse leaves a server built from a later call healthy.
+func TestOptionsGiveFreshState(t *testing.T) {
+	fs, err := Lookup("dies-after-abuse")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New([]reference.Model{echoSum("fp32", numerics.FP32)}, WithBatching(BatchConfig{MaxBatch: 8, MaxDelay: 50 * time.Millisecond}), WithFaults(fs...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fm, ok := s.models["echo-sum"].versions["fp32"].(*faultModel)
-	if !ok {
-		t.Fatalf("the served model is %T, want the fault's wrapper", s.models["echo-sum"].versions["fp32"])
-	}
-	b, ok := fm.Model.(*batcher)
-	if !ok {
-		t.Fatalf("the fault wraps %T, want the batcher", fm.Model)
-	}
-	loaded(t, b) // the requests gather for MaxDelay, as under load
-	clean := ftHandler(t, []reference.Model{echoSum("fp32", numerics.FP32)}, nil)
-	tol := ftClass(t, "fp32")
-	const n = 8
-	answers := make([]map[string]numerics.Tensor, n)
-	var wg sync.WaitGroup
-	bodies := make([][]byte, n)
-	for i := range n {
-		bodies[i] = ftEchoRequest(t, 1, float32(10*i), "")
-	}
-	for i := range n {
-		wg.Go(func() {
-			a := ftDo(t, s.Handler(), http.MethodPost, "/v2/models/echo-sum/infer", bodies[i], nil)
-			if _, out, err := ftDecode(a); a.status == http.StatusOK && err == nil {
-				answers[i] = out
-			}
-		})
-	}
-	wg.Wait()
-	if st := b.stats(); st.Merged == 0 {
-		t.Errorf("the batcher merged no requests (%+v): the test shows nothing", st)
-	}
-	for i, got := range answers {
-		if got == nil {
-			t.Fatalf("request %d failed", i)
+	handler := func() http.Handler {
+		opts, err := Options(fs...)
+		if err != nil {
+			t.Fatal(err)
 		}
-		_, want, _ := ftInfer(t, clean, "/v2/models/echo-sum/infer", ftEchoRequest(t, 1, float32(10*i), ""))
-		w := want["sum"].F32[0]
-		shifted := float32(float64(w) - classShare*(tol.ATol+tol.RTol*math.Abs(float64(w))))
-		if got["sum"].F32[0] != shifted {
-			t.Errorf("request %d: sum %v, want %v (%v moved down as a single sample)", i, got["sum"].F32[0], shifted, w)
+		s, err := serve.New([]reference.Model{echoSum("fp32", numerics.FP32)}, opts...)
+		if err != nil {
+			t.Fatal(err)
 		}
+		return s.Handler()
+	}
+	first, second := handler(), handler()
+	for range abuseLimit {
+		ftDo(t, first, http.MethodPost, "/v2/models/echo-sum/infer", []byte(`{"inputs": "nope"}`), nil)
+	}
+	if a := ftDo(t, first, http.MethodGet, "/v2/health/ready", nil, nil); a.status != http.StatusServiceUnavailable {
+		t.Fatalf("the abused server is ready (%d): the test shows nothing", a.status)
+	}
+	if a := ftDo(t, second, http.MethodGet, "/v2/health/ready", nil, nil); a.status != http.StatusOK {
+		t.Errorf("the second server answered ready with %d, want 200: it shares the first one's state", a.status)
 	}
 }

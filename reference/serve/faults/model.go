@@ -1,10 +1,11 @@
-package serve
+package faults
 
 import (
 	"container/list"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"hash"
 	"hash/fnv"
 	"maps"
@@ -14,15 +15,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aiconform/aiconform"
+	"github.com/aiconform/aiconform/golden"
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/reference"
+	"github.com/aiconform/aiconform/reference/serve"
 	"github.com/aiconform/aiconform/spec"
 )
 
-// This file holds the faults that wrap each model's Forward: numeric-drift,
-// wrong-class, batch-variant, slow-tail and result-cache. The wrappers sit
-// above the dynamic batcher, so a Forward call is one request with its own
-// batch.
+// This file holds the faults that wrap each model's Forward
+// (serve.WithModelWrapper): numeric-drift, golden-only, wrong-class,
+// batch-variant, slow-tail and result-cache. The wrappers sit above the
+// dynamic batcher, so a Forward call is one request with its own batch.
 
 // Output names the numeric faults know: a model with both, of the same
 // datatype and shape, has probabilities that are the softmax of its logits
@@ -37,7 +41,7 @@ type forwardFunc func(ctx context.Context, inputs map[string]numerics.Tensor) (m
 
 // faultModel is a model whose forward pass goes through a fault. It keeps
 // the model's id, version and tensor specs, and passes the request's
-// context on to a ContextModel below it (the dynamic batcher).
+// context on to a serve.ContextModel below it (the dynamic batcher).
 type faultModel struct {
 	reference.Model
 	forward forwardFunc
@@ -54,12 +58,12 @@ func (f *faultModel) ForwardContext(ctx context.Context, inputs map[string]numer
 	return f.forward(ctx, inputs)
 }
 
-// wrapModel returns a model wrapper (see config.modelWrappers) whose
+// wrapModel returns a model wrapper (see serve.WithModelWrapper) whose
 // forward pass is build(m, m's own forward pass).
 func wrapModel(build func(m reference.Model, next forwardFunc) forwardFunc) func(reference.Model) reference.Model {
 	return func(m reference.Model) reference.Model {
 		next := func(ctx context.Context, inputs map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
-			if cm, ok := m.(ContextModel); ok {
+			if cm, ok := m.(serve.ContextModel); ok {
 				return cm.ForwardContext(ctx, inputs)
 			}
 			return m.Forward(inputs)
@@ -199,7 +203,7 @@ func classOf(dt numerics.DType) numerics.Tolerance {
 	}
 	tol, ok := spec.Tolerance(name)
 	if !ok {
-		panic("serve: spec v1 has no tolerance class " + name)
+		panic("faults: spec v1 has no tolerance class " + name)
 	}
 	return tol
 }
@@ -232,66 +236,105 @@ func batchSize(inputs map[string]numerics.Tensor) int64 {
 	return 0
 }
 
-// installNumericDrift: every row of every primary output drifts by
-// driftRelative of each value's magnitude, the top value up and the others
-// down (so the argmax stays, and values stay finite); derived
-// probabilities are the softmax of the drifted logits, so they stay a
-// distribution with the same top class.
-func installNumericDrift(c *config) error {
-	c.modelWrappers = append(c.modelWrappers, wrapModel(func(m reference.Model, next forwardFunc) forwardFunc {
-		names, derived := primaryOutputs(m), derivedProbabilities(m)
-		return editOutputs(next, func(_, out map[string]numerics.Tensor) {
-			for _, name := range names {
-				t, ok := out[name]
-				if !ok {
-					continue
-				}
-				v := t.Float64s()
-				rows(v, lastDim(t), func(_ int, row []float64) {
-					k := argmax(row)
-					for j, x := range row {
-						if j == k {
-							row[j] = x + driftRelative*math.Abs(x)
-						} else {
-							row[j] = x - driftRelative*math.Abs(x)
-						}
+// numericDrift: every row of every primary output drifts (drift).
+var numericDrift = wrapModel(func(m reference.Model, next forwardFunc) forwardFunc {
+	return editOutputs(next, drift(m))
+})
+
+// drift returns an edit of m's outputs by which every row of every
+// primary output drifts by driftRelative of each value's magnitude, the
+// top value up and the others down (so the argmax stays, and values stay
+// finite); derived probabilities become the softmax of the drifted logits,
+// so they stay a distribution with the same top class.
+func drift(m reference.Model) func(in, out map[string]numerics.Tensor) {
+	names, derived := primaryOutputs(m), derivedProbabilities(m)
+	return func(_, out map[string]numerics.Tensor) {
+		for _, name := range names {
+			t, ok := out[name]
+			if !ok {
+				continue
+			}
+			v := t.Float64s()
+			rows(v, lastDim(t), func(_ int, row []float64) {
+				k := argmax(row)
+				for j, x := range row {
+					if j == k {
+						row[j] = x + driftRelative*math.Abs(x)
+					} else {
+						row[j] = x - driftRelative*math.Abs(x)
 					}
-				})
-				out[name] = withFloats(t, v)
-			}
-			if derived {
-				setSoftmax(out)
-			}
-		})
-	}))
-	return nil
+				}
+			})
+			out[name] = withFloats(t, v)
+		}
+		if derived {
+			setSoftmax(out)
+		}
+	}
 }
 
-// installWrongClass: in the rows that wrongClassRows selects, the largest
+// goldenOnly: requests whose inputs are those of a case of the published
+// golden set (by inputsDigest) are computed correctly, every other one
+// drifts as under numeric-drift.
+func goldenOnly() ([]serve.Option, error) {
+	published, err := goldenDigests()
+	if err != nil {
+		return nil, err
+	}
+	return []serve.Option{serve.WithModelWrapper(wrapModel(func(m reference.Model, next forwardFunc) forwardFunc {
+		drifted := editOutputs(next, drift(m))
+		return func(ctx context.Context, inputs map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
+			if published[inputsDigest(inputs)] {
+				return next(ctx, inputs)
+			}
+			return drifted(ctx, inputs)
+		}
+	}))}, nil
+}
+
+// goldenDigests returns the inputsDigest of the inputs of every case of
+// the published golden set.
+var goldenDigests = sync.OnceValues(func() (map[[sha256.Size]byte]bool, error) {
+	src := aiconform.Goldens()
+	man, _, err := golden.ReadManifest(src, ".")
+	if err != nil {
+		return nil, fmt.Errorf("the published goldens: %w", err)
+	}
+	out := map[[sha256.Size]byte]bool{}
+	for _, s := range man.Sets {
+		for _, c := range s.Cases {
+			l, err := golden.LoadCase(src, ".", c)
+			if err != nil {
+				return nil, fmt.Errorf("the published goldens: %s/%s %s: %w", s.Model, s.Version, c.Name, err)
+			}
+			out[inputsDigest(l.Inputs)] = true
+		}
+	}
+	return out, nil
+})
+
+// wrongClass: in the rows that wrongClassRows selects, the largest
 // and the second largest value of every floating output swap places
 // (probabilities too, which keeps them the softmax of the logits).
-func installWrongClass(c *config) error {
-	c.modelWrappers = append(c.modelWrappers, wrapModel(func(m reference.Model, next forwardFunc) forwardFunc {
-		return editOutputs(next, func(in, out map[string]numerics.Tensor) {
-			for _, s := range m.Outputs() {
-				t, ok := out[s.Name]
-				if !ok || !t.DType.IsFloat() || len(t.Shape) < 2 || lastDim(t) < 2 {
-					continue
-				}
-				selected := wrongClassRows(m, in, t)
-				v := t.Float64s()
-				rows(v, lastDim(t), func(i int, row []float64) {
-					if i < len(selected) && selected[i] {
-						a, b := topTwo(row)
-						row[a], row[b] = row[b], row[a]
-					}
-				})
-				out[s.Name] = withFloats(t, v)
+var wrongClass = wrapModel(func(m reference.Model, next forwardFunc) forwardFunc {
+	return editOutputs(next, func(in, out map[string]numerics.Tensor) {
+		for _, s := range m.Outputs() {
+			t, ok := out[s.Name]
+			if !ok || !t.DType.IsFloat() || len(t.Shape) < 2 || lastDim(t) < 2 {
+				continue
 			}
-		})
-	}))
-	return nil
-}
+			selected := wrongClassRows(m, in, t)
+			v := t.Float64s()
+			rows(v, lastDim(t), func(i int, row []float64) {
+				if i < len(selected) && selected[i] {
+					a, b := topTwo(row)
+					row[a], row[b] = row[b], row[a]
+				}
+			})
+			out[s.Name] = withFloats(t, v)
+		}
+	})
+})
 
 // wrongClassRows selects one row in wrongClassEvery of output t by a hash
 // of what the row depends on: the row's sample of every required input,
@@ -365,68 +408,59 @@ func mix64(z uint64) uint64 {
 	return z
 }
 
-// installBatchVariant: the primary outputs of a request of one sample move
+// batchVariant: the primary outputs of a request of one sample move
 // down by classShare of the tolerance class, those of a request of several
 // samples up by as much. Probabilities derived from logits are left as
 // they are (a near-constant shift of the logits leaves their softmax
 // within the class).
-func installBatchVariant(c *config) error {
-	c.modelWrappers = append(c.modelWrappers, wrapModel(func(m reference.Model, next forwardFunc) forwardFunc {
-		return editOutputs(next, func(in, out map[string]numerics.Tensor) {
-			sign := -1.0
-			if batchSize(in) > 1 {
-				sign = 1
-			}
-			shiftWithinClass(m, out, sign)
-		})
-	}))
-	return nil
-}
+var batchVariant = wrapModel(func(m reference.Model, next forwardFunc) forwardFunc {
+	return editOutputs(next, func(in, out map[string]numerics.Tensor) {
+		sign := -1.0
+		if batchSize(in) > 1 {
+			sign = 1
+		}
+		shiftWithinClass(m, out, sign)
+	})
+})
 
-// installSlowTail: every slowTailEvery-th single-sample forward pass of a
+// slowTail: every slowTailEvery-th single-sample forward pass of a
 // model version waits slowTailDelaySeconds before it runs (or until the
 // request gives up).
-func installSlowTail(c *config) error {
-	c.modelWrappers = append(c.modelWrappers, wrapModel(func(m reference.Model, next forwardFunc) forwardFunc {
-		var singles atomic.Int64
-		return func(ctx context.Context, inputs map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
-			if batchSize(inputs) == 1 && singles.Add(1)%slowTailEvery == 0 {
-				t := time.NewTimer(slowTailDelaySeconds * time.Second)
-				select {
-				case <-t.C:
-				case <-ctx.Done():
-					t.Stop()
-					return nil, ctx.Err()
-				}
+var slowTail = wrapModel(func(m reference.Model, next forwardFunc) forwardFunc {
+	var singles atomic.Int64
+	return func(ctx context.Context, inputs map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
+		if batchSize(inputs) == 1 && singles.Add(1)%slowTailEvery == 0 {
+			t := time.NewTimer(slowTailDelaySeconds * time.Second)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
 			}
-			return next(ctx, inputs)
 		}
-	}))
-	return nil
-}
+		return next(ctx, inputs)
+	}
+})
 
-// installResultCache: each model version answers inputs it has answered
+// cacheResults: each model version answers inputs it has answered
 // before from a cache keyed by the SHA-256 of the inputs (names,
 // datatypes, shapes and values), least recently used first out once the
 // outputs held pass cacheMaxBytes.
-func installResultCache(c *config) error {
-	c.modelWrappers = append(c.modelWrappers, wrapModel(func(m reference.Model, next forwardFunc) forwardFunc {
-		rc := &resultCache{max: cacheMaxBytes, entries: map[[sha256.Size]byte]*list.Element{}, order: list.New()}
-		return func(ctx context.Context, inputs map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
-			key := inputsDigest(inputs)
-			if out, ok := rc.get(key); ok {
-				return out, nil
-			}
-			out, err := next(ctx, inputs)
-			if err != nil {
-				return nil, err
-			}
-			rc.put(key, out)
+var cacheResults = wrapModel(func(m reference.Model, next forwardFunc) forwardFunc {
+	rc := &resultCache{max: cacheMaxBytes, entries: map[[sha256.Size]byte]*list.Element{}, order: list.New()}
+	return func(ctx context.Context, inputs map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
+		key := inputsDigest(inputs)
+		if out, ok := rc.get(key); ok {
 			return out, nil
 		}
-	}))
-	return nil
-}
+		out, err := next(ctx, inputs)
+		if err != nil {
+			return nil, err
+		}
+		rc.put(key, out)
+		return out, nil
+	}
+})
 
 // resultCache is a least-recently-used cache of outputs bounded in bytes.
 type resultCache struct {

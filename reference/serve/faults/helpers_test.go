@@ -1,4 +1,4 @@
-package serve
+package faults
 
 import (
 	"bytes"
@@ -17,6 +17,8 @@ import (
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/oip"
 	"github.com/aiconform/aiconform/reference"
+	"github.com/aiconform/aiconform/reference/serve"
+	"github.com/aiconform/aiconform/spec"
 )
 
 // Helpers of the fault tests. Their names start with ft so that they do
@@ -26,10 +28,11 @@ import (
 // of 8, 2 and 1, and the out-of-domain edge cases (seed-cnn case-004 has
 // unnormalised pixel bytes and a probability that underflows FP32, case-030
 // mixes edge cases in a batch of 8; seed-rnn case-014 has values in
-// [-4,4)).
+// [-4,4); seed-transformer case-015 and case-027 are padded).
 var ftCases = map[string][]string{
-	"seed-cnn/fp32": {"case-000", "case-004", "case-015", "case-030"},
-	"seed-rnn/fp32": {"case-000", "case-014", "case-028", "case-037"},
+	"seed-cnn/fp32":         {"case-000", "case-004", "case-015", "case-030"},
+	"seed-rnn/fp32":         {"case-000", "case-014", "case-028", "case-037"},
+	"seed-transformer/fp32": {"case-000", "case-015", "case-019", "case-027"},
 }
 
 // ftGoldens is the published golden set cut down to ftCases: the manifest
@@ -104,13 +107,17 @@ func ftModels(t testing.TB) []reference.Model {
 
 // ftHandler returns the handler of a server over models with the named
 // faults and the other options.
-func ftHandler(t testing.TB, models []reference.Model, faults []string, opts ...Option) http.Handler {
+func ftHandler(t testing.TB, models []reference.Model, faults []string, opts ...serve.Option) http.Handler {
 	t.Helper()
-	fs, err := LookupFaults(faults...)
+	fs, err := Lookup(faults...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(models, append(opts, WithFaults(fs...))...)
+	fopts, err := Options(fs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := serve.New(models, append(opts, fopts...)...)
 	if err != nil {
 		t.Fatalf("New with faults %v: %v", faults, err)
 	}
@@ -232,4 +239,49 @@ func ftSamples(inputs map[string]numerics.Tensor) []map[string]numerics.Tensor {
 		}
 	}
 	return out
+}
+
+// fakeModel is a reference.Model whose behaviour a test chooses.
+type fakeModel struct {
+	id, version string
+	inputs      []spec.Tensor
+	outputs     []spec.Tensor
+	forward     func(map[string]numerics.Tensor) (map[string]numerics.Tensor, error)
+}
+
+func (f *fakeModel) ID() string             { return f.id }
+func (f *fakeModel) Version() string        { return f.version }
+func (f *fakeModel) Inputs() []spec.Tensor  { return f.inputs }
+func (f *fakeModel) Outputs() []spec.Tensor { return f.outputs }
+func (f *fakeModel) Forward(in map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
+	return f.forward(in)
+}
+
+// echoSum is the "echo-sum" model at FP32 or FP64: input x [-1,4];
+// outputs sum [-1,1] (row sums of x) and echo [-1,4] (x itself).
+func echoSum(version string, dt numerics.DType) *fakeModel {
+	return &fakeModel{
+		id:      "echo-sum",
+		version: version,
+		inputs:  []spec.Tensor{{Name: "x", Datatype: dt, Shape: []int64{-1, 4}}},
+		outputs: []spec.Tensor{
+			{Name: "sum", Datatype: dt, Shape: []int64{-1, 1}},
+			{Name: "echo", Datatype: dt, Shape: []int64{-1, 4}},
+		},
+		forward: func(in map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
+			x := in["x"]
+			n := int(x.Shape[0])
+			xs := x.Float64s()
+			sums := make([]float64, n)
+			for i := range sums {
+				for _, v := range xs[i*4 : i*4+4] {
+					sums[i] += v
+				}
+			}
+			return map[string]numerics.Tensor{
+				"sum":  withFloats(numerics.Tensor{DType: dt, Shape: []int64{int64(n), 1}}, sums),
+				"echo": x.Clone(),
+			}, nil
+		},
+	}
 }

@@ -1,4 +1,4 @@
-package serve
+package faults
 
 import (
 	"bytes"
@@ -18,19 +18,33 @@ import (
 
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/oip"
-	"github.com/aiconform/aiconform/reference"
-	"github.com/aiconform/aiconform/spec"
+	"github.com/aiconform/aiconform/reference/serve"
 )
 
-// This file holds the faults that wrap the HTTP handler: no-id-echo,
-// bad-metadata, server-error-on-bad-input, leaky-errors, ignore-auth,
-// dies-after-abuse, nan-output and nondeterministic. They sit inside the
-// access log and panic recovery and outside authentication (see
-// config.handlerWrappers).
+// This file holds the helpers of the faults that wrap the HTTP handler
+// (serve.WithHandlerWrapper), and those of them that change responses:
+// no-id-echo, bad-metadata, bad-server-metadata, leaky-errors,
+// dies-after-abuse, nan-output, nondeterministic, binary-big-endian and the
+// health faults (not-live, never-ready, model-not-ready); and ignore-auth.
+// request.go holds those that look at requests.
 
-// addHandlerWrapper appends a handler wrapper to c.
-func addHandlerWrapper(c *config, wrap func(next http.Handler) http.Handler) {
-	c.handlerWrappers = append(c.handlerWrappers, wrap)
+// peekLimit is the largest request body a fault reads before the server
+// does, the server's default limit; a larger body passes unexamined.
+const peekLimit = serve.DefaultMaxBodyBytes
+
+// writeError answers {"error": msg} with status, as the server does.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	b, err := json.Marshal(oip.ErrorResponse{Error: msg})
+	if err != nil {
+		b = []byte(`{"error":"` + internalError + `"}`)
+	}
+	b = append(b, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
 // bufferWriter collects a response so that a fault can change it before
@@ -264,18 +278,17 @@ func rewriteInfer[T any](prepare func(r *http.Request) T, edit func(a *inferAnsw
 	}
 }
 
-// installNoIDEcho: inference responses lose their id.
-func installNoIDEcho(c *config) error {
-	addHandlerWrapper(c, rewriteInfer[struct{}](nil, func(a *inferAnswer, _ struct{}) {
+// noIDEcho: inference responses lose their id.
+func noIDEcho() func(http.Handler) http.Handler {
+	return rewriteInfer[struct{}](nil, func(a *inferAnswer, _ struct{}) {
 		delete(a.members, "id")
-	}))
-	return nil
+	})
 }
 
-// installBadMetadata: model metadata declares a fixed batch of 1 where the
+// badMetadata: model metadata declares a fixed batch of 1 where the
 // model has the variable batch dimension -1 first.
-func installBadMetadata(c *config) error {
-	addHandlerWrapper(c, func(next http.Handler) http.Handler {
+func badMetadata() func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _, action, ok := modelRoute(r.URL.Path)
 			if !ok || action != "" || r.Method != http.MethodGet {
@@ -303,115 +316,13 @@ func installBadMetadata(c *config) error {
 			members["inputs"] = raw
 			bw.sendJSON(w, members)
 		})
-	})
-	return nil
+	}
 }
 
-// installServerErrorOnBadInput: an inference request naming an input of
-// the model with a shape of the wrong rank or a wrong fixed dimension is
-// answered 500 with the server's generic error, as if it had reached the
-// model's kernel and crashed it. Every other request, bad ones included,
-// is served as usual.
-func installServerErrorOnBadInput(c *config) error {
-	// The inputs of every served model version, recorded while New wraps
-	// the models and only read afterwards.
-	specs := map[string]map[string][]spec.Tensor{}
-	c.modelWrappers = append(c.modelWrappers, func(m reference.Model) reference.Model {
-		if specs[m.ID()] == nil {
-			specs[m.ID()] = map[string][]spec.Tensor{}
-		}
-		specs[m.ID()][m.Version()] = m.Inputs()
-		return m
-	})
-	limit, logger := c.maxBodyBytes, c.logger
-	addHandlerWrapper(c, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			model, version, _, _ := modelRoute(r.URL.Path)
-			inputs := routeInputs(specs, model, version)
-			if !isInfer(r) || inputs == nil {
-				next.ServeHTTP(w, r)
-				return
-			}
-			body, ok := peekBody(r, limit)
-			if !ok {
-				next.ServeHTTP(w, r)
-				return
-			}
-			js, _, err := oip.SplitBody(body, r.Header.Get(oip.HeaderInferenceContentLength))
-			if err != nil {
-				next.ServeHTTP(w, r)
-				return
-			}
-			if name, bad := misshapenInput(js, inputs); bad {
-				logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path,
-					"err", "fault server-error-on-bad-input: input "+strconv.Quote(name)+" reached the kernel with a shape it cannot take")
-				writeError(w, http.StatusInternalServerError, internalError)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	})
-	return nil
-}
-
-// routeInputs returns the inputs of the model version a path names: the
-// version given, or without one the server's default (DefaultVersion when
-// served, else the lexically first).
-func routeInputs(specs map[string]map[string][]spec.Tensor, model, version string) []spec.Tensor {
-	vs := specs[model]
-	if vs == nil {
-		return nil
-	}
-	if version != "" {
-		return vs[version]
-	}
-	if in, ok := vs[DefaultVersion]; ok {
-		return in
-	}
-	names := make([]string, 0, len(vs))
-	for v := range vs {
-		names = append(names, v)
-	}
-	slices.Sort(names)
-	return vs[names[0]]
-}
-
-// misshapenInput returns the first input of the request's JSON object js
-// that is an input of the model and whose shape, a JSON array of integers,
-// has a rank or a fixed dimension other than the model's.
-func misshapenInput(js []byte, specs []spec.Tensor) (string, bool) {
-	var req struct {
-		Inputs []struct {
-			Name  string          `json:"name"`
-			Shape json.RawMessage `json:"shape"`
-		} `json:"inputs"`
-	}
-	if json.Unmarshal(js, &req) != nil {
-		return "", false
-	}
-	for _, in := range req.Inputs {
-		i := slices.IndexFunc(specs, func(s spec.Tensor) bool { return s.Name == in.Name })
-		var shape []int64
-		if i < 0 || json.Unmarshal(in.Shape, &shape) != nil || shape == nil {
-			continue
-		}
-		want := specs[i].Shape
-		if len(shape) != len(want) {
-			return in.Name, true
-		}
-		for j, d := range shape {
-			if want[j] != -1 && d != want[j] {
-				return in.Name, true
-			}
-		}
-	}
-	return "", false
-}
-
-// installLeakyErrors: the message of every error response gets the stack
-// trace of the goroutine that answered it appended.
-func installLeakyErrors(c *config) error {
-	addHandlerWrapper(c, func(next http.Handler) http.Handler {
+// leakyErrors: the message of every error response gets the stack trace
+// of the goroutine that answered it appended.
+func leakyErrors() func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			bw := newBufferWriter()
 			next.ServeHTTP(bw, r)
@@ -429,37 +340,24 @@ func installLeakyErrors(c *config) error {
 			members["error"] = raw
 			bw.sendJSON(w, members)
 		})
-	})
-	return nil
-}
-
-// installIgnoreAuth: every request reaches authentication carrying the
-// configured token, whatever credential it came with.
-func installIgnoreAuth(c *config) error {
-	if !c.authSet {
-		return errors.New("it needs an auth token (WithAuthToken): without one the server has no authentication to ignore")
 	}
-	credential := "Bearer " + c.authToken
-	addHandlerWrapper(c, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r = r.Clone(r.Context())
-			r.Header.Set("Authorization", credential)
-			next.ServeHTTP(w, r)
-		})
-	})
-	return nil
 }
 
-// installDiesAfterAbuse: the server counts the requests it rejects (400
+// ignoreAuth: every request is exempt from authentication.
+func ignoreAuth() ([]serve.Option, error) {
+	return []serve.Option{serve.WithAuthExempt(func(*http.Request) bool { return true })}, nil
+}
+
+// diesAfterAbuse: the server counts the requests it rejects (400
 // and 413). Once there are abuseLimit of them, the next server readiness
 // probe finds the server wedged, and from then on every request is
 // answered 503. The wedge waits for the readiness probe so that the
 // requests sent while the bad-input battery runs, valid ones and liveness
 // probes among them, are answered as usual.
-func installDiesAfterAbuse(c *config) error {
+func diesAfterAbuse() func(http.Handler) http.Handler {
 	var rejected atomic.Int64
 	var dead atomic.Bool
-	addHandlerWrapper(c, func(next http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/v2/health/ready" && rejected.Load() >= abuseLimit {
 				dead.Store(true)
@@ -474,8 +372,7 @@ func installDiesAfterAbuse(c *config) error {
 				rejected.Add(1)
 			}
 		})
-	})
-	return nil
+	}
 }
 
 // faultStatusWriter records the status a handler sent.
@@ -501,11 +398,11 @@ func (w *faultStatusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *faultStatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// installNaNOutput: FP32 and FP64 outputs named probabilities have every
+// nanOutput: FP32 and FP64 outputs named probabilities have every
 // value below nanBelow replaced by NaN: in JSON data the string "NaN" (the
 // proto3 JSON form of a NaN float), in binary data a quiet NaN.
-func installNaNOutput(c *config) error {
-	addHandlerWrapper(c, rewriteInfer[struct{}](nil, func(a *inferAnswer, _ struct{}) {
+func nanOutput() func(http.Handler) http.Handler {
+	return rewriteInfer[struct{}](nil, func(a *inferAnswer, _ struct{}) {
 		for i := range a.outputs {
 			o := &a.outputs[i]
 			if o.Name != probabilitiesOutput || (o.Datatype != string(numerics.FP32) && o.Datatype != string(numerics.FP64)) {
@@ -524,8 +421,7 @@ func installNaNOutput(c *config) error {
 				a.outputsChanged = true
 			}
 		}
-	}))
-	return nil
+	})
 }
 
 // nanBinary replaces, in place, each value of raw (little-endian FP32 or
@@ -569,16 +465,15 @@ func nanJSON(t numerics.Tensor) (json.RawMessage, bool) {
 	return append(b, ']'), changed
 }
 
-// installNondeterministic: the n-th answer (from 0) to an inference
+// nondeterministic: the n-th answer (from 0) to an inference
 // request identical to earlier ones (same path and body but for the id)
 // has the values of its JSON floating outputs, probabilities excepted,
 // moved by classShare of the tolerance class: up when n is even, down when
 // it is odd. Outputs sent as binary data are left as they are.
-func installNondeterministic(c *config) error {
+func nondeterministic() func(http.Handler) http.Handler {
 	seen := &requestCounter{counts: map[[sha256.Size]byte]int64{}}
-	limit := c.maxBodyBytes
 	prepare := func(r *http.Request) float64 {
-		key, ok := requestKey(r, limit)
+		key, ok := requestKey(r, peekLimit)
 		if !ok {
 			return 0
 		}
@@ -587,7 +482,7 @@ func installNondeterministic(c *config) error {
 		}
 		return -1
 	}
-	addHandlerWrapper(c, rewriteInfer(prepare, func(a *inferAnswer, sign float64) {
+	return rewriteInfer(prepare, func(a *inferAnswer, sign float64) {
 		if sign == 0 {
 			return
 		}
@@ -613,8 +508,7 @@ func installNondeterministic(c *config) error {
 			o.Data = data
 			a.outputsChanged = true
 		}
-	}))
-	return nil
+	})
 }
 
 // requestKey identifies an inference request up to its id: the SHA-256 of
@@ -668,4 +562,87 @@ func (rc *requestCounter) next(key [sha256.Size]byte) int64 {
 	n := rc.counts[key]
 	rc.counts[key] = n + 1
 	return n
+}
+
+// answer503 returns a handler wrapper that answers 503 with msg(r) to
+// the GET requests for which hit reports true, once the server's own
+// answer to them is 200; other requests, and those the server answers
+// otherwise (an unknown model: 404), pass unchanged.
+func answer503(hit func(r *http.Request) bool, msg func(r *http.Request) string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet || !hit(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			bw := newBufferWriter()
+			next.ServeHTTP(bw, r)
+			if bw.code() != http.StatusOK {
+				bw.send(w, nil)
+				return
+			}
+			writeError(w, http.StatusServiceUnavailable, msg(r))
+		})
+	}
+}
+
+// notLive: GET /v2/health/live answers 503.
+func notLive() func(http.Handler) http.Handler {
+	return answer503(func(r *http.Request) bool { return r.URL.Path == "/v2/health/live" },
+		func(*http.Request) string { return "the server is not live" })
+}
+
+// neverReady: GET /v2/health/ready answers 503.
+func neverReady() func(http.Handler) http.Handler {
+	return answer503(func(r *http.Request) bool { return r.URL.Path == "/v2/health/ready" },
+		func(*http.Request) string { return "the server is not ready" })
+}
+
+// modelNotReady: the versioned model readiness route answers 503 for a
+// served model version.
+func modelNotReady() func(http.Handler) http.Handler {
+	return answer503(func(r *http.Request) bool {
+		_, version, action, ok := modelRoute(r.URL.Path)
+		return ok && version != "" && action == "ready"
+	}, func(r *http.Request) string {
+		model, version, _, _ := modelRoute(r.URL.Path)
+		return "model " + strconv.Quote(model) + " version " + strconv.Quote(version) + " is not ready"
+	})
+}
+
+// badServerMetadata: server metadata loses its version member.
+func badServerMetadata() func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet || (r.URL.Path != "/v2" && r.URL.Path != "/v2/") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			bw := newBufferWriter()
+			next.ServeHTTP(bw, r)
+			var members map[string]json.RawMessage
+			if bw.code() != http.StatusOK || json.Unmarshal(bw.body.Bytes(), &members) != nil {
+				bw.send(w, nil)
+				return
+			}
+			delete(members, "version")
+			bw.sendJSON(w, members)
+		})
+	}
+}
+
+// binaryBigEndian: the elements of every output sent as binary data have
+// their bytes reversed, which turns little-endian into big-endian.
+func binaryBigEndian() func(http.Handler) http.Handler {
+	return rewriteInfer[struct{}](nil, func(a *inferAnswer, _ struct{}) {
+		for i, seg := range a.binary {
+			size := numerics.DType(a.outputs[i].Datatype).Size()
+			if seg == nil || size <= 1 {
+				continue
+			}
+			for j := 0; j+size <= len(seg); j += size {
+				slices.Reverse(seg[j : j+size])
+			}
+		}
+	})
 }

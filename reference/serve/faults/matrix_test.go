@@ -2,7 +2,6 @@ package faults
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	"net/http/httptest"
 	"slices"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aiconform/aiconform/conformance"
-	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reference/serve"
 	"github.com/aiconform/aiconform/spec"
@@ -32,13 +30,11 @@ const (
 //   - against a fault, every check that fails or errs cites only the
 //     fault's Requirement and Also;
 //   - when this build has a core check of the fault's Requirement, at
-//     least one check citing it fails (fails, not errs), unless the fault
-//     is awaiting a check that sends what it misbehaves on
-//     (awaitingCheck).
+//     least one check citing it fails (fails, not errs).
 //
-// So a fault whose requirement has no check yet must leave every core
-// check passing but those of its Also, and the matrix tightens by itself
-// as checks are added.
+// So a fault whose requirement has no check yet (a safety or performance
+// requirement) must leave every core check passing but those of its Also,
+// and the matrix tightens by itself as checks are added.
 func TestFaultMatrix(t *testing.T) {
 	goldens, err := ftGoldens()
 	if err != nil {
@@ -66,7 +62,7 @@ func TestFaultMatrix(t *testing.T) {
 				Levels: []spec.Level{spec.Core}, Goldens: conformance.BuiltinGoldens,
 				Auth: &conformance.Auth{Scheme: conformance.AuthNone},
 			}
-			for _, id := range []string{"seed-cnn", "seed-rnn", "seed-transformer"} {
+			for _, id := range spec.ReferenceModels() {
 				p.Models = append(p.Models, conformance.ModelRef{Name: id, Version: "fp32", Reference: id, ReferenceVersion: "fp32"})
 			}
 			var opts []serve.Option
@@ -87,7 +83,7 @@ func TestFaultMatrix(t *testing.T) {
 			}
 			ts := httptest.NewServer(srv.Handler())
 			defer ts.Close()
-			rep, err := conformance.Run(context.Background(), matrixOptions(ts.URL, p, goldens, models))
+			rep, err := conformance.Run(context.Background(), matrixOptions(t, ts.URL, p, goldens, models))
 			if err != nil {
 				t.Fatalf("conformance.Run: %v", err)
 			}
@@ -119,25 +115,11 @@ func TestFaultMatrix(t *testing.T) {
 					}
 				}
 			}
-			switch why, awaited := awaitingCheck[f.Name]; {
-			case awaited && brokeRequirement:
-				t.Errorf("a check citing %s now fails against fault %s: remove it from awaitingCheck", f.Requirement, f.Name)
-			case awaited:
-				t.Logf("fault %s is not caught yet: %s", f.Name, why)
-			case f.Name != "" && checked[f.Requirement] && !brokeRequirement:
+			if f.Name != "" && checked[f.Requirement] && !brokeRequirement {
 				t.Errorf("no check citing %s failed, though this build has one and fault %s breaks it", f.Requirement, f.Name)
 			}
 		})
 	}
-}
-
-// awaitingCheck holds the faults whose requirement has a core check in
-// this build that does not yet send what the fault misbehaves on, with
-// what is missing. TestFaultMatrix fails once such a fault is caught, so
-// that it leaves this table.
-var awaitingCheck = map[string]string{
-	"flat-data-only":    "api/infer-schema sends flat data only, not the nested data of OIP-INFER-SCHEMA's procedure",
-	"unknown-input-500": "api/error-format does not yet send the unknown input (aiconform_no_such_input) of OIP-ERROR-FORMAT's procedure",
 }
 
 // matrixOptions returns the options of the matrix' runs: target, profile,
@@ -145,7 +127,12 @@ var awaitingCheck = map[string]string{
 // check that polls until the timeout, as that of OIP-HEALTH-READY does,
 // stays fast against a fault that never answers as it wants) and an
 // oracle over the reference models.
-func matrixOptions(target string, p *conformance.Profile, goldens fs.FS, models []reference.Model) conformance.Options {
+func matrixOptions(t *testing.T, target string, p *conformance.Profile, goldens fs.FS, models []reference.Model) conformance.Options {
+	t.Helper()
+	oracle, err := reference.NewOracle(models)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return conformance.Options{
 		Target:         target,
 		Profile:        p,
@@ -157,22 +144,6 @@ func matrixOptions(target string, p *conformance.Profile, goldens fs.FS, models 
 			}
 			return ""
 		},
-		Oracle: referenceOracle(models),
+		Oracle: oracle,
 	}
-}
-
-// referenceOracle computes expected outputs with the reference models.
-type referenceOracle []reference.Model
-
-// Predict runs the reference model of model and version on inputs.
-func (o referenceOracle) Predict(_ context.Context, model, version string, inputs map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
-	i := slices.IndexFunc(o, func(m reference.Model) bool { return m.ID() == model && m.Version() == version })
-	if i < 0 {
-		return nil, fmt.Errorf("no reference model %s version %s", model, version)
-	}
-	out, err := o[i].Forward(inputs)
-	if err != nil {
-		return nil, fmt.Errorf("reference model %s version %s: %w", model, version, err)
-	}
-	return out, nil
 }

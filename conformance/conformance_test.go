@@ -506,8 +506,8 @@ func TestRunConfigErrors(t *testing.T) {
 	}{
 		{"no goldens", Options{Target: srv.URL, Profile: fake}, []string{"/goldens", "built-in goldens but none were provided"}},
 		{"tampered golden", Options{Target: srv.URL, Profile: fake, Goldens: tampered}, []string{"case-001.safetensors: sha256 is"}},
-		{"no golden set for the model", Options{Target: srv.URL, Profile: fake, Goldens: noSet}, []string{"/models/0", "no golden cases for reference seed-cnn/fp32"}},
-		{"goldens do not fit the contract", Options{Target: srv.URL, Goldens: good, Profile: rnn}, []string{"no golden cases for reference seed-rnn/fp32"}},
+		{"a set whose cases do not fit its model", Options{Target: srv.URL, Profile: fake, Goldens: noSet}, []string{"manifest.json: /sets/0/cases/0", `input "input": shape [1 1 28 28] does not fit the contract's [-1 -1 10]`}},
+		{"no golden set for the model", Options{Target: srv.URL, Goldens: good, Profile: rnn}, []string{"/models/0", "no golden cases for reference seed-rnn/fp32"}},
 		{"level without checks", Options{Target: srv.URL, Goldens: good, Profile: perf}, []string{"perf.yaml: /levels/1: level performance has no checks"}},
 		{"bad target scheme", Options{Target: "ftp://example.com", Profile: fake, Goldens: good}, []string{"scheme must be http or https"}},
 		{"credentials in target", Options{Target: "http://user:pw@example.com", Profile: fake, Goldens: good}, []string{"credentials do not belong in the URL"}},

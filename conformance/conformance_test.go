@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aiconform/aiconform/internal/blackhole"
 	"github.com/aiconform/aiconform/schemas"
 	"github.com/aiconform/aiconform/spec"
 )
@@ -358,29 +359,10 @@ func TestRunHangingEndpoint(t *testing.T) {
 // first is the reachability probe) and still returns its report, every
 // check an error.
 func TestRunBlackHole(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c) // accepted, never read, never answered
-		}
-	}()
+	addr := blackhole.Listen(t)
 	const timeout = 150 * time.Millisecond
 	start := time.Now()
-	rep, err := Run(context.Background(), Options{Target: "http://" + ln.Addr().String(), Profile: fakeProfile(t), Goldens: fakeGoldens(t, 2), RequestTimeout: timeout, Oracle: fakeOracle{}})
+	rep, err := Run(context.Background(), Options{Target: "http://" + addr, Profile: fakeProfile(t), Goldens: fakeGoldens(t, 2), RequestTimeout: timeout, Oracle: fakeOracle{}})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}

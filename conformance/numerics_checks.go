@@ -83,6 +83,19 @@ func (t *caseTally) compare(ce CaseEvidence, where string, c spec.Contract, inpu
 	return ce.Status == spec.Pass, nil
 }
 
+// answer checks an inference response of a case: a schema-valid answer
+// with the contract's outputs, decoded; otherwise the case is recorded as
+// failed, with the exchange, and ok is false.
+func (t *caseTally) answer(resp *response, m *modelUnderTest, ins []namedTensor, ce CaseEvidence, where string) (*inferOutcome, bool) {
+	var sub recorder
+	out, ok := sub.expectInference(resp, m, ins, nil)
+	if !ok {
+		t.r.add(resp)
+		t.unanswered(ce, where, sub.failures[0])
+	}
+	return out, ok
+}
+
 // unanswered records a case whose request failed.
 func (t *caseTally) unanswered(ce CaseEvidence, where, why string) {
 	t.total++
@@ -123,11 +136,8 @@ func checkGolden(ctx context.Context, e *env) Result {
 				if resp.encodeErr {
 					return errorResult(fmt.Sprintf("cannot encode %s: %v", where, resp.err))
 				}
-				var sub recorder
-				out, ok := sub.expectInference(resp, m, ins, nil)
+				out, ok := tally.answer(resp, m, ins, ce, where)
 				if !ok {
-					r.add(resp)
-					tally.unanswered(ce, where, sub.failures[0])
 					if out != nil {
 						e.observe(observation{where: "golden " + where, m: m, inputs: c.Inputs, got: out.outputs, tol: gs.tol})
 					}
@@ -222,11 +232,8 @@ func checkLive(ctx context.Context, e *env) Result {
 			}
 			samples += lr.n
 			resp := e.infer(ctx, m, inferRequest{inputs: ins})
-			var sub recorder
-			out, ok := sub.expectInference(resp, m, ins, nil)
+			out, ok := tally.answer(resp, m, ins, ce, where)
 			if !ok {
-				r.add(resp)
-				tally.unanswered(ce, where, sub.failures[0])
 				continue
 			}
 			e.observe(observation{where: "live " + where, m: m, inputs: in, got: out.outputs, want: want, tol: m.tol})
@@ -309,11 +316,8 @@ func (e *env) compareBatch(ctx context.Context, r *recorder, tally *caseTally, m
 	if resp.encodeErr {
 		return errorResult(resp.err.Error()), false
 	}
-	var sub recorder
-	bout, ok := sub.expectInference(resp, m, batch, nil)
+	bout, ok := tally.answer(resp, m, batch, CaseEvidence{Model: m.ref.Name, Version: m.ref.Version, Set: "batch-invariance", Case: what, Tolerance: m.tol}, where)
 	if !ok {
-		r.add(resp)
-		tally.unanswered(CaseEvidence{Model: m.ref.Name, Version: m.ref.Version, Set: "batch-invariance", Case: what, Tolerance: m.tol}, where, sub.failures[0])
 		return Result{}, true
 	}
 	e.observe(observation{where: "batch " + where, m: m, inputs: tensors(batch), got: bout.outputs, tol: m.tol})
@@ -321,11 +325,8 @@ func (e *env) compareBatch(ctx context.Context, r *recorder, tally *caseTally, m
 		swhere := fmt.Sprintf("%s sample %d", where, i)
 		ce := CaseEvidence{Model: m.ref.Name, Version: m.ref.Version, Set: "batch-invariance", Case: fmt.Sprintf("%s, sample %d", what, i), Tolerance: m.tol}
 		sresp := e.infer(ctx, m, inferRequest{inputs: single})
-		var ssub recorder
-		sout, ok := ssub.expectInference(sresp, m, single, nil)
+		sout, ok := tally.answer(sresp, m, single, ce, swhere+" alone")
 		if !ok {
-			r.add(sresp)
-			tally.unanswered(ce, swhere+" alone", ssub.failures[0])
 			continue
 		}
 		in := tensors(single)
@@ -391,11 +392,8 @@ func checkDeterminism(ctx context.Context, e *env) Result {
 			}
 			where := fmt.Sprintf("%s answer %d of %d (%s)", m.ref.Label(), i+1, len(resps), how)
 			ce := CaseEvidence{Model: m.ref.Name, Version: m.ref.Version, Set: "determinism", Case: fmt.Sprintf("answer %d (%s)", i+1, how), Tolerance: m.tol}
-			var sub recorder
-			out, ok := sub.expectInference(resp, m, ins, nil)
+			out, ok := tally.answer(resp, m, ins, ce, where)
 			if !ok {
-				r.add(resp)
-				tally.unanswered(ce, where, sub.failures[0])
 				continue
 			}
 			e.observe(observation{where: "repeat " + where, m: m, inputs: in, got: out.outputs, tol: m.tol})

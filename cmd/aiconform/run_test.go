@@ -19,6 +19,7 @@ import (
 	"github.com/aiconform/aiconform"
 	"github.com/aiconform/aiconform/conformance"
 	"github.com/aiconform/aiconform/golden"
+	"github.com/aiconform/aiconform/internal/blackhole"
 	"github.com/aiconform/aiconform/oip"
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reference/serve"
@@ -276,29 +277,10 @@ func TestRunTimeoutFlag(t *testing.T) {
 // TestRunBlackHole runs against a listener that accepts and never answers:
 // the run ends after three request timeouts with exit 1 and a report.
 func TestRunBlackHole(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
+	addr := blackhole.Listen(t)
 	out := t.TempDir()
 	start := time.Now()
-	code, stdout, stderr := runCLI(t, "run", "--target", "http://"+ln.Addr().String(), "--out", out, "--timeout", "200ms")
+	code, stdout, stderr := runCLI(t, "run", "--target", "http://"+addr, "--out", out, "--timeout", "200ms")
 	if code != ExitFail {
 		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}

@@ -316,7 +316,7 @@ func TestBinaryOutputOfBrokenModels(t *testing.T) {
 	body := `{"parameters":{"binary_data_output":true},"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[1,2]}]}`
 	for _, model := range []string{"nan", "misshapen", "wrongtype", "forgetful"} {
 		r := do(t, h, http.MethodPost, "/v2/models/"+model+"/infer", body, nil)
-		if msg := checkError(t, r, http.StatusInternalServerError); msg != internalError {
+		if msg := checkError(t, r, http.StatusInternalServerError); msg != InternalErrorMessage {
 			t.Errorf("%s: error %q, want the generic message", model, msg)
 		}
 	}

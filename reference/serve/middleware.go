@@ -17,8 +17,9 @@ import (
 	"github.com/aiconform/aiconform/oip"
 )
 
-// internalError is the only message a client sees for a server fault.
-const internalError = "internal server error"
+// InternalErrorMessage is the only message a client sees for a server
+// fault (a 500).
+const InternalErrorMessage = "internal server error"
 
 // apiError is an error the client is told about: an HTTP status, a
 // message that names what was wrong with the request, and any headers the
@@ -50,11 +51,11 @@ func (s *Server) handle(f func(http.ResponseWriter, *http.Request) error) http.H
 			for k, v := range ae.header {
 				w.Header()[k] = v
 			}
-			writeError(w, ae.status, ae.msg)
+			WriteError(w, ae.status, ae.msg)
 			return
 		}
 		s.cfg.logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeError(w, http.StatusInternalServerError, internalError)
+		WriteError(w, http.StatusInternalServerError, InternalErrorMessage)
 	})
 }
 
@@ -63,7 +64,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		// Every value written here is built from plain wire types.
-		status, b = http.StatusInternalServerError, []byte(`{"error":"`+internalError+`"}`)
+		status, b = http.StatusInternalServerError, []byte(`{"error":"`+InternalErrorMessage+`"}`)
 	}
 	b = append(b, '\n')
 	h := w.Header()
@@ -75,7 +76,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // writeError answers {"error": msg} with status.
-func writeError(w http.ResponseWriter, status int, msg string) {
+func WriteError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, oip.ErrorResponse{Error: msg})
 }
 
@@ -122,7 +123,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				s.cfg.logger.ErrorContext(r.Context(), "panic while serving a request",
 					"method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				if sw.status == 0 {
-					writeError(sw, http.StatusInternalServerError, internalError)
+					WriteError(sw, http.StatusInternalServerError, InternalErrorMessage)
 				}
 			}
 			status := sw.status
@@ -165,13 +166,13 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		token, ok := bearerToken(r.Header.Get("Authorization"))
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="aiconform"`)
-			writeError(w, http.StatusUnauthorized, "authentication required: send the header Authorization: Bearer <token>")
+			WriteError(w, http.StatusUnauthorized, "authentication required: send the header Authorization: Bearer <token>")
 			return
 		}
 		got := sha256.Sum256([]byte(token))
 		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="aiconform", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "the bearer token is not valid")
+			WriteError(w, http.StatusUnauthorized, "the bearer token is not valid")
 			return
 		}
 		next.ServeHTTP(w, r)

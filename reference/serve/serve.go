@@ -368,10 +368,10 @@ func (s *Server) routes() http.Handler {
 			if rec.status == http.StatusMethodNotAllowed {
 				allow := rec.header.Get("Allow")
 				w.Header().Set("Allow", allow)
-				writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow))
+				WriteError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow))
 				return
 			}
-			writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s in the Open Inference Protocol v2", r.Method, r.URL.Path))
+			WriteError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s in the Open Inference Protocol v2", r.Method, r.URL.Path))
 			return
 		}
 		mux.ServeHTTP(w, r)

@@ -32,21 +32,6 @@ import (
 // does, the server's default limit; a larger body passes unexamined.
 const peekLimit = serve.DefaultMaxBodyBytes
 
-// writeError answers {"error": msg} with status, as the server does.
-func writeError(w http.ResponseWriter, status int, msg string) {
-	b, err := json.Marshal(oip.ErrorResponse{Error: msg})
-	if err != nil {
-		b = []byte(`{"error":"` + internalError + `"}`)
-	}
-	b = append(b, '\n')
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
 // bufferWriter collects a response so that a fault can change it before
 // it is sent.
 type bufferWriter struct {
@@ -363,7 +348,7 @@ func diesAfterAbuse() func(http.Handler) http.Handler {
 				dead.Store(true)
 			}
 			if dead.Load() {
-				writeError(w, http.StatusServiceUnavailable, "service unavailable")
+				serve.WriteError(w, http.StatusServiceUnavailable, "service unavailable")
 				return
 			}
 			sw := &faultStatusWriter{ResponseWriter: w}
@@ -581,7 +566,7 @@ func answer503(hit func(r *http.Request) bool, msg func(r *http.Request) string)
 				bw.send(w, nil)
 				return
 			}
-			writeError(w, http.StatusServiceUnavailable, msg(r))
+			serve.WriteError(w, http.StatusServiceUnavailable, msg(r))
 		})
 	}
 }

@@ -21,9 +21,6 @@ import (
 // unknown-model-default. They need to know the served models, which a
 // catalog records.
 
-// internalError is the server's generic message of a 500.
-const internalError = "internal server error"
-
 // catalog records the served models while serve.New wraps them (its record
 // method is a model wrapper that changes nothing); handler wrappers read it
 // once New has returned, and never write it.
@@ -156,7 +153,7 @@ func failRequests(c *catalog, fails func(req inferRequest) bool) func(http.Handl
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if req, ok := readInfer(c, r); ok && fails(req) {
-				writeError(w, http.StatusInternalServerError, internalError)
+				serve.WriteError(w, http.StatusInternalServerError, serve.InternalErrorMessage)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -217,7 +214,7 @@ func flatDataOnly() func(http.Handler) http.Handler {
 					continue
 				}
 				if slices.ContainsFunc(elems, func(e json.RawMessage) bool { return len(e) > 0 && e[0] == '[' }) {
-					writeError(w, http.StatusBadRequest, "input "+strconv.Quote(x.Name)+": data must be flat")
+					serve.WriteError(w, http.StatusBadRequest, "input "+strconv.Quote(x.Name)+": data must be flat")
 					return
 				}
 			}

@@ -1,0 +1,25 @@
+package blackhole
+
+import (
+	"net"
+	"testing"
+	"time"
+)
+
+// TestListen: a connection is accepted, and nothing is ever answered.
+func TestListen(t *testing.T) {
+	c, err := net.Dial("tcp", Listen(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	var b [1]byte
+	n, err := c.Read(b[:])
+	if ne, ok := err.(net.Error); n != 0 || !ok || !ne.Timeout() {
+		t.Errorf("read %d bytes, err %v; want a timeout with nothing read", n, err)
+	}
+}

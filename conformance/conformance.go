@@ -78,7 +78,8 @@ type Options struct {
 	// MaxBodyBytes caps each response body; zero uses DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Clock returns the current time; nil uses time.Now. Report times
-	// and every measured duration come from it.
+	// and every measured duration come from it. It must be safe for
+	// concurrent use: some checks send requests at once.
 	Clock func() time.Time
 	// Getenv looks up the environment variable that holds the token of the
 	// profile's auth; nil uses os.Getenv.

@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/aiconform/aiconform/conformance"
 	"github.com/aiconform/aiconform/reference"
@@ -123,10 +122,8 @@ func TestFaultMatrix(t *testing.T) {
 }
 
 // matrixOptions returns the options of the matrix' runs: target, profile,
-// goldens, the token of the ignore-auth run, a short request timeout (a
-// check that polls until the timeout, as that of OIP-HEALTH-READY does,
-// stays fast against a fault that never answers as it wants) and an
-// oracle over the reference models.
+// goldens, the token of the ignore-auth run, the request timeout
+// matrixTimeout and an oracle over the reference models.
 func matrixOptions(t *testing.T, target string, p *conformance.Profile, goldens fs.FS, models []reference.Model) conformance.Options {
 	t.Helper()
 	oracle, err := reference.NewOracle(models)
@@ -137,7 +134,7 @@ func matrixOptions(t *testing.T, target string, p *conformance.Profile, goldens 
 		Target:         target,
 		Profile:        p,
 		Goldens:        goldens,
-		RequestTimeout: 3 * time.Second,
+		RequestTimeout: matrixTimeout,
 		Getenv: func(k string) string {
 			if k == mtTokenEnv {
 				return mtToken

@@ -40,7 +40,7 @@ func checkHealthReady(ctx context.Context, e *env) Result {
 		}
 		waited := e.c.now().Sub(start)
 		if waited+readyPoll > e.c.timeout || resp.err != nil && e.c.hasStopped() || ctx.Err() != nil {
-			r.expectStatus(resp, http.StatusOK, fmt.Sprintf("the server is ready; asked %d times over %v", attempts, waited.Round(time.Millisecond)))
+			r.expectStatus(resp, http.StatusOK, fmt.Sprintf("the server is ready; asked %d time%s over %v", attempts, plural(attempts), waited.Round(time.Millisecond)))
 			return r.result("")
 		}
 		select {

@@ -13,6 +13,10 @@ import (
 	"github.com/aiconform/aiconform/spec"
 )
 
+// matrixTimeout is the request timeout of the matrix' runs (see
+// matrixOptions).
+const matrixTimeout = conformance.DefaultRequestTimeout
+
 // The token of the runs against ignore-auth: the server requires it, and
 // the run's profile names mtTokenEnv, which the run's Getenv answers.
 const (
@@ -124,6 +128,11 @@ func TestFaultMatrix(t *testing.T) {
 // matrixOptions returns the options of the matrix' runs: target, profile,
 // goldens, the token of the ignore-auth run, the request timeout
 // matrixTimeout and an oracle over the reference models.
+//
+// The timeout is the default one: the runs share the machine with each
+// other (and, under the race detector, compute about 25 times slower), and
+// a batch of seed-transformer sequences of up to 64 tokens can take
+// seconds there. Only never-ready's run waits it out, polling readiness.
 func matrixOptions(t *testing.T, target string, p *conformance.Profile, goldens fs.FS, models []reference.Model) conformance.Options {
 	t.Helper()
 	oracle, err := reference.NewOracle(models)

@@ -98,6 +98,25 @@ type Options struct {
 	// MaxStrikes is how many requests in a row may go unanswered before
 	// the run gives up on the target; zero uses DefaultMaxStrikes.
 	MaxStrikes int
+	// Progress, when not nil, is told when each check starts and when it
+	// finishes; see ProgressEvent. It is called on the goroutine that
+	// called Run, one event after another, and the run waits for it.
+	Progress func(ProgressEvent)
+}
+
+// ProgressEvent tells Options.Progress where a run is: a check starting
+// (Result is nil) or finished (Result holds its result).
+type ProgressEvent struct {
+	// Index is the check's place among the checks of the run, from 1.
+	Index int
+	// Total is how many checks the run makes.
+	Total int
+	// ID names the check, e.g. "api/health-live".
+	ID string
+	// Result is the finished check's result, nil when the check starts.
+	// The report can still change it: a run that gives up on its target
+	// turns the failures that led up to it into errors.
+	Result *Result
 }
 
 // Run checks the target against the profile and returns the report.
@@ -200,6 +219,16 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if rep.Tool.Version == "" {
 		rep.Tool.Version = "unknown"
 	}
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(ProgressEvent) {}
+	}
+	total := 0
+	for _, ch := range checks {
+		if slices.Contains(p.Levels, ch.Level) {
+			total++
+		}
+	}
 	for _, ch := range checks {
 		if !slices.Contains(p.Levels, ch.Level) {
 			continue
@@ -207,6 +236,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("conformance: run interrupted before %s: %w", ch.ID, err)
 		}
+		ev := ProgressEvent{Index: len(rep.Checks) + 1, Total: total, ID: ch.ID}
+		progress(ev)
 		c.setStep(len(rep.Checks))
 		res := runCheck(runCtx, ch, e, opts.Deadline)
 		if err := ctx.Err(); err != nil {
@@ -216,6 +247,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		e.results[ch.ID] = res
 		e.mu.Unlock()
 		rep.Checks = append(rep.Checks, res)
+		done := res
+		ev.Result = &done
+		progress(ev)
 	}
 	switch {
 	case c.hasStopped():

@@ -535,3 +535,46 @@ func TestRunTargetPrefix(t *testing.T) {
 		t.Errorf("verdict %s, target %s", rep.Verdict, rep.Target)
 	}
 }
+
+// TestRunProgress: Options.Progress hears every check start and finish, in
+// order, with the results the report holds (a run that gives up on its
+// target may still turn a failure into an error).
+func TestRunProgress(t *testing.T) {
+	tests := []struct {
+		name    string
+		fake    *fake
+		timeout time.Duration
+		stops   bool
+	}{
+		{"conformant", &fake{}, 0, false},
+		{"a target that stops answering", &fake{fault: faultHangInfer}, 100 * time.Millisecond, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var events []ProgressEvent
+			rep := runFake(t, tt.fake, Options{RequestTimeout: tt.timeout, Progress: func(ev ProgressEvent) { events = append(events, ev) }})
+			if (rep.Stopped != "") != tt.stops {
+				t.Errorf("report.stopped %q", rep.Stopped)
+			}
+			if len(events) != 2*len(rep.Checks) {
+				t.Fatalf("%d events for %d checks, want two per check", len(events), len(rep.Checks))
+			}
+			for i, r := range rep.Checks {
+				start, end := events[2*i], events[2*i+1]
+				if start.Index != i+1 || start.Total != len(rep.Checks) || start.ID != r.ID || start.Result != nil {
+					t.Errorf("start event %d: %+v, want index %d of %d, %s, no result", i, start, i+1, len(rep.Checks), r.ID)
+				}
+				if end.Index != i+1 || end.Total != len(rep.Checks) || end.ID != r.ID || end.Result == nil {
+					t.Fatalf("finish event %d: %+v, want index %d of %d, %s, a result", i, end, i+1, len(rep.Checks), r.ID)
+				}
+				got := *end.Result
+				if got.Status == spec.Fail && r.Status == spec.Error && rep.Stopped != "" {
+					got.Status, got.Message = r.Status, r.Message
+				}
+				if got.ID != r.ID || got.Status != r.Status || got.Message != r.Message {
+					t.Errorf("finish event %d: %s %s %q, the report has %s %s %q", i, got.ID, got.Status, got.Message, r.ID, r.Status, r.Message)
+				}
+			}
+		})
+	}
+}

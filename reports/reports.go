@@ -12,9 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/aiconform/aiconform/conformance"
@@ -24,9 +24,21 @@ import (
 // JSONFile is the name of the JSON report inside a report directory.
 const JSONFile = "report.json"
 
-// MessageWidth is how many characters of a check's message the terminal
-// summary shows; report.json has the whole message.
+// MessageWidth is the most columns of a check's message the summary table
+// shows, however wide the terminal; report.json has the whole message.
 const MessageWidth = 96
+
+// DefaultWidth is the width, in terminal columns, the summary table fits
+// when the caller does not know the terminal's.
+const DefaultWidth = 100
+
+// minMessageWidth is the fewest columns the message column gets: a table
+// whose other columns leave less is wider than asked.
+const minMessageWidth = 16
+
+// tableOverhead is what the table's borders and padding take on a line of
+// n columns: "│ " before each cell, " " after it, and the last "│".
+func tableOverhead(n int) int { return 3*n + 1 }
 
 // JSON returns the report as indented JSON with a trailing newline.
 func JSON(rep *conformance.Report) ([]byte, error) {
@@ -89,11 +101,26 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	return nil
 }
 
-// Summary writes the terminal summary: a table of the checks (check,
-// requirements, status, message cut to MessageWidth), the whole message of
-// each failed check the table cut, the counts, the verdict of each level
-// and the overall verdict.
+// Summary writes the terminal summary fitted to DefaultWidth columns; see
+// SummaryWidth.
 func Summary(w io.Writer, rep *conformance.Report) error {
+	return SummaryWidth(w, rep, DefaultWidth)
+}
+
+// SummaryWidth writes the terminal summary: a table of the checks (check,
+// requirements, status, message), the whole message of each failed check
+// the table cut, the counts, the verdict of each level and the overall
+// verdict. The table fits width columns (DefaultWidth when width is not
+// positive) by cutting the message column, which shows at most
+// MessageWidth columns; the other columns keep the width of their longest
+// cell. Only when those leave the message fewer than 16 columns is the
+// table wider than asked. The lines below the table are not cut, so a
+// failed check's message can be copied whole.
+func SummaryWidth(w io.Writer, rep *conformance.Report, width int) error {
+	if width <= 0 {
+		width = DefaultWidth
+	}
+	msgWidth := messageWidth(rep, width)
 	fmt.Fprintf(w, "aiconform %s · spec %s · target %s · profile %s\n",
 		rep.Tool.Version, rep.SpecVersion, rep.Target, rep.Profile.Name)
 	t := tablewriter.NewTable(w,
@@ -101,9 +128,9 @@ func Summary(w io.Writer, rep *conformance.Report) error {
 		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
 		tablewriter.WithRowAlignment(tw.AlignLeft),
 	)
-	t.Header("Check", "Requirements", "Status", "Message")
+	t.Header(summaryHeader)
 	for _, c := range rep.Checks {
-		if err := t.Append([]string{c.ID, strings.Join(c.Requirements, " "), string(c.Status), truncate(c.Message, MessageWidth)}); err != nil {
+		if err := t.Append([]string{c.ID, strings.Join(c.Requirements, " "), string(c.Status), truncate(c.Message, msgWidth)}); err != nil {
 			return fmt.Errorf("reports: summary table: %w", err)
 		}
 	}
@@ -112,7 +139,7 @@ func Summary(w io.Writer, rep *conformance.Report) error {
 	}
 	// Messages of failed checks in full: the table cuts them.
 	for _, c := range rep.Checks {
-		if (c.Status == spec.Fail || c.Status == spec.Error) && utf8.RuneCountInString(c.Message) > MessageWidth {
+		if (c.Status == spec.Fail || c.Status == spec.Error) && twwidth.Width(c.Message) > msgWidth {
 			fmt.Fprintf(w, "%s %s: %s\n", c.Status, c.ID, c.Message)
 		}
 	}
@@ -181,11 +208,32 @@ func duration(m conformance.Measure) string {
 	return fmt.Sprintf("%.0f %s", float64(m.Value), m.Unit)
 }
 
-// truncate cuts s to at most n characters, marking a cut with "…".
+// summaryHeader names the columns of the summary table.
+var summaryHeader = []string{"Check", "Requirements", "Status", "Message"}
+
+// messageWidth is how many columns the message column of rep's table gets
+// in a table width columns wide.
+func messageWidth(rep *conformance.Report, width int) int {
+	fixed := make([]int, len(summaryHeader)-1)
+	for i := range fixed {
+		fixed[i] = twwidth.Width(summaryHeader[i])
+	}
+	for _, c := range rep.Checks {
+		for i, cell := range []string{c.ID, strings.Join(c.Requirements, " "), string(c.Status)} {
+			fixed[i] = max(fixed[i], twwidth.Width(cell))
+		}
+	}
+	n := width - tableOverhead(len(summaryHeader))
+	for _, f := range fixed {
+		n -= f
+	}
+	return min(max(n, minMessageWidth), MessageWidth)
+}
+
+// truncate cuts s to at most n columns, marking a cut with "…".
 func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
+	if twwidth.Width(s) <= n {
 		return s
 	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
+	return twwidth.Truncate(s, n-1) + "…"
 }

@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
 
 	"github.com/aiconform/aiconform/conformance"
 	"github.com/aiconform/aiconform/numerics"
@@ -168,12 +170,82 @@ func TestSummary(t *testing.T) {
 	}
 }
 
+// TestSummaryWidth: every line of the table fits the width asked for,
+// counted in terminal columns, and the whole message of each failed check
+// still follows the table.
+func TestSummaryWidth(t *testing.T) {
+	rep := sample()
+	wide := strings.Repeat("日本語のメッセージ ", 12)
+	rep.Checks = append(rep.Checks,
+		conformance.Result{ID: "numerics/batch-invariance", Requirements: []string{"NUM-BATCH-INVARIANCE"}, Level: spec.Core, Status: spec.Error,
+			Message: "error: " + wide},
+		conformance.Result{ID: "api/binary-data", Requirements: []string{"OIP-BINARY-DATA"}, Level: spec.Core, Status: spec.Pass,
+			Message: strings.Repeat("a passing check with a long message ", 6)},
+	)
+	// CHECK 25, REQUIREMENTS 20, STATUS 6 and the borders take 64 columns.
+	tests := []struct {
+		name     string
+		width    int
+		maxLine  int
+		msgWidth int
+	}{
+		{"unknown terminal", 0, DefaultWidth, DefaultWidth - 64},
+		{"default", DefaultWidth, DefaultWidth, DefaultWidth - 64},
+		{"narrow", 90, 90, 90 - 64},
+		{"too narrow for the other columns", 40, 64 + minMessageWidth, minMessageWidth},
+		{"wide terminal", 300, 64 + MessageWidth, MessageWidth},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := SummaryWidth(&b, rep, tt.width); err != nil {
+				t.Fatal(err)
+			}
+			out := b.String()
+			widest := 0
+			for _, line := range strings.Split(out, "\n") {
+				if !strings.ContainsAny(line, "│┌└├") {
+					continue
+				}
+				w := twwidth.Width(line)
+				widest = max(widest, w)
+				if w > tt.maxLine {
+					t.Errorf("a table line is %d columns wide, want at most %d: %q", w, tt.maxLine, line)
+				}
+			}
+			if widest != tt.maxLine {
+				t.Errorf("the table is %d columns wide, want %d (message column %d):\n%s", widest, tt.maxLine, tt.msgWidth, out)
+			}
+			for _, c := range rep.Checks {
+				full := fmt.Sprintf("\n%s %s: %s\n", c.Status, c.ID, c.Message)
+				cut := twwidth.Width(c.Message) > tt.msgWidth
+				if failed := c.Status == spec.Fail || c.Status == spec.Error; failed && cut != strings.Contains(out, full) {
+					t.Errorf("%s: message cut %v, whole message below the table %v:\n%s", c.ID, cut, !cut, out)
+				}
+				if c.Status == spec.Pass && strings.Contains(out, full) {
+					t.Errorf("%s: a passing check's message repeated below the table:\n%s", c.ID, out)
+				}
+			}
+		})
+	}
+	var b, def bytes.Buffer
+	if err := Summary(&def, rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := SummaryWidth(&b, rep, DefaultWidth); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != def.String() {
+		t.Errorf("Summary differs from SummaryWidth at DefaultWidth:\n%s\n%s", def.String(), b.String())
+	}
+}
+
 func TestTruncate(t *testing.T) {
 	for _, tt := range []struct {
 		s    string
 		n    int
 		want string
-	}{{"abc", 3, "abc"}, {"abcd", 3, "ab…"}, {"ééééé", 4, "ééé…"}, {"", 2, ""}} {
+	}{{"abc", 3, "abc"}, {"abcd", 3, "ab…"}, {"ééééé", 4, "ééé…"}, {"", 2, ""}, {"日本語", 4, "日…"}, {"日本語", 6, "日本語"}} {
 		if got := truncate(tt.s, tt.n); got != tt.want {
 			t.Errorf("truncate(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
 		}

@@ -22,6 +22,8 @@ type demoOptions struct {
 	// Seed seeds the inputs drawn during the run when SeedSet.
 	Seed    uint64
 	SeedSet bool
+	// Quiet silences the progress shown on stderr during the run.
+	Quiet bool
 }
 
 func newDemoCmd(s Streams) *cobra.Command {
@@ -40,6 +42,7 @@ func newDemoCmd(s Streams) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.OutDir, "out", o.OutDir, "directory the report is written to")
 	cmd.Flags().Uint64Var(&o.Seed, "seed", 0, "64-bit seed of the inputs drawn during the run (default: drawn from a cryptographic source)")
+	cmd.Flags().BoolVarP(&o.Quiet, "quiet", "q", false, "show no progress on stderr (a bar on a terminal, else a line per finished check)")
 	return cmd
 }
 
@@ -94,6 +97,9 @@ func runDemo(ctx context.Context, o demoOptions, s Streams) (err error) {
 	if o.SeedSet {
 		opts.Seed = &o.Seed
 	}
+	prog := newProgress(s.Err, o.Quiet)
+	opts.Progress = prog.hook()
 	rep, err := conformance.Run(ctx, opts)
+	prog.done()
 	return finishRun(s, o.OutDir, rep, err)
 }

@@ -31,6 +31,8 @@ type runOptions struct {
 	// given (otherwise the run draws one).
 	Seed    uint64
 	SeedSet bool
+	// Quiet silences the progress shown on stderr during the run.
+	Quiet bool
 }
 
 func newRunCmd(s Streams) *cobra.Command {
@@ -57,6 +59,7 @@ func newRunCmd(s Streams) *cobra.Command {
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "limit of each request, a positive duration such as 10s (default: the profile's timeouts.request, else 30s)")
 	cmd.Flags().DurationVar(&o.Deadline, "deadline", 0, "limit of the whole run, e.g. 10m; 0 sets none")
 	cmd.Flags().Uint64Var(&o.Seed, "seed", 0, "64-bit seed of the inputs drawn during the run, decimal or 0x hex (default: drawn from a cryptographic source; the report records it)")
+	cmd.Flags().BoolVarP(&o.Quiet, "quiet", "q", false, "show no progress on stderr (a bar on a terminal, else a line per finished check)")
 	return cmd
 }
 
@@ -100,7 +103,10 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 	if o.SeedSet {
 		opts.Seed = &o.Seed
 	}
+	prog := newProgress(s.Err, o.Quiet)
+	opts.Progress = prog.hook()
 	rep, err := conformance.Run(ctx, opts)
+	prog.done()
 	return finishRun(s, o.OutDir, rep, err)
 }
 
@@ -130,7 +136,7 @@ func finishRun(s Streams, outDir string, rep *conformance.Report, err error) err
 	case err != nil:
 		return exitCode(ExitFail, err)
 	}
-	if err := reports.Summary(s.Out, rep); err != nil {
+	if err := reports.SummaryWidth(s.Out, rep, terminalWidth(s.Out)); err != nil {
 		return exitCode(ExitFail, err)
 	}
 	path, err := reports.WriteJSON(outDir, rep)

@@ -375,6 +375,7 @@ func TestRunConfigErrors(t *testing.T) {
 		{"unwritable out", []string{"run", "--target", ts.URL, "--out", filepath.Join(notDir, "out")}, []string{"cannot write the report"}},
 		{"demo argument", []string{"demo", "extra"}, []string{"extra"}},
 		{"demo unwritable out", []string{"demo", "--out", filepath.Join(notDir, "out")}, []string{"cannot write the report"}},
+		{"demo quiet, unwritable out", []string{"demo", "--quiet", "--out", filepath.Join(notDir, "out")}, []string{"cannot write the report"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -405,6 +406,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	rep := runReadReport(t, out)
+	checkProgressLines(t, stderr, rep)
 	if len(rep.Checks) != len(conformance.Checks()) || rep.Summary.Pass != len(rep.Checks) {
 		t.Errorf("summary %+v of %d checks", rep.Summary, len(conformance.Checks()))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/aiconform/aiconform/internal/fakeoip"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -46,16 +47,16 @@ func fakeProfile(t *testing.T) *Profile {
 
 // runFake runs the suite with fakeProfile (unless opts has a profile)
 // against a fake with the given fault.
-func runFake(t *testing.T, f *fake, opts Options) *Report {
+func runFake(t *testing.T, f *fakeoip.Server, opts Options) *Report {
 	t.Helper()
-	srv := httptest.NewServer(f.handler())
+	srv := httptest.NewServer(f.Handler())
 	t.Cleanup(srv.Close)
 	opts.Target = srv.URL
 	if opts.Profile == nil {
 		opts.Profile = fakeProfile(t)
 	}
 	if opts.Goldens == nil {
-		opts.Goldens = fakeGoldens(t, 4)
+		opts.Goldens = fakeoip.Goldens(t, 4)
 	}
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = 5 * time.Second
@@ -64,7 +65,7 @@ func runFake(t *testing.T, f *fake, opts Options) *Report {
 		opts.ToolVersion = "test"
 	}
 	if opts.Oracle == nil {
-		opts.Oracle = fakeOracle{}
+		opts.Oracle = fakeoip.Oracle{}
 	}
 	if opts.Seed == nil {
 		seed := uint64(42)
@@ -110,7 +111,7 @@ func result(t *testing.T, rep *Report, id string) Result {
 }
 
 func TestRunConformant(t *testing.T) {
-	rep := runFake(t, &fake{}, Options{Clock: fixedClock(time.Millisecond)})
+	rep := runFake(t, &fakeoip.Server{}, Options{Clock: fixedClock(time.Millisecond)})
 	if len(rep.Checks) != len(checks) {
 		t.Errorf("%d results, want one per check (%d)", len(rep.Checks), len(checks))
 	}
@@ -204,17 +205,17 @@ func TestRunFaults(t *testing.T) {
 		// every other check must end as the baseline says, or pass.
 		want map[string]wantResult
 	}{
-		{fault: faultNotReady, want: wantN(
+		{fault: fakeoip.FaultNotReady, want: wantN(
 			"api/health-ready", spec.Fail, []string{"GET /v2/health/ready answered 503, want 200", "asked 5 times"},
 			"api/model-ready", spec.Skip, []string{"not checked: OIP-MODEL-READY is asked after OIP-HEALTH-READY passed"})},
-		{fault: faultModelNotReady, want: want1("api/model-ready", spec.Fail, "GET /v2/models/seed-cnn/versions/fp32/ready answered 503, want 200")},
-		{fault: faultNoExtensions, want: wantN(
+		{fault: fakeoip.FaultModelNotReady, want: want1("api/model-ready", spec.Fail, "GET /v2/models/seed-cnn/versions/fp32/ready answered 503, want 200")},
+		{fault: fakeoip.FaultNoExtensions, want: wantN(
 			"api/server-metadata", spec.Fail, []string{"GET /v2", `missing property "extensions"`},
 			"api/binary-data", spec.Skip, []string{"not applicable: the server metadata's extensions [] do not contain binary_tensor_data"})},
-		{fault: faultMetadataShape, want: want1("api/model-metadata", spec.Fail, `input "input": shape [-1 28 28], want [-1 1 28 28]`)},
-		{fault: faultNoIDEcho, want: want1("api/infer-id-echo", spec.Fail, "is not echoed")},
-		{fault: faultWrongID, want: want1("api/infer-id-echo", spec.Fail, `id is "fixed-id", want the request's "aiconform-`)},
-		{fault: faultWrongNumbers, want: wantN(
+		{fault: fakeoip.FaultMetadataShape, want: want1("api/model-metadata", spec.Fail, `input "input": shape [-1 28 28], want [-1 1 28 28]`)},
+		{fault: fakeoip.FaultNoIDEcho, want: want1("api/infer-id-echo", spec.Fail, "is not echoed")},
+		{fault: fakeoip.FaultWrongID, want: want1("api/infer-id-echo", spec.Fail, `id is "fixed-id", want the request's "aiconform-`)},
+		{fault: fakeoip.FaultWrongNumbers, want: wantN(
 			"numerics/golden", spec.Fail, []string{"output logits", "elements outside class fp32 (rtol 1.0e-04, atol 1.0e-05)",
 				"worst at index [0 3] (flat 3)", "abs error 0.5", "4 of 4 golden cases failed"},
 			"numerics/live", spec.Fail, []string{"output logits", "abs error 0.5", "10 of 10 requests of fresh inputs"},
@@ -222,7 +223,7 @@ func TestRunFaults(t *testing.T) {
 			// alone and the same sample in a batch differ.
 			"numerics/batch-invariance", spec.Fail, []string{"seed-cnn@fp32 batch of 8 sample", "7 of 8 samples sent in a batch and alone failed"},
 			"numerics/top1", spec.Fail, []string{"rows", "agree on the top class", "the returned top class is 3"})},
-		{fault: faultOutputDatatype, want: wantN(append([]any{
+		{fault: fakeoip.FaultOutputDatatype, want: wantN(append([]any{
 			"api/infer-schema", spec.Fail, []string{`output "logits" has datatype FP64, want FP32`},
 			"api/output-select", spec.Fail, []string{`output "logits" has datatype FP64, want FP32`},
 			"numerics/golden", spec.Fail, []string{`datatype FP64, want FP32`},
@@ -230,21 +231,21 @@ func TestRunFaults(t *testing.T) {
 			"numerics/batch-invariance", spec.Fail, []string{`datatype FP64, want FP32`},
 			"numerics/determinism", spec.Fail, []string{`datatype FP64, want FP32`},
 		}, nothingToExamine...)...)},
-		{fault: fault500BadRequest, want: wantN(
+		{fault: fakeoip.Fault500BadRequest, want: wantN(
 			"api/error-format", spec.Fail, []string{"answered 500, want 400", noSuchInput},
 			"api/output-select", spec.Fail, []string{"answered 500, want 400", noSuchOutput})},
-		{fault: faultErrorNotJSON, want: wantN(
+		{fault: fakeoip.FaultErrorNotJSON, want: wantN(
 			"api/error-format", spec.Fail, []string{`Content-Type "text/plain", want application/json`},
 			"api/output-select", spec.Fail, []string{`Content-Type "text/plain", want application/json`},
 			"api/unknown-model", spec.Fail, []string{`Content-Type "text/plain", want application/json`})},
-		{fault: faultUnknownModel200, want: want1("api/unknown-model", spec.Fail, "GET /v2/models/aiconform-no-such-model-", "answered 200, want 404")},
-		{fault: faultGarbageInfer, want: brokenInference("body is not JSON", "answered 200, want 400")},
-		{fault: faultHugeInfer, opts: Options{MaxBodyBytes: 1 << 20}, want: brokenInference("answered 200 with a body over the 1048576-byte limit", "answered 200 with a body over the 1048576-byte limit, want an error response")},
+		{fault: fakeoip.FaultUnknownModel200, want: want1("api/unknown-model", spec.Fail, "GET /v2/models/aiconform-no-such-model-", "answered 200, want 404")},
+		{fault: fakeoip.FaultGarbageInfer, want: brokenInference("body is not JSON", "answered 200, want 400")},
+		{fault: fakeoip.FaultHugeInfer, opts: Options{MaxBodyBytes: 1 << 20}, want: brokenInference("answered 200 with a body over the 1048576-byte limit", "answered 200 with a body over the 1048576-byte limit, want an error response")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fault, func(t *testing.T) {
 			t.Parallel()
-			rep := runFake(t, &fake{fault: tt.fault}, tt.opts)
+			rep := runFake(t, &fakeoip.Server{Fault: tt.fault}, tt.opts)
 			for _, r := range rep.Checks {
 				w, ok := tt.want[r.ID]
 				if !ok {
@@ -298,7 +299,7 @@ func wantN(args ...any) map[string]wantResult {
 }
 
 func TestRunWrongNumbersEvidence(t *testing.T) {
-	rep := runFake(t, &fake{fault: faultWrongNumbers}, Options{})
+	rep := runFake(t, &fakeoip.Server{Fault: fakeoip.FaultWrongNumbers}, Options{})
 	g := result(t, rep, "numerics/golden")
 	if len(g.Evidence.Cases) != 4 {
 		t.Fatalf("%d cases", len(g.Evidence.Cases))
@@ -323,7 +324,7 @@ func TestRunWrongNumbersEvidence(t *testing.T) {
 func TestRunHangingEndpoint(t *testing.T) {
 	const timeout = 200 * time.Millisecond
 	start := time.Now()
-	rep := runFake(t, &fake{fault: faultHangInfer}, Options{RequestTimeout: timeout})
+	rep := runFake(t, &fakeoip.Server{Fault: fakeoip.FaultHangInfer}, Options{RequestTimeout: timeout})
 	if d := time.Since(start); d > DefaultMaxStrikes*timeout+5*time.Second {
 		t.Errorf("run took %v", d)
 	}
@@ -362,7 +363,7 @@ func TestRunBlackHole(t *testing.T) {
 	addr := blackhole.Listen(t)
 	const timeout = 150 * time.Millisecond
 	start := time.Now()
-	rep, err := Run(context.Background(), Options{Target: "http://" + addr, Profile: fakeProfile(t), Goldens: fakeGoldens(t, 2), RequestTimeout: timeout, Oracle: fakeOracle{}})
+	rep, err := Run(context.Background(), Options{Target: "http://" + addr, Profile: fakeProfile(t), Goldens: fakeoip.Goldens(t, 2), RequestTimeout: timeout, Oracle: fakeoip.Oracle{}})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -384,7 +385,7 @@ func TestRunBlackHole(t *testing.T) {
 // the deadline and every later one end error, and the report comes back.
 func TestRunDeadline(t *testing.T) {
 	start := time.Now()
-	rep := runFake(t, &fake{fault: faultHangInfer}, Options{RequestTimeout: 5 * time.Second, Deadline: 700 * time.Millisecond})
+	rep := runFake(t, &fakeoip.Server{Fault: fakeoip.FaultHangInfer}, Options{RequestTimeout: 5 * time.Second, Deadline: 700 * time.Millisecond})
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("the run took %v, want about the 700ms deadline", d)
 	}
@@ -397,13 +398,13 @@ func TestRunDeadline(t *testing.T) {
 	if r := result(t, rep, "api/health-live"); r.Status != spec.Pass {
 		t.Errorf("health-live: %s: %s", r.Status, r.Message)
 	}
-	if _, err := Run(context.Background(), Options{Target: "http://127.0.0.1:1", Profile: fakeProfile(t), Goldens: fakeGoldens(t, 1), Deadline: -time.Second}); !errors.Is(err, ErrConfig) {
+	if _, err := Run(context.Background(), Options{Target: "http://127.0.0.1:1", Profile: fakeProfile(t), Goldens: fakeoip.Goldens(t, 1), Deadline: -time.Second}); !errors.Is(err, ErrConfig) {
 		t.Errorf("a negative deadline: %v", err)
 	}
 }
 
 func TestRunHugeBodyExcerpt(t *testing.T) {
-	rep := runFake(t, &fake{fault: faultHugeInfer}, Options{})
+	rep := runFake(t, &fakeoip.Server{Fault: fakeoip.FaultHugeInfer}, Options{})
 	ex := result(t, rep, "api/infer-schema").Evidence.Exchanges[0]
 	if !ex.BodyOverLimit || ex.ResponseBytes.Value != DefaultMaxBodyBytes || ex.ResponseBytes.Unit != UnitByte {
 		t.Errorf("exchange %+v", ex)
@@ -425,7 +426,7 @@ func TestRunBearerAuth(t *testing.T) {
 		}
 		return ""
 	}
-	rep := runFake(t, &fake{token: token, fault: faultEchoAuthInErrors}, Options{Profile: p, Getenv: getenv})
+	rep := runFake(t, &fakeoip.Server{Token: token, Fault: fakeoip.FaultEchoAuthInErrors}, Options{Profile: p, Getenv: getenv})
 	for _, r := range rep.Checks {
 		if _, ok := baseline[r.ID]; !ok && r.Status != spec.Pass {
 			t.Errorf("%s: %s: %s", r.ID, r.Status, r.Message)
@@ -440,9 +441,9 @@ func TestRunBearerAuth(t *testing.T) {
 	}
 
 	// Without the variable the run cannot happen.
-	srv := httptest.NewServer((&fake{token: token}).handler())
+	srv := httptest.NewServer((&fakeoip.Server{Token: token}).Handler())
 	defer srv.Close()
-	_, err = Run(context.Background(), Options{Target: srv.URL, Profile: p, Goldens: fakeGoldens(t, 1), Getenv: func(string) string { return "" }})
+	_, err = Run(context.Background(), Options{Target: srv.URL, Profile: p, Goldens: fakeoip.Goldens(t, 1), Getenv: func(string) string { return "" }})
 	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "/auth/tokenEnv") || !strings.Contains(err.Error(), "FAKE_TOKEN") {
 		t.Errorf("err = %v", err)
 	}
@@ -455,7 +456,7 @@ func TestRunUnreachable(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	_, err = Run(context.Background(), Options{Target: "http://" + addr, Profile: fakeProfile(t), Goldens: fakeGoldens(t, 1)})
+	_, err = Run(context.Background(), Options{Target: "http://" + addr, Profile: fakeProfile(t), Goldens: fakeoip.Goldens(t, 1)})
 	if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrConfig) {
 		t.Fatalf("err = %v, want ErrUnreachable", err)
 	}
@@ -465,12 +466,12 @@ func TestRunUnreachable(t *testing.T) {
 }
 
 func TestRunConfigErrors(t *testing.T) {
-	srv := httptest.NewServer((&fake{}).handler())
+	srv := httptest.NewServer((&fakeoip.Server{}).Handler())
 	defer srv.Close()
-	good := fakeGoldens(t, 2)
-	tampered := fakeGoldens(t, 2)
+	good := fakeoip.Goldens(t, 2)
+	tampered := fakeoip.Goldens(t, 2)
 	tampered["seed-cnn/fp32/case-001.safetensors"].Data[100] ^= 1
-	noSet := fakeGoldens(t, 1)
+	noSet := fakeoip.Goldens(t, 1)
 	noSet["manifest.json"].Data = []byte(strings.ReplaceAll(string(noSet["manifest.json"].Data), `"model": "seed-cnn"`, `"model": "seed-rnn"`))
 	rnn, err := ParseProfile("rnn.yaml", []byte(strings.Replace(fakeProfileYAML, "reference: seed-cnn", "reference: seed-rnn", 1)))
 	if err != nil {
@@ -511,11 +512,11 @@ func TestRunConfigErrors(t *testing.T) {
 }
 
 func TestRunInterrupted(t *testing.T) {
-	srv := httptest.NewServer((&fake{}).handler())
+	srv := httptest.NewServer((&fakeoip.Server{}).Handler())
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Run(ctx, Options{Target: srv.URL, Profile: fakeProfile(t), Goldens: fakeGoldens(t, 1)})
+	_, err := Run(ctx, Options{Target: srv.URL, Profile: fakeProfile(t), Goldens: fakeoip.Goldens(t, 1)})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -524,10 +525,10 @@ func TestRunInterrupted(t *testing.T) {
 // TestRunTargetPrefix checks that a base URL with a path prefix is kept.
 func TestRunTargetPrefix(t *testing.T) {
 	mux := http.NewServeMux()
-	mux.Handle("/prefix/", http.StripPrefix("/prefix", (&fake{}).handler()))
+	mux.Handle("/prefix/", http.StripPrefix("/prefix", (&fakeoip.Server{}).Handler()))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	rep, err := Run(context.Background(), Options{Target: srv.URL + "/prefix/", Profile: fakeProfile(t), Goldens: fakeGoldens(t, 1)})
+	rep, err := Run(context.Background(), Options{Target: srv.URL + "/prefix/", Profile: fakeProfile(t), Goldens: fakeoip.Goldens(t, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,12 +543,12 @@ func TestRunTargetPrefix(t *testing.T) {
 func TestRunProgress(t *testing.T) {
 	tests := []struct {
 		name    string
-		fake    *fake
+		fake    *fakeoip.Server
 		timeout time.Duration
 		stops   bool
 	}{
-		{"conformant", &fake{}, 0, false},
-		{"a target that stops answering", &fake{fault: faultHangInfer}, 100 * time.Millisecond, true},
+		{"conformant", &fakeoip.Server{}, 0, false},
+		{"a target that stops answering", &fakeoip.Server{Fault: fakeoip.FaultHangInfer}, 100 * time.Millisecond, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package conformancetest_test
 import (
 	"context"
 	"fmt"
+	"github.com/aiconform/aiconform/internal/fakeoip"
 	"net"
 	"net/http/httptest"
 	"strings"
@@ -64,9 +65,9 @@ func (r *recorder) log() string { return strings.Join(r.logs, "\n") }
 
 // fakeOptions are the options of a run against a fake with the given
 // fault, with the fake's goldens and oracle.
-func fakeOptions(t *testing.T, f *fake) conformance.Options {
+func fakeOptions(t *testing.T, f *fakeoip.Server) conformance.Options {
 	t.Helper()
-	srv := httptest.NewServer(f.handler())
+	srv := httptest.NewServer(f.Handler())
 	t.Cleanup(srv.Close)
 	p, err := conformance.ParseProfile("fake.yaml", []byte(fakeProfileYAML))
 	if err != nil {
@@ -74,7 +75,7 @@ func fakeOptions(t *testing.T, f *fake) conformance.Options {
 	}
 	seed := uint64(42)
 	return conformance.Options{
-		Target: srv.URL, Profile: p, Goldens: fakeGoldens(t, 4), Oracle: fakeOracle{},
+		Target: srv.URL, Profile: p, Goldens: fakeoip.Goldens(t, 4), Oracle: fakeoip.Oracle{},
 		RequestTimeout: 5 * time.Second, ToolVersion: "test", Seed: &seed,
 	}
 }
@@ -114,29 +115,33 @@ func TestRun(t *testing.T) {
 		// failing are checks that fail, each with what its log holds.
 		failing map[string][]string
 	}{
-		{name: "conformant", opts: func(t *testing.T) conformance.Options { return fakeOptions(t, &fake{}) }},
+		{name: "conformant", opts: func(t *testing.T) conformance.Options { return fakeOptions(t, &fakeoip.Server{}) }},
 		{name: "no oracle: numerics/live skips", opts: func(t *testing.T) conformance.Options {
-			o := fakeOptions(t, &fake{})
+			o := fakeOptions(t, &fakeoip.Server{})
 			o.Oracle = nil
 			return o
 		}},
-		{name: "wrong numbers", opts: func(t *testing.T) conformance.Options { return fakeOptions(t, &fake{fault: faultWrongNumbers}) },
+		{name: "wrong numbers", opts: func(t *testing.T) conformance.Options {
+			return fakeOptions(t, &fakeoip.Server{Fault: fakeoip.FaultWrongNumbers})
+		},
 			want: []string{"verdict: NOT CONFORMANT at core (fail)", "seed 42"},
 			failing: map[string][]string{
 				"numerics/golden": {"fail: ", "requirements: NUM-GOLDEN (core)", "cases: 4 of 4 did not pass", "seed-cnn@fp32 ", "worst at index"},
 			}},
-		{name: "no id echo", opts: func(t *testing.T) conformance.Options { return fakeOptions(t, &fake{fault: faultNoIDEcho}) },
+		{name: "no id echo", opts: func(t *testing.T) conformance.Options {
+			return fakeOptions(t, &fakeoip.Server{Fault: fakeoip.FaultNoIDEcho})
+		},
 			want: []string{"verdict: NOT CONFORMANT"},
 			failing: map[string][]string{
 				"api/infer-id-echo": {"fail: ", "requirements: OIP-INFER-ID-ECHO (core)", "exchanges: ", "POST /v2/models/seed-cnn", " → 200 application/json", "request:  {", "response: {"},
 			}},
 		{name: "unreachable", fatal: true, want: []string{"target unreachable"}, opts: func(t *testing.T) conformance.Options {
-			o := fakeOptions(t, &fake{})
+			o := fakeOptions(t, &fakeoip.Server{})
 			o.Target = "http://" + closedAddr(t)
 			return o
 		}},
 		{name: "bad target", fatal: true, want: []string{"invalid configuration", "localhost:8000"}, opts: func(t *testing.T) conformance.Options {
-			o := fakeOptions(t, &fake{})
+			o := fakeOptions(t, &fakeoip.Server{})
 			o.Target = "localhost:8000"
 			return o
 		}},
@@ -207,7 +212,7 @@ func indexOf(rep *conformance.Report, id string) int {
 // TestRunWithTestingT reports to a real *testing.T: against a conformant
 // fake every subtest passes or skips, so this test passes.
 func TestRunWithTestingT(t *testing.T) {
-	rep := conformancetest.Run(t, fakeOptions(t, &fake{}))
+	rep := conformancetest.Run(t, fakeOptions(t, &fakeoip.Server{}))
 	if rep == nil || !rep.Conformant() {
 		t.Fatalf("report %+v", rep)
 	}

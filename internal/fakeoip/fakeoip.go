@@ -1,4 +1,8 @@
-package conformance
+// Package fakeoip is a small Open Inference Protocol v2 server for the
+// tests of the conformance engine and of its go test entry point: it serves
+// a linear stand-in for seed-cnn (the same tensor contract) with goldens
+// computed from the same function, and can break one rule at a time.
+package fakeoip
 
 import (
 	"context"
@@ -8,7 +12,6 @@ import (
 	"math"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -18,30 +21,31 @@ import (
 	"github.com/aiconform/aiconform/oip"
 )
 
-// The fake is a small Open Inference Protocol server that serves a linear
-// stand-in for seed-cnn (same tensor contract: input [N,1,28,28] → logits
-// and probabilities [N,10]), with goldens computed from the same function.
-// Each fault breaks exactly one rule.
-
+// The stand-in model: input [N,1,28,28] → logits and probabilities
+// [N,10], served as Model at Version.
 const (
-	fakeModel   = "seed-cnn"
-	fakeVersion = "fp32"
-	fakeIn      = 28 * 28
-	fakeOut     = 10
+	// Model is the served model's name, and the reference model it
+	// stands in for.
+	Model = "seed-cnn"
+	// Version is the served version, and the reference version.
+	Version = "fp32"
+	// Classes is the width of the outputs.
+	Classes = 10
+	inElems = 28 * 28
 )
 
-// fakeForward computes the stand-in model in float64: logits = x·Wᵀ + b
+// Forward computes the stand-in model in float64: logits = x·Wᵀ + b
 // with fixed weights, probabilities = softmax(logits).
-func fakeForward(x []float32, n int) (logits, probs []float32) {
-	logits = make([]float32, n*fakeOut)
-	probs = make([]float32, n*fakeOut)
+func Forward(x []float32, n int) (logits, probs []float32) {
+	logits = make([]float32, n*Classes)
+	probs = make([]float32, n*Classes)
 	for s := 0; s < n; s++ {
-		l := make([]float64, fakeOut)
+		l := make([]float64, Classes)
 		maxL := math.Inf(-1)
-		for k := 0; k < fakeOut; k++ {
+		for k := 0; k < Classes; k++ {
 			acc := 0.1 * float64(k)
-			for i := 0; i < fakeIn; i++ {
-				acc += float64(x[s*fakeIn+i]) * 0.01 * math.Sin(float64(k*fakeIn+i))
+			for i := 0; i < inElems; i++ {
+				acc += float64(x[s*inElems+i]) * 0.01 * math.Sin(float64(k*inElems+i))
 			}
 			l[k] = acc
 			maxL = math.Max(maxL, acc)
@@ -51,20 +55,20 @@ func fakeForward(x []float32, n int) (logits, probs []float32) {
 			sum += math.Exp(l[k] - maxL)
 		}
 		for k := range l {
-			logits[s*fakeOut+k] = float32(l[k])
-			probs[s*fakeOut+k] = float32(math.Exp(l[k]-maxL) / sum)
+			logits[s*Classes+k] = float32(l[k])
+			probs[s*Classes+k] = float32(math.Exp(l[k]-maxL) / sum)
 		}
 	}
 	return logits, probs
 }
 
-// fakeGoldens writes a golden set for the stand-in model: n cases with
+// Goldens writes a golden set for the stand-in model: n cases with
 // batch sizes 1 and 2.
-func fakeGoldens(t testing.TB, n int) fstest.MapFS {
+func Goldens(t testing.TB, n int) fstest.MapFS {
 	t.Helper()
 	fsys := fstest.MapFS{}
 	set := golden.Set{
-		Model: fakeModel, Version: fakeVersion, DType: numerics.FP32, Device: "cpu",
+		Model: Model, Version: Version, DType: numerics.FP32, Device: "cpu",
 		Producer:       golden.Producer{Name: "fake", Version: "1"},
 		ToleranceClass: "fp32",
 		Weights:        golden.FileRef{Path: "weights.safetensors", SHA256: golden.Digest([]byte("weights"))},
@@ -72,16 +76,16 @@ func fakeGoldens(t testing.TB, n int) fstest.MapFS {
 	fsys["weights.safetensors"] = &fstest.MapFile{Data: []byte("weights")}
 	for c := 0; c < n; c++ {
 		batch := 1 + c%2
-		x := make([]float32, batch*fakeIn)
+		x := make([]float32, batch*inElems)
 		for i := range x {
 			x[i] = float32((i*37+c*101)%97) / 97
 		}
-		logits, probs := fakeForward(x, batch)
+		logits, probs := Forward(x, batch)
 		b, err := golden.EncodeCase(
 			map[string]numerics.Tensor{"input": numerics.NewF32([]int64{int64(batch), 1, 28, 28}, x)},
 			map[string]numerics.Tensor{
-				"logits":        numerics.NewF32([]int64{int64(batch), fakeOut}, logits),
-				"probabilities": numerics.NewF32([]int64{int64(batch), fakeOut}, probs),
+				"logits":        numerics.NewF32([]int64{int64(batch), Classes}, logits),
+				"probabilities": numerics.NewF32([]int64{int64(batch), Classes}, probs),
 			}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -101,44 +105,45 @@ func fakeGoldens(t testing.TB, n int) fstest.MapFS {
 	return fsys
 }
 
-// Faults of the fake, each breaking one rule.
+// Faults of the fake, each breaking one rule (FaultNone breaks none).
 const (
-	faultNone             = ""
-	faultNotReady         = "not-ready"
-	faultModelNotReady    = "model-not-ready"
-	faultNoExtensions     = "no-extensions"
-	faultMetadataShape    = "metadata-wrong-shape"
-	faultNoIDEcho         = "no-id-echo"
-	faultWrongID          = "wrong-id"
-	faultWrongNumbers     = "wrong-numbers"
-	faultOutputDatatype   = "output-datatype"
-	fault500BadRequest    = "500-for-bad-request"
-	faultErrorNotJSON     = "error-not-json"
-	faultUnknownModel200  = "unknown-model-200"
-	faultHangInfer        = "hang-infer"
-	faultGarbageInfer     = "garbage-infer"
-	faultHugeInfer        = "huge-infer"
-	faultEchoAuthInErrors = "echo-auth-in-errors"
+	FaultNone             = ""
+	FaultNotReady         = "not-ready"
+	FaultModelNotReady    = "model-not-ready"
+	FaultNoExtensions     = "no-extensions"
+	FaultMetadataShape    = "metadata-wrong-shape"
+	FaultNoIDEcho         = "no-id-echo"
+	FaultWrongID          = "wrong-id"
+	FaultWrongNumbers     = "wrong-numbers"
+	FaultOutputDatatype   = "output-datatype"
+	Fault500BadRequest    = "500-for-bad-request"
+	FaultErrorNotJSON     = "error-not-json"
+	FaultUnknownModel200  = "unknown-model-200"
+	FaultHangInfer        = "hang-infer"
+	FaultGarbageInfer     = "garbage-infer"
+	FaultHugeInfer        = "huge-infer"
+	FaultEchoAuthInErrors = "echo-auth-in-errors"
 )
 
-// fake is the fake server's configuration.
-type fake struct {
-	fault string
-	// token, when set, is required as a bearer token on every request.
-	token string
+// Server is the fake server's configuration.
+type Server struct {
+	// Fault is one of the Fault constants.
+	Fault string
+	// Token, when set, is required as a bearer token on every request.
+	Token string
 }
 
-func (f *fake) writeJSON(w http.ResponseWriter, status int, v any) {
+func (f *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func (f *fake) writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	if f.fault == faultEchoAuthInErrors {
+func (f *Server) writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if f.Fault == FaultEchoAuthInErrors {
 		msg += " (you sent " + r.Header.Get("Authorization") + ")"
 	}
-	if f.fault == faultErrorNotJSON {
+	if f.Fault == FaultErrorNotJSON {
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(status)
 		fmt.Fprintln(w, msg)
@@ -147,13 +152,14 @@ func (f *fake) writeError(w http.ResponseWriter, r *http.Request, status int, ms
 	f.writeJSON(w, status, oip.ErrorResponse{Error: msg})
 }
 
-func (f *fake) handler() http.Handler {
+// Handler serves the fake over HTTP.
+func (f *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK) // an empty body is allowed
 	})
 	mux.HandleFunc("GET /v2/health/ready", func(w http.ResponseWriter, r *http.Request) {
-		if f.fault == faultNotReady {
+		if f.Fault == FaultNotReady {
 			f.writeJSON(w, http.StatusServiceUnavailable, map[string]bool{"ready": false})
 			return
 		}
@@ -161,18 +167,18 @@ func (f *fake) handler() http.Handler {
 	})
 	mux.HandleFunc("GET /v2", func(w http.ResponseWriter, r *http.Request) {
 		md := map[string]any{"name": "fake", "version": "1.0", "extensions": []string{}}
-		if f.fault == faultNoExtensions {
+		if f.Fault == FaultNoExtensions {
 			delete(md, "extensions")
 		}
 		f.writeJSON(w, http.StatusOK, md)
 	})
 	model := func(next func(w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			known := r.PathValue("model") == fakeModel
-			if v := r.PathValue("version"); v != "" && v != fakeVersion {
+			known := r.PathValue("model") == Model
+			if v := r.PathValue("version"); v != "" && v != Version {
 				known = false
 			}
-			if !known && f.fault != faultUnknownModel200 {
+			if !known && f.Fault != FaultUnknownModel200 {
 				f.writeError(w, r, http.StatusNotFound, "unknown model "+r.PathValue("model"))
 				return
 			}
@@ -180,7 +186,7 @@ func (f *fake) handler() http.Handler {
 		}
 	}
 	ready := model(func(w http.ResponseWriter, r *http.Request) {
-		if f.fault == faultModelNotReady && r.PathValue("version") != "" {
+		if f.Fault == FaultModelNotReady && r.PathValue("version") != "" {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
@@ -188,11 +194,11 @@ func (f *fake) handler() http.Handler {
 	})
 	meta := model(func(w http.ResponseWriter, r *http.Request) {
 		in := []int64{-1, 1, 28, 28}
-		if f.fault == faultMetadataShape {
+		if f.Fault == FaultMetadataShape {
 			in = []int64{-1, 28, 28}
 		}
 		f.writeJSON(w, http.StatusOK, oip.ModelMetadata{
-			Name: fakeModel, Versions: []string{fakeVersion}, Platform: "fake",
+			Name: Model, Versions: []string{Version}, Platform: "fake",
 			Inputs: []oip.TensorMetadata{{Name: "input", Datatype: "FP32", Shape: in}},
 			Outputs: []oip.TensorMetadata{
 				{Name: "logits", Datatype: "FP32", Shape: []int64{-1, 10}},
@@ -207,7 +213,7 @@ func (f *fake) handler() http.Handler {
 		mux.Handle("POST "+p+"/infer", infer)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f.token != "" && r.Header.Get("Authorization") != "Bearer "+f.token {
+		if f.Token != "" && r.Header.Get("Authorization") != "Bearer "+f.Token {
 			f.writeError(w, r, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
 		}
@@ -215,9 +221,9 @@ func (f *fake) handler() http.Handler {
 	})
 }
 
-func (f *fake) infer(w http.ResponseWriter, r *http.Request) {
-	switch f.fault {
-	case faultHangInfer:
+func (f *Server) infer(w http.ResponseWriter, r *http.Request) {
+	switch f.Fault {
+	case FaultHangInfer:
 		// Read the body so that the server notices the client hanging
 		// up (which cancels the request's context).
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -226,11 +232,11 @@ func (f *fake) infer(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(time.Minute):
 		}
 		return
-	case faultGarbageInfer:
+	case FaultGarbageInfer:
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte("\x00\xff{{ not json"))
 		return
-	case faultHugeInfer:
+	case FaultHugeInfer:
 		w.Header().Set("Content-Type", "application/json")
 		chunk := []byte(strings.Repeat("[", 64<<10))
 		for i := 0; i < 320; i++ { // 20 MiB
@@ -241,7 +247,7 @@ func (f *fake) infer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	badStatus := http.StatusBadRequest
-	if f.fault == fault500BadRequest {
+	if f.Fault == Fault500BadRequest {
 		badStatus = http.StatusInternalServerError
 	}
 	var req oip.InferenceRequest
@@ -264,30 +270,30 @@ func (f *fake) infer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := int(in.Shape[0])
-	logits, probs := fakeForward(x.F32, n)
+	logits, probs := Forward(x.F32, n)
 	want := map[string]bool{"logits": true, "probabilities": true}
 	if len(req.Outputs) > 0 {
 		want = map[string]bool{}
 		for _, o := range req.Outputs {
 			if o.Name != "logits" && o.Name != "probabilities" {
-				f.writeError(w, r, badStatus, fmt.Sprintf("model %s has no output %q", fakeModel, o.Name))
+				f.writeError(w, r, badStatus, fmt.Sprintf("model %s has no output %q", Model, o.Name))
 				return
 			}
 			want[o.Name] = true
 		}
 	}
-	if f.fault == faultWrongNumbers {
+	if f.Fault == FaultWrongNumbers {
 		logits[3] += 0.5
 	}
-	resp := oip.InferenceResponse{ModelName: fakeModel, ModelVersion: fakeVersion, ID: req.ID}
-	switch f.fault {
-	case faultNoIDEcho:
+	resp := oip.InferenceResponse{ModelName: Model, ModelVersion: Version, ID: req.ID}
+	switch f.Fault {
+	case FaultNoIDEcho:
 		resp.ID = ""
-	case faultWrongID:
+	case FaultWrongID:
 		resp.ID = "fixed-id"
 	}
 	dt := "FP32"
-	if f.fault == faultOutputDatatype {
+	if f.Fault == FaultOutputDatatype {
 		dt = "FP64"
 	}
 	for _, o := range []struct {
@@ -297,41 +303,29 @@ func (f *fake) infer(w http.ResponseWriter, r *http.Request) {
 		if !want[o.name] {
 			continue
 		}
-		d, err := oip.EncodeData(numerics.NewF32([]int64{int64(n), fakeOut}, o.data))
+		d, err := oip.EncodeData(numerics.NewF32([]int64{int64(n), Classes}, o.data))
 		if err != nil {
 			f.writeError(w, r, http.StatusInternalServerError, err.Error())
 			return
 		}
-		resp.Outputs = append(resp.Outputs, oip.ResponseOutput{Name: o.name, Shape: []int64{int64(n), fakeOut}, Datatype: dt, Data: d})
+		resp.Outputs = append(resp.Outputs, oip.ResponseOutput{Name: o.name, Shape: []int64{int64(n), Classes}, Datatype: dt, Data: d})
 	}
 	f.writeJSON(w, http.StatusOK, resp)
 }
 
-// fakeOracle computes the stand-in model, as the reference oracle would.
-type fakeOracle struct{}
+// Oracle computes the stand-in model, as the reference oracle would.
+type Oracle struct{}
 
-func (fakeOracle) Predict(_ context.Context, model, version string, inputs map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
-	if model != fakeModel || version != fakeVersion {
+// Predict computes the stand-in model for inputs.
+func (Oracle) Predict(_ context.Context, model, version string, inputs map[string]numerics.Tensor) (map[string]numerics.Tensor, error) {
+	if model != Model || version != Version {
 		return nil, fmt.Errorf("fake oracle: no model %s/%s", model, version)
 	}
 	x := inputs["input"]
 	n := int(x.Shape[0])
-	logits, probs := fakeForward(x.F32, n)
+	logits, probs := Forward(x.F32, n)
 	return map[string]numerics.Tensor{
-		"logits":        numerics.NewF32([]int64{int64(n), fakeOut}, logits),
-		"probabilities": numerics.NewF32([]int64{int64(n), fakeOut}, probs),
+		"logits":        numerics.NewF32([]int64{int64(n), Classes}, logits),
+		"probabilities": numerics.NewF32([]int64{int64(n), Classes}, probs),
 	}, nil
-}
-
-// fixedClock returns a clock that advances by step on every reading; it is
-// safe for concurrent use, as Options.Clock must be.
-func fixedClock(step time.Duration) func() time.Time {
-	var mu sync.Mutex
-	t := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	return func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		t = t.Add(step)
-		return t
-	}
 }

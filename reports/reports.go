@@ -110,9 +110,11 @@ func Summary(w io.Writer, rep *conformance.Report) error {
 	if err := t.Render(); err != nil {
 		return fmt.Errorf("reports: summary table: %w", err)
 	}
-	// Messages of failed checks in full: the table cuts them.
+	// Messages of failed checks, and the justifications of checks the
+	// profile declares not applicable, in full: the table cuts them.
 	for _, c := range rep.Checks {
-		if (c.Status == spec.Fail || c.Status == spec.Error) && utf8.RuneCountInString(c.Message) > MessageWidth {
+		declared := c.Status == spec.Skip && strings.HasSuffix(c.Message, conformance.DeclaredBySuffix)
+		if (c.Status == spec.Fail || c.Status == spec.Error || declared) && utf8.RuneCountInString(c.Message) > MessageWidth {
 			fmt.Fprintf(w, "%s %s: %s\n", c.Status, c.ID, c.Message)
 		}
 	}

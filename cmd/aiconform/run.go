@@ -13,6 +13,7 @@ import (
 	"github.com/aiconform/aiconform/conformance"
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reports"
+	"github.com/aiconform/aiconform/spec"
 )
 
 func init() { registerCommand(newRunCmd) }
@@ -31,6 +32,9 @@ type runOptions struct {
 	// given (otherwise the run draws one).
 	Seed    uint64
 	SeedSet bool
+	// FailOn names the requested levels whose verdicts decide the exit
+	// code; empty means every requested level.
+	FailOn []string
 }
 
 func newRunCmd(s Streams) *cobra.Command {
@@ -42,6 +46,8 @@ func newRunCmd(s Streams) *cobra.Command {
 			"the reference models), writes DIR/report.json and prints a summary table.\n" +
 			"Exit 0 conformant at the requested levels, 1 not conformant, 2 usage or configuration error\n" +
 			"(a bad profile is reported as FILE: /json/pointer: message), 3 the target could not be reached.\n" +
+			"--fail-on core,safety lets only those requested levels decide between 0 and 1; the report still\n" +
+			"gives every requested level its verdict.\n" +
 			"A target that stops answering (3 requests in a row without a response) ends the run: the remaining\n" +
 			"checks end with status error and the report is written; --deadline caps the whole run the same way.",
 		Args: cobra.NoArgs,
@@ -57,6 +63,7 @@ func newRunCmd(s Streams) *cobra.Command {
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "limit of each request, a positive duration such as 10s (default: the profile's timeouts.request, else 30s)")
 	cmd.Flags().DurationVar(&o.Deadline, "deadline", 0, "limit of the whole run, e.g. 10m; 0 sets none")
 	cmd.Flags().Uint64Var(&o.Seed, "seed", 0, "64-bit seed of the inputs drawn during the run, decimal or 0x hex (default: drawn from a cryptographic source; the report records it)")
+	cmd.Flags().StringSliceVar(&o.FailOn, "fail-on", nil, "requested levels whose verdicts decide the exit code, comma-separated, e.g. core (default: every requested level)")
 	return cmd
 }
 
@@ -83,6 +90,13 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 		if p, err = conformance.LoadProfile(o.ProfileFile); err != nil {
 			return usageError(err)
 		}
+		for _, w := range p.Warnings() {
+			fmt.Fprintf(s.Err, "aiconform: warning: %s\n", w)
+		}
+	}
+	failOn, err := failOnLevels(o.FailOn, p)
+	if err != nil {
+		return usageError(fmt.Errorf("run: %w", err))
 	}
 	oracle, err := reference.BuiltinOracle()
 	if err != nil {
@@ -101,7 +115,7 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 		opts.Seed = &o.Seed
 	}
 	rep, err := conformance.Run(ctx, opts)
-	return finishRun(s, o.OutDir, rep, err)
+	return finishRun(s, o.OutDir, rep, err, failOn...)
 }
 
 // prepareOutDir creates the report directory before a run, so that an
@@ -121,7 +135,9 @@ func prepareOutDir(dir string) (cleanup func(), err error) {
 
 // finishRun turns the outcome of conformance.Run into output and an exit
 // code: it prints the summary, writes the report and says where it is.
-func finishRun(s Streams, outDir string, rep *conformance.Report, err error) error {
+// failOn are the levels whose verdicts decide the exit code; none means
+// every requested level.
+func finishRun(s Streams, outDir string, rep *conformance.Report, err error, failOn ...spec.Level) error {
 	switch {
 	case errors.Is(err, conformance.ErrUnreachable):
 		return exitCode(ExitUnreachable, err)
@@ -138,7 +154,10 @@ func finishRun(s Streams, outDir string, rep *conformance.Report, err error) err
 		return usageError(fmt.Errorf("cannot write the report: %w", err))
 	}
 	fmt.Fprintf(s.Out, "report: %s\n", path)
-	if !rep.Conformant() {
+	if len(failOn) > 0 {
+		fmt.Fprintf(s.Out, "exit status decided by --fail-on %s: %s\n", joinLevels(failOn), failOnVerdict(rep, failOn))
+	}
+	if !rep.ConformantAt(failOn) {
 		return exitCode(ExitFail, nil)
 	}
 	return nil

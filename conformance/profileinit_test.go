@@ -112,7 +112,6 @@ func TestInitProfile(t *testing.T) {
 	}
 }
 
-
 // TestProfileDraftYAMLQuotes: names that YAML would read as numbers,
 // booleans or syntax, and a server name with a newline, round-trip.
 func TestProfileDraftYAMLQuotes(t *testing.T) {

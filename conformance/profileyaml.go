@@ -26,9 +26,13 @@ func (d *ProfileDraft) YAML() ([]byte, error) {
 	w("# A profile drafted by `aiconform profile init` from the metadata of\n# %s", oneLine(d.Target))
 	switch {
 	case d.ServerProblem != "":
-		w(" (server metadata unreadable: %s).\n", oneLine(d.ServerProblem))
+		w(";\n# its server metadata could not be read: %s.\n", oneLine(d.ServerProblem))
 	default:
-		w(" (server %s %s, extensions: %s).\n", yamlString(d.Server.Name), yamlString(d.Server.Version), oneLine(strings.Join(d.Server.Extensions, ", ")))
+		ext := oneLine(strings.Join(d.Server.Extensions, ", "))
+		if ext == "" {
+			ext = "none"
+		}
+		w(":\n# server %s, version %s, extensions: %s.\n", yamlString(d.Server.Name), yamlString(d.Server.Version), ext)
 	}
 	w("# Review it before a run: each served model below stands for the reference\n" +
 		"# model beside it because its metadata declares that model's tensors.\n")
@@ -48,8 +52,8 @@ func (d *ProfileDraft) YAML() ([]byte, error) {
 	w("# The budgets of the performance level (example values; they are checked\n" +
 		"# only with performance among the levels):\n" +
 		"# latency:\n#   singleStreamP90: 100ms\n#   serverQPS: 50\n#   serverP99: 250ms\n#   offlineMinThroughput: 200\n")
-	w("# Requirements with an Applies-when condition (%s) may be\n"+
-		"# declared not applicable, each with a justification reports show:\n"+
+	w("# A requirement with an Applies-when condition may be declared not applicable,\n"+
+		"# with a justification reports show; those requirements are\n#   %s.\n"+
 		"# notApplicable:\n#   - requirement: OIP-BINARY-DATA\n#     justification: why its condition is false for this target\n",
 		strings.Join(conditionalRequirements(), ", "))
 	w("models:\n")

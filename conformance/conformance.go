@@ -239,6 +239,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		ev := ProgressEvent{Index: len(rep.Checks) + 1, Total: total, ID: ch.ID}
 		progress(ev)
 		c.setStep(len(rep.Checks))
+		if why, ok := p.declaredNotApplicable(ch.Requirements); ok {
+			ch.Run = func(context.Context, *env) Result { return Result{Status: spec.Skip, Message: why} }
+		}
 		res := runCheck(runCtx, ch, e, opts.Deadline)
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("conformance: run interrupted during %s: %w", ch.ID, err)

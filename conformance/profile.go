@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,10 +59,31 @@ type Profile struct {
 	Timeouts *Timeouts  `json:"timeouts,omitempty"`
 	Auth     *Auth      `json:"auth,omitempty"`
 	Models   []ModelRef `json:"models"`
+	// NotApplicable are the requirements the vendor declares not
+	// applicable to the target, each with its justification.
+	NotApplicable []NotApplicable `json:"notApplicable,omitempty"`
 
-	source string // file name or BuiltinSource
-	digest string // sha256 of the document as read
+	source   string   // file name or BuiltinSource
+	digest   string   // sha256 of the document as read
+	warnings []string // what the document holds that this run will not use
 }
+
+// NotApplicable declares a requirement not applicable to the target. Only
+// a requirement with an Applies-when condition in the catalog may be
+// declared (spec/v1/README.md, "Conformance claims", rule 2): the
+// justification says why the condition is false for the target.
+type NotApplicable struct {
+	// Requirement is the requirement's ID in the catalog.
+	Requirement string `json:"requirement"`
+	// Justification is why the requirement does not apply; the skip
+	// message of every check that cites only declared requirements
+	// carries it.
+	Justification string `json:"justification"`
+}
+
+// DeclaredBySuffix ends the skip message of a check the profile declares
+// not applicable.
+const DeclaredBySuffix = " (declared by the profile)"
 
 // ModelRef maps a model as the target serves it to a reference model.
 type ModelRef struct {
@@ -123,6 +145,11 @@ func (p *Profile) Source() string {
 	}
 	return p.source
 }
+
+// Warnings lists what the profile document holds that the run will not
+// use, one "FILE: /pointer: message" line each (a latency budget without
+// the performance level). They do not make the profile invalid.
+func (p *Profile) Warnings() []string { return slices.Clone(p.warnings) }
 
 // Digest is the sha256 of the profile document as read, or of its JSON
 // form for a profile built in Go.
@@ -211,6 +238,7 @@ func ParseProfile(source string, data []byte) (*Profile, error) {
 	}
 	p.source = source
 	p.digest = golden.Digest(data)
+	p.warnings = documentWarnings(source, doc, p.Levels)
 	if p.Goldens != "" && p.Goldens != BuiltinGoldens && !filepath.IsAbs(p.Goldens) && source != BuiltinSource {
 		p.Goldens = filepath.Join(filepath.Dir(source), filepath.FromSlash(p.Goldens))
 	}
@@ -251,9 +279,49 @@ func (p *Profile) Validate() error {
 	return nil
 }
 
-// semanticViolations finds what the schema cannot: a model listed twice.
+// documentWarnings finds the members of a valid profile document that no
+// check of the requested levels reads. The struct leaves them out, so the
+// document is looked at as decoded.
+func documentWarnings(source string, doc any, levels []spec.Level) []string {
+	m, _ := doc.(map[string]any)
+	var out []string
+	if _, ok := m["latency"]; ok && !slices.Contains(levels, spec.Performance) {
+		out = append(out, fmt.Sprintf("%s: /latency: latency budgets are declared but the levels %v do not include %s, so no budget is checked; add %s to levels or remove the budgets",
+			source, levels, spec.Performance, spec.Performance))
+	}
+	return out
+}
+
+// semanticViolations finds what the schema cannot: a model listed twice,
+// and a requirement declared not applicable that the catalog lacks, that
+// always applies, or that is declared twice.
 func (p *Profile) semanticViolations() []schemas.Violation {
 	var vs []schemas.Violation
+	declared := map[string]int{}
+	for i, na := range p.NotApplicable {
+		ptr := fmt.Sprintf("/notApplicable/%d", i)
+		req, ok := spec.Lookup(na.Requirement)
+		switch {
+		case !ok:
+			vs = append(vs, schemas.Violation{Pointer: ptr + "/requirement",
+				Message: fmt.Sprintf("requirement %s is not in the catalog of the standard %s; want the ID of a requirement with an Applies-when condition", na.Requirement, spec.Version)})
+			continue
+		case req.AppliesWhen == "":
+			vs = append(vs, schemas.Violation{Pointer: ptr + "/requirement",
+				Message: fmt.Sprintf("%s requirement %s always applies (its catalog entry has no Applies-when condition), so it cannot be declared not applicable; only a requirement with one can (%s)",
+					req.Strength, req.ID, strings.Join(conditionalRequirements(), ", "))})
+			continue
+		case strings.TrimSpace(na.Justification) == "":
+			vs = append(vs, schemas.Violation{Pointer: ptr + "/justification",
+				Message: fmt.Sprintf("the justification of %s is empty; want why its condition (%s) is false for the target", req.ID, req.AppliesWhen)})
+		}
+		if j, dup := declared[na.Requirement]; dup {
+			vs = append(vs, schemas.Violation{Pointer: ptr + "/requirement",
+				Message: fmt.Sprintf("requirement %s is declared not applicable twice (also at /notApplicable/%d)", na.Requirement, j)})
+			continue
+		}
+		declared[na.Requirement] = i
+	}
 	seen := map[string]int{}
 	for i, m := range p.Models {
 		key := m.Name + "\x00" + m.Version
@@ -267,6 +335,43 @@ func (p *Profile) semanticViolations() []schemas.Violation {
 		seen[key] = i
 	}
 	return vs
+}
+
+// conditionalRequirements lists the IDs of the catalog's requirements that
+// have an Applies-when condition: the ones a profile may declare not
+// applicable.
+func conditionalRequirements() []string {
+	var ids []string
+	for _, r := range spec.MustLoad().Requirements {
+		if r.AppliesWhen != "" {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids
+}
+
+// declaredNotApplicable returns the skip reason of a check citing reqs
+// when the profile declares every one of them not applicable, and false
+// otherwise. The reason is the justification (one per requirement,
+// prefixed with its ID, when the check cites several), ending with
+// DeclaredBySuffix.
+func (p *Profile) declaredNotApplicable(reqs []string) (string, bool) {
+	if len(reqs) == 0 {
+		return "", false
+	}
+	var parts []string
+	for _, id := range reqs {
+		i := slices.IndexFunc(p.NotApplicable, func(na NotApplicable) bool { return na.Requirement == id })
+		if i < 0 {
+			return "", false
+		}
+		j := strings.TrimSpace(p.NotApplicable[i].Justification)
+		if len(reqs) > 1 {
+			j = id + ": " + j
+		}
+		parts = append(parts, j)
+	}
+	return spec.NotApplicablePrefix + strings.Join(parts, "; ") + DeclaredBySuffix, true
 }
 
 // requestTimeout is the profile's request timeout, or 0.

@@ -55,6 +55,15 @@ type Report struct {
 // Conformant reports whether every requested level passed.
 func (r *Report) Conformant() bool { return r.Verdict == spec.VerdictPass }
 
+// ConformantAt reports whether every one of levels passed; with no levels
+// it is Conformant. A level that did not run does not pass.
+func (r *Report) ConformantAt(levels []spec.Level) bool {
+	if len(levels) == 0 {
+		return r.Conformant()
+	}
+	return verdict(levels, r.Levels) == spec.VerdictPass
+}
+
 // Tool names the program that produced a report.
 type Tool struct {
 	Name    string `json:"name"`

@@ -137,9 +137,11 @@ func SummaryWidth(w io.Writer, rep *conformance.Report, width int) error {
 	if err := t.Render(); err != nil {
 		return fmt.Errorf("reports: summary table: %w", err)
 	}
-	// Messages of failed checks in full: the table cuts them.
+	// Messages of failed checks, and the justifications of checks the
+	// profile declares not applicable, in full: the table cuts them.
 	for _, c := range rep.Checks {
-		if (c.Status == spec.Fail || c.Status == spec.Error) && twwidth.Width(c.Message) > msgWidth {
+		declared := c.Status == spec.Skip && strings.HasSuffix(c.Message, conformance.DeclaredBySuffix)
+		if (c.Status == spec.Fail || c.Status == spec.Error || declared) && twwidth.Width(c.Message) > msgWidth {
 			fmt.Fprintf(w, "%s %s: %s\n", c.Status, c.ID, c.Message)
 		}
 	}

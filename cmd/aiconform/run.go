@@ -13,6 +13,7 @@ import (
 	"github.com/aiconform/aiconform/conformance"
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reports"
+	"github.com/aiconform/aiconform/spec"
 )
 
 func init() { registerCommand(newRunCmd) }
@@ -33,6 +34,9 @@ type runOptions struct {
 	SeedSet bool
 	// Quiet silences the progress shown on stderr during the run.
 	Quiet bool
+	// FailOn names the requested levels whose verdicts decide the exit
+	// code; empty means every requested level.
+	FailOn []string
 }
 
 func newRunCmd(s Streams) *cobra.Command {
@@ -44,6 +48,8 @@ func newRunCmd(s Streams) *cobra.Command {
 			"the reference models), writes DIR/report.json and prints a summary table.\n" +
 			"Exit 0 conformant at the requested levels, 1 not conformant, 2 usage or configuration error\n" +
 			"(a bad profile is reported as FILE: /json/pointer: message), 3 the target could not be reached.\n" +
+			"--fail-on core,safety lets only those requested levels decide between 0 and 1; the report still\n" +
+			"gives every requested level its verdict.\n" +
 			"A target that stops answering (3 requests in a row without a response) ends the run: the remaining\n" +
 			"checks end with status error and the report is written; --deadline caps the whole run the same way.",
 		Args: cobra.NoArgs,
@@ -60,6 +66,7 @@ func newRunCmd(s Streams) *cobra.Command {
 	cmd.Flags().DurationVar(&o.Deadline, "deadline", 0, "limit of the whole run, e.g. 10m; 0 sets none")
 	cmd.Flags().Uint64Var(&o.Seed, "seed", 0, "64-bit seed of the inputs drawn during the run, decimal or 0x hex (default: drawn from a cryptographic source; the report records it)")
 	cmd.Flags().BoolVarP(&o.Quiet, "quiet", "q", false, "show no progress on stderr (a bar on a terminal, else a line per finished check)")
+	cmd.Flags().StringSliceVar(&o.FailOn, "fail-on", nil, "requested levels whose verdicts decide the exit code, comma-separated, e.g. core (default: every requested level)")
 	return cmd
 }
 
@@ -86,6 +93,13 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 		if p, err = conformance.LoadProfile(o.ProfileFile); err != nil {
 			return usageError(err)
 		}
+		for _, w := range p.Warnings() {
+			fmt.Fprintf(s.Err, "aiconform: warning: %s\n", w)
+		}
+	}
+	failOn, err := failOnLevels(o.FailOn, p)
+	if err != nil {
+		return usageError(fmt.Errorf("run: %w", err))
 	}
 	oracle, err := reference.BuiltinOracle()
 	if err != nil {
@@ -107,7 +121,7 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 	opts.Progress = prog.hook()
 	rep, err := conformance.Run(ctx, opts)
 	prog.done()
-	return finishRun(s, o.OutDir, rep, err)
+	return finishRun(s, o.OutDir, rep, err, failOn...)
 }
 
 // prepareOutDir creates the report directory before a run, so that an
@@ -127,7 +141,9 @@ func prepareOutDir(dir string) (cleanup func(), err error) {
 
 // finishRun turns the outcome of conformance.Run into output and an exit
 // code: it prints the summary, writes the report and says where it is.
-func finishRun(s Streams, outDir string, rep *conformance.Report, err error) error {
+// failOn are the levels whose verdicts decide the exit code; none means
+// every requested level.
+func finishRun(s Streams, outDir string, rep *conformance.Report, err error, failOn ...spec.Level) error {
 	switch {
 	case errors.Is(err, conformance.ErrUnreachable):
 		return exitCode(ExitUnreachable, err)
@@ -144,7 +160,10 @@ func finishRun(s Streams, outDir string, rep *conformance.Report, err error) err
 		return usageError(fmt.Errorf("cannot write the report: %w", err))
 	}
 	fmt.Fprintf(s.Out, "report: %s\n", path)
-	if !rep.Conformant() {
+	if len(failOn) > 0 {
+		fmt.Fprintf(s.Out, "exit status decided by --fail-on %s: %s\n", joinLevels(failOn), failOnVerdict(rep, failOn))
+	}
+	if !rep.ConformantAt(failOn) {
 		return exitCode(ExitFail, nil)
 	}
 	return nil

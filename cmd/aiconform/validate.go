@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aiconform/aiconform/conformance"
 	"github.com/aiconform/aiconform/schemas"
 )
 
@@ -137,6 +138,24 @@ func validateFile(name, kind, version string, s Streams) int {
 	if err != nil {
 		fmt.Fprintf(s.Err, "%s: %v\n", name, err)
 		return ExitUsage
+	}
+	if len(vs) == 0 && kind == conformance.ProfileKind {
+		// A profile also keeps the rules its schema cannot express (a
+		// requirement declared not applicable must have an Applies-when
+		// condition), and may hold what no requested level checks.
+		p, err := conformance.ParseProfile(name, data)
+		var pe *conformance.ProfileError
+		switch {
+		case errors.As(err, &pe):
+			vs = pe.Violations
+		case err != nil:
+			fmt.Fprintf(s.Err, "%s: %v\n", name, err)
+			return ExitUsage
+		default:
+			for _, w := range p.Warnings() {
+				fmt.Fprintf(s.Err, "aiconform: warning: %s\n", w)
+			}
+		}
 	}
 	if len(vs) == 0 {
 		fmt.Fprintf(s.Out, "%s: ok (kind %s)\n", name, kind)

@@ -119,6 +119,8 @@ const (
 	faultGarbageInfer     = "garbage-infer"
 	faultHugeInfer        = "huge-infer"
 	faultEchoAuthInErrors = "echo-auth-in-errors"
+	faultIgnoreAuth       = "ignore-auth"
+	faultAuth403Metadata  = "auth-403-with-metadata"
 )
 
 // fake is the fake server's configuration.
@@ -207,7 +209,11 @@ func (f *fake) handler() http.Handler {
 		mux.Handle("POST "+p+"/infer", infer)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f.token != "" && r.Header.Get("Authorization") != "Bearer "+f.token {
+		if f.token != "" && f.fault != faultIgnoreAuth && r.Header.Get("Authorization") != "Bearer "+f.token {
+			if f.fault == faultAuth403Metadata {
+				f.writeJSON(w, http.StatusForbidden, map[string]any{"error": "forbidden", "name": fakeModel, "versions": []string{fakeVersion}})
+				return
+			}
 			f.writeError(w, r, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
 		}

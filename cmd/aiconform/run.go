@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -31,19 +32,24 @@ type runOptions struct {
 	// given (otherwise the run draws one).
 	Seed    uint64
 	SeedSet bool
+	// CAFile holds the PEM CA certificates that verify an https target
+	// (--ca-file); empty uses the system's trusted roots.
+	CAFile string
 }
 
 func newRunCmd(s Streams) *cobra.Command {
 	o := runOptions{OutDir: "aiconform-report"}
 	cmd := &cobra.Command{
-		Use:   "run --target URL [--profile FILE] [--out DIR] [--timeout D] [--deadline D] [--seed N]",
+		Use:   "run --target URL [--profile FILE] [--out DIR] [--timeout D] [--deadline D] [--seed N] [--ca-file FILE]",
 		Short: "Run the conformance suite against an Open Inference Protocol v2 endpoint",
 		Long: "run checks the endpoint at --target against a profile (without --profile, the built-in profile of\n" +
 			"the reference models), writes DIR/report.json and prints a summary table.\n" +
 			"Exit 0 conformant at the requested levels, 1 not conformant, 2 usage or configuration error\n" +
 			"(a bad profile is reported as FILE: /json/pointer: message), 3 the target could not be reached.\n" +
 			"A target that stops answering (3 requests in a row without a response) ends the run: the remaining\n" +
-			"checks end with status error and the report is written; --deadline caps the whole run the same way.",
+			"checks end with status error and the report is written; --deadline caps the whole run the same way.\n" +
+			"An https target is verified against the system's trusted roots, or against --ca-file for a private CA;\n" +
+			"when its TLS handshake fails, only the TLS check runs and the others end with status error.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.SeedSet = cmd.Flags().Changed("seed")
@@ -56,6 +62,7 @@ func newRunCmd(s Streams) *cobra.Command {
 	cmd.Flags().StringVar(&o.OutDir, "out", o.OutDir, "directory the report is written to")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "limit of each request, a positive duration such as 10s (default: the profile's timeouts.request, else 30s)")
 	cmd.Flags().DurationVar(&o.Deadline, "deadline", 0, "limit of the whole run, e.g. 10m; 0 sets none")
+	cmd.Flags().StringVar(&o.CAFile, "ca-file", "", "PEM CA certificates that verify an https target (default: the system's trusted roots)")
 	cmd.Flags().Uint64Var(&o.Seed, "seed", 0, "64-bit seed of the inputs drawn during the run, decimal or 0x hex (default: drawn from a cryptographic source; the report records it)")
 	return cmd
 }
@@ -72,6 +79,10 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 	}
 	if o.OutDir == "" {
 		return usageError(errors.New("run: --out must not be empty"))
+	}
+	roots, err := loadCAFile(o.CAFile)
+	if err != nil {
+		return usageError(err)
 	}
 	cleanup, err := prepareOutDir(o.OutDir)
 	if err != nil {
@@ -96,12 +107,30 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 		Deadline:       o.Deadline,
 		ToolVersion:    version,
 		Oracle:         oracle,
+		RootCAs:        roots,
 	}
 	if o.SeedSet {
 		opts.Seed = &o.Seed
 	}
 	rep, err := conformance.Run(ctx, opts)
 	return finishRun(s, o.OutDir, rep, err)
+}
+
+// loadCAFile reads the CA certificates of --ca-file; "" returns nil, the
+// system's trusted roots.
+func loadCAFile(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("run: --ca-file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("run: --ca-file %s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 // prepareOutDir creates the report directory before a run, so that an

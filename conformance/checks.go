@@ -53,6 +53,8 @@ type env struct {
 	nonce  string
 	seed   uint64
 	oracle Oracle
+	// tls is the target's TLS endpoint, nil for an http target.
+	tls *tlsTarget
 
 	mu sync.Mutex
 	// results are the results of the checks run so far, by check id.
@@ -74,7 +76,7 @@ func (e *env) result(id string) (Result, bool) {
 // cites (a test holds them to it). Checks that read what earlier checks
 // found (model readiness, error format, top-1, output validity) come after
 // them.
-var checks = []check{
+var checks = slices.Concat([]check{
 	{ID: "api/health-live", Requirements: []string{"OIP-HEALTH-LIVE"}, Level: spec.Core,
 		Title: "GET /v2/health/live answers 200", Run: checkHealthLive},
 	{ID: "api/health-ready", Requirements: []string{"OIP-HEALTH-READY"}, Level: spec.Core,
@@ -109,7 +111,7 @@ var checks = []check{
 		Title: "the top class of every compared row agrees with the reference", Run: checkTop1},
 	{ID: "numerics/output-valid", Requirements: []string{"NUM-OUTPUT-VALID"}, Level: spec.Core,
 		Title: "every returned value is finite and every probability row is a distribution", Run: checkOutputValid},
-}
+}, securityChecks)
 
 // recorder collects a check's exchanges and failures and makes its result.
 type recorder struct {

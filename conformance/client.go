@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
@@ -59,6 +60,13 @@ type client struct {
 	// and inference requests, for OIP-ERROR-FORMAT (at most
 	// maxErrorResponses are kept).
 	errorResponses []*response
+	// secrets watches every response for the credential values the run
+	// sent, for SEC-NO-SECRET-ECHO; nil watches nothing.
+	secrets *secretWatch
+	// refuse, when set, is the transport error of every request: the
+	// run will not send anything to the target (its TLS handshake
+	// failed).
+	refuse error
 }
 
 // DefaultMaxStrikes is how many exchanges in a row may go unanswered
@@ -185,6 +193,13 @@ func (c *client) do(parent context.Context, method, path string, body []byte, he
 	if body != nil {
 		r.ex.RequestExcerpt = c.excerpt(body, requestExcerptLimit, 0)
 	}
+	if c.refuse != nil {
+		r.err = c.refuse
+		r.ex.Error = r.err.Error()
+		r.ex.ResponseBytes = Bytes(0)
+		r.ex.Duration = Millis(0)
+		return r
+	}
 	if c.hasStopped() {
 		r.err = errStopped
 		r.ex.Error = r.err.Error()
@@ -219,7 +234,11 @@ func (c *client) do(parent context.Context, method, path string, body []byte, he
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
-	if c.token != "" {
+	if creds, ok := parent.Value(credentialsKey{}).(http.Header); ok {
+		for k, vs := range creds {
+			req.Header[k] = vs
+		}
+	} else if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.hc.Do(req)
@@ -239,6 +258,7 @@ func (c *client) do(parent context.Context, method, path string, body []byte, he
 		r.ex.BodyOverLimit = true
 	}
 	r.body = b
+	c.secrets.scan(r)
 	var cutAt int64
 	if r.overLimit {
 		cutAt = c.maxBody
@@ -267,12 +287,15 @@ func (c *client) transportError(parent, ctx context.Context, err error) error {
 }
 
 // excerpt quotes at most limit bytes of b as valid UTF-8, with the token
-// redacted (before cutting, so no part of it shows) and a note of the full
-// length when cut; cutAt > 0 says the body was cut off at that limit.
+// and every other credential value the run sent redacted (before cutting,
+// so no part of one shows) and a note of the full length when cut;
+// cutAt > 0 says the body was cut off at that limit.
 func (c *client) excerpt(b []byte, limit int, cutAt int64) string {
 	s := string(b)
-	if c.token != "" {
-		s = strings.ReplaceAll(s, c.token, "[redacted]")
+	for _, v := range append(c.secrets.values(), c.token) {
+		if v != "" {
+			s = strings.ReplaceAll(s, v, "[redacted]")
+		}
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	var note string
@@ -289,6 +312,97 @@ func (c *client) excerpt(b []byte, limit int, cutAt int64) string {
 		cut--
 	}
 	return s[:cut] + note
+}
+
+// credentialsKey is the context key of withCredentials.
+type credentialsKey struct{}
+
+// withCredentials makes the requests sent with ctx carry the headers h in
+// place of the profile's credential; an empty h sends no credential.
+func withCredentials(ctx context.Context, h http.Header) context.Context {
+	return context.WithValue(ctx, credentialsKey{}, h)
+}
+
+// maxSecretFindings bounds the findings a secretWatch keeps.
+const maxSecretFindings = 32
+
+// secret is a credential value the run sends, with a label that names it
+// in messages without quoting it.
+type secret struct{ label, value string }
+
+// secretWatch scans every response as it arrives for the credential
+// values the run sent, and keeps what it found, never the responses.
+type secretWatch struct {
+	mu       sync.Mutex
+	secrets  []secret
+	scanned  int
+	found    int
+	findings []string
+}
+
+// add registers a value to watch for; call it before the value is sent.
+func (w *secretWatch) add(label, value string) {
+	if w == nil || value == "" {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.secrets = append(w.secrets, secret{label: label, value: value})
+}
+
+// values returns the values watched for.
+func (w *secretWatch) values() []string {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, len(w.secrets))
+	for i, s := range w.secrets {
+		out[i] = s.value
+	}
+	return out
+}
+
+// scan looks for every watched value in the headers and the body of a
+// response.
+func (w *secretWatch) scan(r *response) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.scanned++
+	for _, s := range w.secrets {
+		where := ""
+		for _, k := range slices.Sorted(maps.Keys(r.header)) {
+			if vs := r.header[k]; strings.Contains(k, s.value) || slices.ContainsFunc(vs, func(v string) bool { return strings.Contains(v, s.value) }) {
+				where = "header " + k
+				break
+			}
+		}
+		if where == "" && bytes.Contains(r.body, []byte(s.value)) {
+			where = "body"
+		}
+		if where == "" {
+			continue
+		}
+		w.found++
+		if len(w.findings) < maxSecretFindings {
+			w.findings = append(w.findings, fmt.Sprintf("the response to %s (status %d) holds %s in its %s", r.what(), r.status, s.label, where))
+		}
+	}
+}
+
+// report returns how many responses were scanned, how many findings
+// there were, and the first maxSecretFindings of them.
+func (w *secretWatch) report() (scanned, found int, findings []string) {
+	if w == nil {
+		return 0, 0, nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.scanned, w.found, slices.Clone(w.findings)
 }
 
 // isDialError reports whether err means the target could not be

@@ -22,6 +22,8 @@ package conformance
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -98,6 +100,11 @@ type Options struct {
 	// MaxStrikes is how many requests in a row may go unanswered before
 	// the run gives up on the target; zero uses DefaultMaxStrikes.
 	MaxStrikes int
+	// RootCAs verify the certificate of an https target; nil uses the
+	// system's trusted roots. The TLS handshakes of SEC-TLS use them, and
+	// so does the client of the run unless HTTPClient is given (which
+	// then verifies as it is configured to).
+	RootCAs *x509.CertPool
 	// Progress, when not nil, is told when each check starts and when it
 	// finishes; see ProgressEvent. It is called on the goroutine that
 	// called Run, one event after another, and the run waits for it.
@@ -157,9 +164,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Deadline < 0 {
 		return nil, fmt.Errorf("%w: the run's deadline is %v, want a positive duration (or none)", ErrConfig, opts.Deadline)
 	}
-	c := &client{base: base, hc: opts.HTTPClient, timeout: opts.RequestTimeout, maxBody: opts.MaxBodyBytes, token: token, now: now, maxStrikes: opts.MaxStrikes}
+	c := &client{base: base, hc: opts.HTTPClient, timeout: opts.RequestTimeout, maxBody: opts.MaxBodyBytes, token: token, now: now, maxStrikes: opts.MaxStrikes,
+		secrets: &secretWatch{}}
+	c.secrets.add("the profile's credential", token)
 	if c.hc == nil {
-		c.hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12}
+		c.hc = &http.Client{Transport: tr}
 	}
 	if c.timeout <= 0 {
 		c.timeout = p.requestTimeout()
@@ -188,7 +199,25 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		defer cancel()
 	}
 	b := restBinding{c: c}
-	if probe := b.live(runCtx); probe.err != nil {
+	tlsTarget, err := newTLSTarget(base, opts.RootCAs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	var untrusted error
+	if tlsTarget != nil {
+		hs := tlsTarget.handshake(runCtx, c.timeout, false)
+		switch {
+		case hs.dialErr != nil:
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("conformance: run interrupted: %w", err)
+			}
+			return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, base, hs.dialErr)
+		case hs.err != nil:
+			untrusted = fmt.Errorf("not sent: the TLS handshake with the target failed (%v), and the suite sends nothing, credentials included, over a connection it cannot trust", hs.err)
+			c.refuse = untrusted
+		}
+	}
+	if probe := b.live(runCtx); untrusted == nil && probe.err != nil {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("conformance: run interrupted: %w", err)
 		}
@@ -200,7 +229,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("conformance: %w", err)
 	}
-	e := &env{b: b, c: c, models: models, nonce: nonce, oracle: opts.Oracle, seed: seed, results: map[string]Result{}}
+	e := &env{b: b, c: c, models: models, nonce: nonce, oracle: opts.Oracle, seed: seed, results: map[string]Result{}, tls: tlsTarget}
 
 	rep := &Report{
 		Kind:            ReportKind,
@@ -239,7 +268,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		ev := ProgressEvent{Index: len(rep.Checks) + 1, Total: total, ID: ch.ID}
 		progress(ev)
 		c.setStep(len(rep.Checks))
-		if why, ok := p.declaredNotApplicable(ch.Requirements); ok {
+		switch why, declared := p.declaredNotApplicable(ch.Requirements); {
+		case untrusted != nil && ch.ID != tlsCheckID:
+			ch.Run = func(context.Context, *env) Result { return errorResult(untrusted.Error()) }
+		case declared:
 			ch.Run = func(context.Context, *env) Result { return Result{Status: spec.Skip, Message: why} }
 		}
 		res := runCheck(runCtx, ch, e, opts.Deadline)
@@ -255,6 +287,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		progress(ev)
 	}
 	switch {
+	case untrusted != nil:
+		rep.Stopped = fmt.Sprintf("the run sent nothing to the target: %v", untrusted)
 	case c.hasStopped():
 		rep.Stopped = fmt.Sprintf("the target stopped answering: %d requests in a row got no response within %v", c.maxStrikes, c.timeout)
 		// The checks that failed on the unanswered requests that led up

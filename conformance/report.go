@@ -108,6 +108,22 @@ type Evidence struct {
 	Exchanges []Exchange         `json:"exchanges,omitempty"`
 	Figures   map[string]Measure `json:"figures,omitempty"`
 	Cases     []CaseEvidence     `json:"cases,omitempty"`
+	// TLS is what the TLS handshakes of SEC-TLS found.
+	TLS *TLSEvidence `json:"tls,omitempty"`
+}
+
+// TLSEvidence is what the TLS handshakes with an https target found.
+type TLSEvidence struct {
+	// Version and CipherSuite are those the verified handshake
+	// negotiated, e.g. "TLS 1.3" and "TLS_AES_128_GCM_SHA256".
+	Version     string `json:"version,omitempty"`
+	CipherSuite string `json:"cipherSuite,omitempty"`
+	// CertificateNotAfter is when the target's certificate expires, as
+	// the target presented it (also when it did not verify).
+	CertificateNotAfter *time.Time `json:"certificateNotAfter,omitempty"`
+	// LegacyHandshake is the outcome of the handshake that offered at
+	// most TLS 1.1: "refused: <error>" or "accepted <version>".
+	LegacyHandshake string `json:"legacyHandshake,omitempty"`
 }
 
 // Exchange records one HTTP request and what came back. Bodies are

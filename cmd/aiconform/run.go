@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -37,12 +38,15 @@ type runOptions struct {
 	// FailOn names the requested levels whose verdicts decide the exit
 	// code; empty means every requested level.
 	FailOn []string
+	// CAFile holds the PEM CA certificates that verify an https target
+	// (--ca-file); empty uses the system's trusted roots.
+	CAFile string
 }
 
 func newRunCmd(s Streams) *cobra.Command {
 	o := runOptions{OutDir: "aiconform-report"}
 	cmd := &cobra.Command{
-		Use:   "run --target URL [--profile FILE] [--out DIR] [--timeout D] [--deadline D] [--seed N]",
+		Use:   "run --target URL [--profile FILE] [--out DIR] [--timeout D] [--deadline D] [--seed N] [--ca-file FILE]",
 		Short: "Run the conformance suite against an Open Inference Protocol v2 endpoint",
 		Long: "run checks the endpoint at --target against a profile (without --profile, the built-in profile of\n" +
 			"the reference models), writes DIR/report.json and prints a summary table.\n" +
@@ -51,7 +55,9 @@ func newRunCmd(s Streams) *cobra.Command {
 			"--fail-on core,safety lets only those requested levels decide between 0 and 1; the report still\n" +
 			"gives every requested level its verdict.\n" +
 			"A target that stops answering (3 requests in a row without a response) ends the run: the remaining\n" +
-			"checks end with status error and the report is written; --deadline caps the whole run the same way.",
+			"checks end with status error and the report is written; --deadline caps the whole run the same way.\n" +
+			"An https target is verified against the system's trusted roots, or against --ca-file for a private CA;\n" +
+			"when its TLS handshake fails, only the TLS check runs and the others end with status error.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.SeedSet = cmd.Flags().Changed("seed")
@@ -64,6 +70,7 @@ func newRunCmd(s Streams) *cobra.Command {
 	cmd.Flags().StringVar(&o.OutDir, "out", o.OutDir, "directory the report is written to")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "limit of each request, a positive duration such as 10s (default: the profile's timeouts.request, else 30s)")
 	cmd.Flags().DurationVar(&o.Deadline, "deadline", 0, "limit of the whole run, e.g. 10m; 0 sets none")
+	cmd.Flags().StringVar(&o.CAFile, "ca-file", "", "PEM CA certificates that verify an https target (default: the system's trusted roots)")
 	cmd.Flags().Uint64Var(&o.Seed, "seed", 0, "64-bit seed of the inputs drawn during the run, decimal or 0x hex (default: drawn from a cryptographic source; the report records it)")
 	cmd.Flags().BoolVarP(&o.Quiet, "quiet", "q", false, "show no progress on stderr (a bar on a terminal, else a line per finished check)")
 	cmd.Flags().StringSliceVar(&o.FailOn, "fail-on", nil, "requested levels whose verdicts decide the exit code, comma-separated, e.g. core (default: every requested level)")
@@ -82,6 +89,10 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 	}
 	if o.OutDir == "" {
 		return usageError(errors.New("run: --out must not be empty"))
+	}
+	roots, err := loadCAFile(o.CAFile)
+	if err != nil {
+		return usageError(err)
 	}
 	cleanup, err := prepareOutDir(o.OutDir)
 	if err != nil {
@@ -113,6 +124,7 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 		Deadline:       o.Deadline,
 		ToolVersion:    version,
 		Oracle:         oracle,
+		RootCAs:        roots,
 	}
 	if o.SeedSet {
 		opts.Seed = &o.Seed
@@ -122,6 +134,23 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 	rep, err := conformance.Run(ctx, opts)
 	prog.done()
 	return finishRun(s, o.OutDir, rep, err, failOn...)
+}
+
+// loadCAFile reads the CA certificates of --ca-file; "" returns nil, the
+// system's trusted roots.
+func loadCAFile(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("run: --ca-file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("run: --ca-file %s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 // prepareOutDir creates the report directory before a run, so that an

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,9 @@ type serveOptions struct {
 	RequestTimeout time.Duration
 	MaxConcurrent  int
 	AuthTokenEnv   string // name of the environment variable holding the bearer token; "" for no auth
+	// TLSCert and TLSKey are the PEM files of the certificate and key
+	// to serve https with (--tls-cert, --tls-key): both or neither.
+	TLSCert, TLSKey string
 
 	// Faults are the fault profiles to misbehave as (--fault, repeatable);
 	// ListFaults prints them and exits (--list-faults).
@@ -60,10 +64,11 @@ func newServeCmd(s Streams) *cobra.Command {
 			"gets 503 with Retry-After; one whose model does not answer within --request-timeout gets 503.\n" +
 			"With --auth-token-env VAR every request needs \"Authorization: Bearer <token>\" with the token read\n" +
 			"from $VAR (401 otherwise), except GET /v2/health/live and /v2/health/ready, which stay open for\n" +
-			"orchestrator probes. It prints the address it listens on, logs one line per request to stderr\n" +
+			"orchestrator probes. With --tls-cert F --tls-key F it serves https (TLS 1.2 or later) with that\n" +
+			"certificate chain and key. It prints the address it listens on, logs one line per request to stderr\n" +
 			"(never a header or a token) and shuts down gracefully on SIGINT or SIGTERM.\n" +
-			"Exit 0 after a shutdown, 2 when the address cannot be bound, a flag is wrong or the token\n" +
-			"variable is unset or empty.\n" +
+			"Exit 0 after a shutdown, 2 when the address cannot be bound, a flag is wrong, the token\n" +
+			"variable is unset or empty, or a TLS file cannot be read.\n" +
 			"Concurrent inferences of compatible inputs to the same model version are batched dynamically:\n" +
 			"merged into one forward pass of at most --batch-max rows, a request waiting at most --batch-delay\n" +
 			"for others (0 for either turns batching off); each gets its own rows of the outputs back.\n" +
@@ -78,6 +83,8 @@ func newServeCmd(s Streams) *cobra.Command {
 	f.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "longest an inference waits for its model before it gets 503")
 	f.IntVar(&o.MaxConcurrent, "max-concurrent", o.MaxConcurrent, "most inferences running at once; one more gets 503 with Retry-After (default 4 × GOMAXPROCS)")
 	f.StringVar(&o.AuthTokenEnv, "auth-token-env", "", "require a bearer token, read from this environment variable (health endpoints stay open)")
+	f.StringVar(&o.TLSCert, "tls-cert", "", "serve https with the PEM certificate chain in `FILE` (needs --tls-key)")
+	f.StringVar(&o.TLSKey, "tls-key", "", "the PEM private key of --tls-cert, in `FILE`")
 	f.StringArrayVar(&o.Faults, "fault", nil, "misbehave as fault profile `NAME`, which breaks one requirement of the spec (repeatable; see --list-faults)")
 	f.BoolVar(&o.ListFaults, "list-faults", false, "list the fault profiles with the requirement each breaks, and exit")
 	f.IntVar(&o.BatchMax, "batch-max", o.BatchMax, "dynamic batching: most rows merged into one forward pass (0 turns batching off)")
@@ -134,11 +141,32 @@ func serverOptions(o serveOptions, s Streams) ([]serve.Option, error) {
 	return append(opts, faultOpts...), nil
 }
 
+// serverTLS returns the TLS settings of --tls-cert and --tls-key, with
+// those of the faults that change them, or nil to serve plain HTTP.
+func serverTLS(o serveOptions) (*tls.Config, error) {
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return nil, errors.New("serve: --tls-cert and --tls-key go together: give both or neither")
+	}
+	var base *tls.Config
+	if o.TLSCert != "" {
+		cert, err := serve.LoadKeyPair(o.TLSCert, o.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("serve: --tls-cert/--tls-key: %w", err)
+		}
+		base = serve.TLSConfig(cert)
+	}
+	return faultTLS(o.Faults, base)
+}
+
 func runServe(ctx context.Context, o serveOptions, s Streams) error {
 	if o.ListFaults {
 		return listFaults(s.Out)
 	}
 	opts, err := serverOptions(o, s)
+	if err != nil {
+		return usageError(err)
+	}
+	tlsCfg, err := serverTLS(o)
 	if err != nil {
 		return usageError(err)
 	}
@@ -163,12 +191,17 @@ func runServe(ctx context.Context, o serveOptions, s Streams) error {
 		if o.AuthTokenEnv != "" {
 			fmt.Fprintf(s.Out, "auth: bearer token from $%s required; /v2/health/live and /v2/health/ready stay open\n", o.AuthTokenEnv)
 		}
+		scheme := "http"
+		if tlsCfg != nil {
+			scheme = "https"
+			fmt.Fprintf(s.Out, "tls: certificate %s, TLS 1.2 or later\n", o.TLSCert)
+		}
 		if len(o.Faults) > 0 {
 			fmt.Fprintln(s.Out, faultBanner(o.Faults))
 		}
-		fmt.Fprintf(s.Out, "listening on http://%s (stop with Ctrl-C)\n", addr)
+		fmt.Fprintf(s.Out, "listening on %s://%s (stop with Ctrl-C)\n", scheme, addr)
 	}
-	err = serve.ListenAndServe(ctx, o.Addr, srv.Handler(), ready)
+	err = serve.ListenAndServeTLS(ctx, o.Addr, srv.Handler(), tlsCfg, ready)
 	var le *serve.ListenError
 	switch {
 	case errors.As(err, &le):

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"slices"
@@ -30,6 +31,29 @@ func faultOptions(names []string, authTokenEnv string) ([]serve.Option, error) {
 		return nil, fmt.Errorf("serve: --fault: %w", err)
 	}
 	return opts, nil
+}
+
+// faultTLS returns base with the TLS settings of the named faults (see
+// faults.TLSConfig), or nil when base is nil. A fault that changes TLS
+// settings without --tls-cert is a usage error.
+func faultTLS(names []string, base *tls.Config) (*tls.Config, error) {
+	fs, err := faults.Lookup(names...)
+	if err != nil {
+		return nil, fmt.Errorf("serve: --fault: %w", err)
+	}
+	if base == nil {
+		for _, f := range fs {
+			if f.NeedsTLS {
+				return nil, fmt.Errorf("serve: --fault %s needs --tls-cert and --tls-key: it changes how the server speaks TLS", f.Name)
+			}
+		}
+		return nil, nil
+	}
+	cfg, err := faults.TLSConfig(base, fs...)
+	if err != nil {
+		return nil, fmt.Errorf("serve: --fault: %w", err)
+	}
+	return cfg, nil
 }
 
 // listFaults writes one line per fault profile: its name, the requirement

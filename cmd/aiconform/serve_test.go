@@ -7,12 +7,16 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aiconform/aiconform/internal/testpki"
 )
 
 // serveTestBuffer is a bytes.Buffer safe for a running server's writes.
@@ -33,7 +37,7 @@ func (s *serveTestBuffer) String() string {
 	return s.b.String()
 }
 
-var listeningRE = regexp.MustCompile(`listening on (http://\S+)`)
+var listeningRE = regexp.MustCompile(`listening on (https?://\S+)`)
 
 // runningServe is `aiconform serve` running in-process for a test.
 type runningServe struct {
@@ -136,6 +140,9 @@ func TestServeCommandErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
+	_, certFile, keyFile := writePKI(t)
+	_, _, otherKeyFile := writePKI(t)
+	missing := filepath.Join(t.TempDir(), "missing.pem")
 	tests := []struct {
 		name     string
 		args     []string
@@ -154,6 +161,13 @@ func TestServeCommandErrors(t *testing.T) {
 		{"empty token variable", []string{"serve", "--addr", "127.0.0.1:0", "--auth-token-env", "AICONFORM_TEST_EMPTY_TOKEN"}, ExitUsage, "AICONFORM_TEST_EMPTY_TOKEN is unset or empty"},
 		{"token with a space", []string{"serve", "--addr", "127.0.0.1:0", "--auth-token-env", "AICONFORM_TEST_SPACED_TOKEN"}, ExitUsage, "not a usable bearer token"},
 		{"stray argument", []string{"serve", "extra"}, ExitUsage, "extra"},
+		{"certificate without key", []string{"serve", "--addr", "127.0.0.1:0", "--tls-cert", "cert.pem"}, ExitUsage, "--tls-cert and --tls-key go together"},
+		{"key without certificate", []string{"serve", "--addr", "127.0.0.1:0", "--tls-key", "key.pem"}, ExitUsage, "--tls-cert and --tls-key go together"},
+		{"missing certificate", []string{"serve", "--addr", "127.0.0.1:0", "--tls-cert", missing, "--tls-key", keyFile}, ExitUsage, missing},
+		{"missing key", []string{"serve", "--addr", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", missing}, ExitUsage, missing},
+		{"certificate not PEM", []string{"serve", "--addr", "127.0.0.1:0", "--tls-cert", keyFile, "--tls-key", keyFile}, ExitUsage, "the certificate " + keyFile},
+		{"key of another certificate", []string{"serve", "--addr", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", otherKeyFile}, ExitUsage, "the private key " + otherKeyFile},
+		{"TLS fault without TLS", []string{"serve", "--addr", "127.0.0.1:0", "--fault", "expired-certificate"}, ExitUsage, "--fault expired-certificate needs --tls-cert"},
 	}
 	t.Setenv("AICONFORM_TEST_EMPTY_TOKEN", "")
 	t.Setenv("AICONFORM_TEST_SPACED_TOKEN", "s3cr3t value")
@@ -177,6 +191,24 @@ func TestServeCommandErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writePKI writes a test CA and a server certificate for 127.0.0.1 and
+// its key to a temporary directory and returns the three files.
+func writePKI(t *testing.T) (caFile, certFile, keyFile string) {
+	t.Helper()
+	p, err := testpki.Loopback()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for f, b := range map[string][]byte{caFile: p.CAPEM, certFile: p.CertPEM, keyFile: p.KeyPEM} {
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return caFile, certFile, keyFile
 }
 
 func TestServeCommandAuthAndLimits(t *testing.T) {

@@ -123,6 +123,8 @@ const (
 	FaultGarbageInfer     = "garbage-infer"
 	FaultHugeInfer        = "huge-infer"
 	FaultEchoAuthInErrors = "echo-auth-in-errors"
+	FaultIgnoreAuth       = "ignore-auth"
+	FaultAuth403Metadata  = "auth-403-with-metadata"
 )
 
 // Server is the fake server's configuration.
@@ -213,7 +215,11 @@ func (f *Server) Handler() http.Handler {
 		mux.Handle("POST "+p+"/infer", infer)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f.Token != "" && r.Header.Get("Authorization") != "Bearer "+f.Token {
+		if f.Token != "" && f.Fault != FaultIgnoreAuth && r.Header.Get("Authorization") != "Bearer "+f.Token {
+			if f.Fault == FaultAuth403Metadata {
+				f.writeJSON(w, http.StatusForbidden, map[string]any{"error": "forbidden", "name": Model, "versions": []string{Version}})
+				return
+			}
 			f.writeError(w, r, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
 		}

@@ -2,10 +2,14 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 )
 
@@ -70,15 +74,59 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 //	}
 //	// ... cancel ctx, then <-errc waits for the shutdown.
 func ListenAndServe(ctx context.Context, addr string, h http.Handler, ready func(net.Addr)) error {
+	return ListenAndServeTLS(ctx, addr, h, nil, ready)
+}
+
+// ListenAndServeTLS is ListenAndServe over TLS with the settings cfg (see
+// TLSConfig); a nil cfg serves plain HTTP.
+func ListenAndServeTLS(ctx context.Context, addr string, h http.Handler, cfg *tls.Config, ready func(net.Addr)) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return &ListenError{Addr: addr, Err: err}
 	}
+	if cfg != nil {
+		ln = tls.NewListener(ln, cfg)
+	}
 	if ready != nil {
 		ready(ln.Addr())
 	}
 	return Serve(ctx, ln, h)
+}
+
+// TLSConfig returns the TLS settings of a server presenting cert: TLS 1.2
+// or later, Go's default cipher suites, HTTP/1.1.
+func TLSConfig(cert tls.Certificate) *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"http/1.1"},
+	}
+}
+
+// LoadKeyPair reads a PEM certificate chain (the server's certificate
+// first) and its PEM private key. An error names the file at fault.
+func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("the certificate: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("the private key: %w", err)
+	}
+	block, _ := pem.Decode(certPEM)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return tls.Certificate{}, fmt.Errorf("the certificate %s: no PEM CERTIFICATE block", certFile)
+	}
+	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+		return tls.Certificate{}, fmt.Errorf("the certificate %s: %w", certFile, err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("the private key %s does not hold the key of the certificate %s: %w", keyFile, certFile, err)
+	}
+	return cert, nil
 }
 
 // ListenError reports that the server could not listen on Addr (address in

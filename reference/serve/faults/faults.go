@@ -15,10 +15,12 @@
 // change how values travel (a NaN has no JSON number; nondeterministic
 // moves JSON outputs only; binary-big-endian changes binary outputs only).
 // ignore-auth exempts every request from authentication
-// (serve.WithAuthExempt).
+// (serve.WithAuthExempt). tls-1.0-allowed and expired-certificate change
+// the server's TLS settings (TLSConfig): they need it served over https.
 package faults
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"slices"
@@ -42,10 +44,16 @@ type Fault struct {
 	Also []string
 	// Description says in one line how the server misbehaves.
 	Description string
+	// NeedsTLS says the fault changes the server's TLS settings
+	// (TLSConfig) and shows only when the server is served over https.
+	NeedsTLS bool
 
 	// options returns the options of serve.New that install the fault,
 	// with fresh fault state.
 	options func() ([]serve.Option, error)
+	// tls changes the server's TLS settings, for the faults that
+	// NeedsTLS.
+	tls func(*tls.Config) error
 }
 
 // String returns the fault's name.
@@ -110,6 +118,21 @@ var registry = []Fault{
 		Requirement: "SAFE-SURVIVES-ABUSE",
 		Description: fmt.Sprintf("after %d rejected requests (400 or 413) the server is wedged: the next GET /v2/health/ready and every request after it, /v2/health/live included, get 503", abuseLimit),
 		options:     handlerOnly(diesAfterAbuse),
+	},
+	{
+		Name:        "echo-token",
+		Requirement: "SEC-NO-SECRET-ECHO",
+		Also:        []string{"SAFE-ERROR-HYGIENE"},
+		Description: "every response to a request that carries an Authorization header repeats its value in the response header " + EchoHeader + ", error responses included",
+		options:     handlerOnly(echoToken),
+	},
+	{
+		Name:        "expired-certificate",
+		Requirement: "SEC-TLS",
+		Description: fmt.Sprintf("the server presents, in place of its certificate, a copy with the same subject, names and key that expired %v ago, signed by that key (needs https)", expiredTLSAge),
+		NeedsTLS:    true,
+		options:     tlsOnly,
+		tls:         expireCertificates,
 	},
 	{
 		Name:        "flat-data-only",
@@ -206,6 +229,14 @@ var registry = []Fault{
 		Requirement: "LAT-SERVER",
 		Description: fmt.Sprintf("one single-sample inference in %d (2%%, chosen by a counter per model version) is held %d s before it runs: p99 far over any budget, p50 and p90 unchanged", slowTailEvery, slowTailDelaySeconds),
 		options:     modelOnly(slowTail),
+	},
+	{
+		Name:        "tls-1.0-allowed",
+		Requirement: "SEC-TLS",
+		Description: "the server accepts TLS 1.0 and 1.1 handshakes besides 1.2 and 1.3; a client offering TLS 1.2 or later still gets it (needs https)",
+		NeedsTLS:    true,
+		options:     tlsOnly,
+		tls:         allowTLS10,
 	},
 	{
 		Name:        "unknown-input-500",
@@ -305,7 +336,8 @@ func Lookup(names ...string) ([]Fault, error) {
 // once per server. Faults compose in the order given: the first one's
 // model wrapper is the innermost, its handler wrapper the outermost. A
 // fault given twice, or a Fault value that is not one of All, is an error;
-// serve.New fails for ignore-auth without serve.WithAuthToken.
+// serve.New fails for ignore-auth without serve.WithAuthToken. The faults
+// that NeedsTLS add no option: TLSConfig installs them.
 func Options(fs ...Fault) ([]serve.Option, error) {
 	var opts []serve.Option
 	seen := map[string]bool{}

@@ -5,9 +5,11 @@ import (
 	"io/fs"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/internal/testpki"
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reference/serve"
 	"github.com/aiconform/aiconform/spec"
@@ -24,45 +26,60 @@ const (
 	mtToken    = "fault-test-token-5d1c"
 )
 
-// TestFaultMatrix runs the conformance engine at level core, over every
-// reference model at fp32 with a cut-down golden set, against the plain
-// server and against the server with each fault of the registry, and holds
+// TestFaultMatrix runs the conformance engine at levels core and safety,
+// over every reference model at fp32 with a cut-down golden set, against
+// the plain server (over http, and over https with a test CA and a bearer
+// token) and against the server with each fault of the registry (over
+// https when the fault needs it, with a token for ignore-auth), and holds
 // each run to what the registry says:
 //
-//   - against the plain server every check passes;
+//   - against the plain server every check passes, or is skipped as not
+//     applicable;
 //   - against a fault, every check that fails or errs cites only the
-//     fault's Requirement and Also;
-//   - when this build has a core check of the fault's Requirement, at
-//     least one check citing it fails (fails, not errs).
+//     fault's Requirement and Also; when the fault breaks the TLS
+//     handshake itself, the run sends nothing and the other checks err;
+//   - when this build has a check of the fault's Requirement, at least
+//     one check citing it fails (fails, not errs).
 //
-// So a fault whose requirement has no check yet (a safety or performance
-// requirement) must leave every core check passing but those of its Also,
-// and the matrix tightens by itself as checks are added.
+// So a fault whose requirement has no check yet must leave every check
+// passing but those of its Also, and the matrix tightens by itself as
+// checks are added.
 func TestFaultMatrix(t *testing.T) {
 	goldens, err := ftGoldens()
 	if err != nil {
 		t.Fatal(err)
 	}
 	models := ftModels(t)
-	checked := map[string]bool{} // requirements with a core check
+	pki, err := testpki.Loopback()
+	if err != nil {
+		t.Fatal(err)
+	}
+	levels := []spec.Level{spec.Core, spec.Safety}
+	checked := map[string]bool{} // requirements with a check at those levels
 	for _, c := range conformance.Checks() {
-		if c.Level == spec.Core {
+		if slices.Contains(levels, c.Level) {
 			for _, id := range c.Requirements {
 				checked[id] = true
 			}
 		}
 	}
-	cases := append([]Fault{{}}, All()...) // the zero Fault: the plain server
-	for _, f := range cases {
-		name := f.Name
-		if name == "" {
-			name = "plain"
-		}
+	type matrixCase struct {
+		name  string
+		f     Fault // the zero Fault: the plain server
+		https bool  // served over https with a certificate of the test CA
+		auth  bool  // the server requires the bearer token mtToken
+	}
+	cases := []matrixCase{{name: "plain"}, {name: "plain-https", https: true, auth: true}}
+	for _, f := range All() {
+		cases = append(cases, matrixCase{name: f.Name, f: f, https: f.NeedsTLS, auth: f.Name == "ignore-auth"})
+	}
+	for _, tc := range cases {
+		f, name := tc.f, tc.name
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			p := &conformance.Profile{
 				Kind: conformance.ProfileKind, SpecVersion: spec.Version, Name: "fault-matrix-" + name,
-				Levels: []spec.Level{spec.Core}, Goldens: conformance.BuiltinGoldens,
+				Levels: levels, Goldens: conformance.BuiltinGoldens,
 				Auth: &conformance.Auth{Scheme: conformance.AuthNone},
 			}
 			for _, id := range spec.ReferenceModels() {
@@ -76,7 +93,7 @@ func TestFaultMatrix(t *testing.T) {
 				}
 				opts = fopts
 			}
-			if f.Name == "ignore-auth" {
+			if tc.auth {
 				opts = append(opts, serve.WithAuthToken(mtToken))
 				p.Auth = &conformance.Auth{Scheme: conformance.AuthBearer, TokenEnv: mtTokenEnv}
 			}
@@ -84,9 +101,19 @@ func TestFaultMatrix(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ts := httptest.NewServer(srv.Handler())
+			ts := httptest.NewUnstartedServer(srv.Handler())
+			if tc.https {
+				if ts.TLS, err = TLSConfig(serve.TLSConfig(pki.Certificate), f); err != nil {
+					t.Fatal(err)
+				}
+				ts.StartTLS()
+			} else {
+				ts.Start()
+			}
 			defer ts.Close()
-			rep, err := conformance.Run(context.Background(), matrixOptions(t, ts.URL, p, goldens, models))
+			mo := matrixOptions(t, ts.URL, p, goldens, models)
+			mo.RootCAs = pki.Pool
+			rep, err := conformance.Run(context.Background(), mo)
 			if err != nil {
 				t.Fatalf("conformance.Run: %v", err)
 			}
@@ -94,13 +121,14 @@ func TestFaultMatrix(t *testing.T) {
 				t.Fatal("the run made no checks")
 			}
 			claimed := append([]string{f.Requirement}, f.Also...)
+			untrusted := f.NeedsTLS && strings.Contains(rep.Stopped, "TLS handshake with the target failed")
 			brokeRequirement := false
 			for _, c := range rep.Checks {
 				if c.Status != spec.Pass {
 					t.Logf("%s (%v) %s: %s", c.ID, c.Requirements, c.Status, c.Message)
 				}
 				if f.Name == "" {
-					if c.Status != spec.Pass {
+					if c.Status != spec.Pass && (c.Status != spec.Skip || !strings.HasPrefix(c.Message, spec.NotApplicablePrefix)) {
 						t.Errorf("against the plain server, check %s ended %s: %s", c.ID, c.Status, c.Message)
 					}
 					continue
@@ -109,6 +137,9 @@ func TestFaultMatrix(t *testing.T) {
 					brokeRequirement = true
 				}
 				if c.Status != spec.Fail && c.Status != spec.Error {
+					continue
+				}
+				if untrusted && c.Status == spec.Error && !slices.Contains(c.Requirements, f.Requirement) {
 					continue
 				}
 				for _, id := range c.Requirements {

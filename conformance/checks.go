@@ -70,11 +70,15 @@ func (e *env) result(id string) (Result, bool) {
 	return r, ok
 }
 
-// checks is the table. A check's Level is the level of the requirements it
+// checks is the table of this build: the core checks, then the safety
+// checks.
+var checks = slices.Concat(coreChecks, safetyChecks)
+
+// coreChecks is the table of the core level. A check's Level is the level of the requirements it
 // cites (a test holds them to it). Checks that read what earlier checks
 // found (model readiness, error format, top-1, output validity) come after
 // them.
-var checks = []check{
+var coreChecks = []check{
 	{ID: "api/health-live", Requirements: []string{"OIP-HEALTH-LIVE"}, Level: spec.Core,
 		Title: "GET /v2/health/live answers 200", Run: checkHealthLive},
 	{ID: "api/health-ready", Requirements: []string{"OIP-HEALTH-READY"}, Level: spec.Core,

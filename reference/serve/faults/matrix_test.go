@@ -58,7 +58,7 @@ func TestFaultMatrix(t *testing.T) {
 			t.Parallel()
 			p := &conformance.Profile{
 				Kind: conformance.ProfileKind, SpecVersion: spec.Version, Name: "fault-matrix-" + name,
-				Levels: []spec.Level{spec.Core}, Goldens: conformance.BuiltinGoldens,
+				Levels: []spec.Level{spec.Core, spec.Safety}, Goldens: conformance.BuiltinGoldens,
 				Auth: &conformance.Auth{Scheme: conformance.AuthNone},
 			}
 			for _, id := range spec.ReferenceModels() {

@@ -1,8 +1,10 @@
 package conformance
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -249,6 +251,72 @@ func (c *client) freshClient() *http.Client {
 	return c.fresh
 }
 
+// streamRoundTrip sends req, whose body is a stream, on a connection of
+// its own, and reads the response while the body is still being sent: a
+// server may answer (413) before it has read a large body, and close the
+// connection after. net/http's transport reports the failed write instead
+// of such an answer when the two race, so the exchange is made here: the
+// body is written by one goroutine and the response read by another, and
+// a failed write only ends the writing. Ending ctx closes the connection,
+// which ends both. An https target is spoken to with the TLS settings of
+// the run's transport when it is an *http.Transport.
+func (c *client) streamRoundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
+	u := req.URL
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme == "https" {
+		cfg := &tls.Config{}
+		if t, ok := c.hc.Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
+			cfg = t.TLSClientConfig.Clone()
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName = u.Hostname()
+		}
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("TLS handshake: %w", err)
+		}
+		conn = tc
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	req.Close = true
+	go func() { _ = req.Write(conn) }() // ends when the connection closes
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		stop()
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("no response: %w", err)
+	}
+	resp.Body = &connBody{ReadCloser: resp.Body, conn: conn, stop: stop}
+	return resp, nil
+}
+
+// connBody is the body of a response of streamRoundTrip: closing it
+// closes its connection.
+type connBody struct {
+	io.ReadCloser
+	conn net.Conn
+	stop func() bool
+}
+
+func (b *connBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.stop()
+	b.conn.Close()
+	return err
+}
+
 // send makes one request with hc.
 func (c *client) send(parent context.Context, hc *http.Client, out outgoing) *response {
 	method, path, header := out.method, out.path, out.header
@@ -309,7 +377,12 @@ func (c *client) send(parent context.Context, hc *http.Client, out outgoing) *re
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	resp, err := hc.Do(req)
+	var resp *http.Response
+	if out.stream != nil {
+		resp, err = c.streamRoundTrip(ctx, req)
+	} else {
+		resp, err = hc.Do(req)
+	}
 	if err != nil {
 		r.err = c.transportError(parent, ctx, err)
 		return r

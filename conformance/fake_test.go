@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -119,11 +121,25 @@ const (
 	faultGarbageInfer     = "garbage-infer"
 	faultHugeInfer        = "huge-infer"
 	faultEchoAuthInErrors = "echo-auth-in-errors"
+	// Faults of the safety level.
+	faultTrailingGarbage  = "trailing-garbage-ignored"
+	faultOversize500      = "oversize-500"
+	faultLeakyErrors      = "leaky-errors"
+	faultDiesAfterBattery = "dies-after-battery"
 )
+
+// fakeMaxBody is the fake's request body limit; a larger body gets 413.
+const fakeMaxBody = 8 << 20
+
+// fakeDeathAfter is how many 400 answers wedge the dies-after-battery
+// fake (its readiness and inference then answer 503).
+const fakeDeathAfter = 20
 
 // fake is the fake server's configuration.
 type fake struct {
 	fault string
+	// rejected counts the 400 answers (for dies-after-battery).
+	rejected atomic.Int64
 	// token, when set, is required as a bearer token on every request.
 	token string
 }
@@ -137,6 +153,12 @@ func (f *fake) writeJSON(w http.ResponseWriter, status int, v any) {
 func (f *fake) writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	if f.fault == faultEchoAuthInErrors {
 		msg += " (you sent " + r.Header.Get("Authorization") + ")"
+	}
+	if status == http.StatusBadRequest {
+		f.rejected.Add(1)
+	}
+	if f.fault == faultLeakyErrors {
+		msg += "\ngoroutine 7 [running]:\nmain.infer(...)\n\t/home/vendor/server/infer.go:42 +0x1d"
 	}
 	if f.fault == faultErrorNotJSON {
 		w.Header().Set("Content-Type", "text/plain")
@@ -153,7 +175,7 @@ func (f *fake) handler() http.Handler {
 		w.WriteHeader(http.StatusOK) // an empty body is allowed
 	})
 	mux.HandleFunc("GET /v2/health/ready", func(w http.ResponseWriter, r *http.Request) {
-		if f.fault == faultNotReady {
+		if f.fault == faultNotReady || f.fault == faultDiesAfterBattery && f.rejected.Load() >= fakeDeathAfter {
 			f.writeJSON(w, http.StatusServiceUnavailable, map[string]bool{"ready": false})
 			return
 		}
@@ -244,9 +266,31 @@ func (f *fake) infer(w http.ResponseWriter, r *http.Request) {
 	if f.fault == fault500BadRequest {
 		badStatus = http.StatusInternalServerError
 	}
+	if f.fault == faultDiesAfterBattery && f.rejected.Load() >= fakeDeathAfter {
+		f.writeError(w, r, http.StatusServiceUnavailable, "wedged")
+		return
+	}
+	if r.ContentLength > fakeMaxBody {
+		if f.fault == faultOversize500 {
+			f.writeError(w, r, http.StatusInternalServerError, "out of memory")
+			return
+		}
+		f.writeError(w, r, http.StatusRequestEntityTooLarge, "request body over the limit")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, fakeMaxBody))
+	if err != nil {
+		f.writeError(w, r, http.StatusRequestEntityTooLarge, "request body over the limit")
+		return
+	}
 	var req oip.InferenceRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&req); err != nil {
 		f.writeError(w, r, badStatus, "request body is not an inference request: "+err.Error())
+		return
+	}
+	if _, err := dec.Token(); err != io.EOF && f.fault != faultTrailingGarbage {
+		f.writeError(w, r, badStatus, "request body: data after the JSON object")
 		return
 	}
 	if len(req.Inputs) != 1 || req.Inputs[0].Name != "input" || req.Inputs[0].Datatype != "FP32" {

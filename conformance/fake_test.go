@@ -132,14 +132,17 @@ const (
 const fakeMaxBody = 8 << 20
 
 // fakeDeathAfter is how many 400 answers wedge the dies-after-battery
-// fake (its readiness and inference then answer 503).
+// fake at its next readiness probe (its readiness and inference then
+// answer 503).
 const fakeDeathAfter = 20
 
 // fake is the fake server's configuration.
 type fake struct {
 	fault string
-	// rejected counts the 400 answers (for dies-after-battery).
+	// rejected counts the 400 answers, and dead is set by the first
+	// readiness probe after fakeDeathAfter of them (dies-after-battery).
 	rejected atomic.Int64
+	dead     atomic.Bool
 	// token, when set, is required as a bearer token on every request.
 	token string
 }
@@ -175,7 +178,10 @@ func (f *fake) handler() http.Handler {
 		w.WriteHeader(http.StatusOK) // an empty body is allowed
 	})
 	mux.HandleFunc("GET /v2/health/ready", func(w http.ResponseWriter, r *http.Request) {
-		if f.fault == faultNotReady || f.fault == faultDiesAfterBattery && f.rejected.Load() >= fakeDeathAfter {
+		if f.fault == faultDiesAfterBattery && f.rejected.Load() >= fakeDeathAfter {
+			f.dead.Store(true)
+		}
+		if f.fault == faultNotReady || f.dead.Load() {
 			f.writeJSON(w, http.StatusServiceUnavailable, map[string]bool{"ready": false})
 			return
 		}
@@ -266,7 +272,7 @@ func (f *fake) infer(w http.ResponseWriter, r *http.Request) {
 	if f.fault == fault500BadRequest {
 		badStatus = http.StatusInternalServerError
 	}
-	if f.fault == faultDiesAfterBattery && f.rejected.Load() >= fakeDeathAfter {
+	if f.dead.Load() {
 		f.writeError(w, r, http.StatusServiceUnavailable, "wedged")
 		return
 	}

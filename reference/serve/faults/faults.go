@@ -264,17 +264,17 @@ var registry = []Fault{
 		options:     withCatalog(unknownOutputAccepted),
 	},
 	{
-		Name:        "zeroes-nonfinite",
-		Requirement: "SAFE-NONFINITE",
-		Description: "floating input values that are not finite in their datatype become 0 and the request is served instead of 400: JSON numbers beyond the datatype's range (1e39 in FP32 data) and NaN and ±Inf in FP32 binary data",
-		options:     withCatalog(zeroesNonfinite),
-	},
-	{
 		Name:        "wrong-class",
 		Requirement: "NUM-TOP1",
 		Also:        []string{"NUM-GOLDEN", "NUM-LIVE", "SAFE-SURVIVES-ABUSE", "LAT-SINGLE-STREAM", "LAT-SERVER", "LAT-OFFLINE"},
 		Description: fmt.Sprintf("in one row in %d, chosen by a hash of the sample's inputs, the top two values of every output swap places, so the top class changes", wrongClassEvery),
 		options:     modelOnly(wrongClass),
+	},
+	{
+		Name:        "zeroes-nonfinite",
+		Requirement: "SAFE-NONFINITE",
+		Description: "floating input values that are not finite in their datatype become 0 and the request is served instead of 400: JSON numbers beyond the datatype's range (1e39 in FP32 data) and NaN and ±Inf in FP32 binary data",
+		options:     withCatalog(zeroesNonfinite),
 	},
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -29,19 +28,29 @@ const readyPoll = time.Second
 
 func checkHealthReady(ctx context.Context, e *env) Result {
 	var r recorder
+	_, msg := pollHealth(ctx, e, &r, e.b.ready, "the server is ready")
+	return r.result(msg)
+}
+
+// pollHealth asks a health endpoint once a readyPoll until it answers 200
+// or the request timeout has passed since the first attempt, as
+// OIP-HEALTH-READY does. It records the last answer (a failure, saying
+// the purpose, unless 200) and says what happened.
+func pollHealth(ctx context.Context, e *env, r *recorder, probe func(context.Context) *response, purpose string) (bool, string) {
 	start := e.c.now()
 	attempts := 0
 	for {
 		attempts++
-		resp := e.b.ready(ctx)
+		resp := probe(ctx)
 		if resp.ok(http.StatusOK) {
 			r.add(resp)
-			return r.result(fmt.Sprintf("GET /v2/health/ready answered 200 (attempt %d)", attempts))
+			return true, fmt.Sprintf("%s answered 200 (attempt %d)", resp.what(), attempts)
 		}
 		waited := e.c.now().Sub(start)
 		if waited+readyPoll > e.c.timeout || resp.err != nil && e.c.hasStopped() || ctx.Err() != nil {
-			r.expectStatus(resp, http.StatusOK, fmt.Sprintf("the server is ready; asked %d time%s over %v", attempts, plural(attempts), waited.Round(time.Millisecond)))
-			return r.result("")
+			why := fmt.Sprintf("%s; asked %d time%s over %v", purpose, attempts, plural(attempts), waited.Round(time.Millisecond))
+			r.expectStatus(resp, http.StatusOK, why)
+			return false, fmt.Sprintf("%s %s, want 200 (%s)", resp.what(), resp.outcome(), why)
 		}
 		select {
 		case <-ctx.Done():
@@ -460,16 +469,13 @@ func checkBinaryData(ctx context.Context, e *env) Result {
 	// api/server-metadata's job.
 	resp := e.b.serverMetadata(ctx)
 	r.add(resp)
-	js, _, _ := resp.jsonPart()
-	var md struct {
-		Extensions []string `json:"extensions"`
-	}
-	if !resp.ok(http.StatusOK) || json.Unmarshal(js, &md) != nil {
+	extensions, known := serverExtensions(resp)
+	if !known {
 		return notChecked(r.ev, "not checked: the server metadata (GET /v2) could not be read, so whether %s is advertised is unknown: %s", oip.ExtensionBinaryData, resp.outcome())
 	}
-	if !slices.Contains(md.Extensions, oip.ExtensionBinaryData) {
+	if !slices.Contains(extensions, oip.ExtensionBinaryData) {
 		return Result{Status: spec.Skip, Evidence: r.ev,
-			Message: spec.NotApplicablePrefix + fmt.Sprintf("the server metadata's extensions %v do not contain %s", md.Extensions, oip.ExtensionBinaryData)}
+			Message: spec.NotApplicablePrefix + fmt.Sprintf("the server metadata's extensions %v do not contain %s", extensions, oip.ExtensionBinaryData)}
 	}
 	compared := 0
 	for _, m := range e.models {

@@ -72,11 +72,18 @@ func (e *env) result(id string) (Result, bool) {
 	return r, ok
 }
 
-// checks is the table. A check's Level is the level of the requirements it
+// checks is the table of this build in the order a run makes them: the
+// core checks; the bad-input battery; the security checks; then the checks
+// that look back on the whole run (error hygiene, after the secret-echo
+// check whose canaries it also judges); and SAFE-SURVIVES-ABUSE last,
+// after every other safety check.
+var checks = slices.Concat(coreChecks, safetyBattery, securityChecks, safetyClosing)
+
+// coreChecks is the table of the core level. A check's Level is the level of the requirements it
 // cites (a test holds them to it). Checks that read what earlier checks
 // found (model readiness, error format, top-1, output validity) come after
 // them.
-var checks = slices.Concat([]check{
+var coreChecks = []check{
 	{ID: "api/health-live", Requirements: []string{"OIP-HEALTH-LIVE"}, Level: spec.Core,
 		Title: "GET /v2/health/live answers 200", Run: checkHealthLive},
 	{ID: "api/health-ready", Requirements: []string{"OIP-HEALTH-READY"}, Level: spec.Core,
@@ -111,7 +118,7 @@ var checks = slices.Concat([]check{
 		Title: "the top class of every compared row agrees with the reference", Run: checkTop1},
 	{ID: "numerics/output-valid", Requirements: []string{"NUM-OUTPUT-VALID"}, Level: spec.Core,
 		Title: "every returned value is finite and every probability row is a distribution", Run: checkOutputValid},
-}, securityChecks)
+}
 
 // recorder collects a check's exchanges and failures and makes its result.
 type recorder struct {

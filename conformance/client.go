@@ -1,8 +1,10 @@
 package conformance
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,6 +69,12 @@ type client struct {
 	// run will not send anything to the target (its TLS handshake
 	// failed).
 	refuse error
+	// hygiene is what SAFE-ERROR-HYGIENE found in every error response of
+	// the run, scanned as each arrived (so no body is kept for it).
+	hygiene hygieneScan
+
+	freshOnce sync.Once
+	fresh     *http.Client // see freshClient
 }
 
 // DefaultMaxStrikes is how many exchanges in a row may go unanswered
@@ -96,6 +104,9 @@ func (c *client) tally(r *response) {
 	switch {
 	case r.status > 0:
 		c.strikes = 0
+		if r.status >= 400 {
+			c.hygiene.scan(r, c.credentials())
+		}
 		if r.status >= 400 && isProtocolRequest(r.ex.Path) && len(c.errorResponses) < maxErrorResponses {
 			c.errorResponses = append(c.errorResponses, r)
 		}
@@ -189,9 +200,143 @@ func (c *client) get(ctx context.Context, path string) *response {
 // do makes one request with the given extra headers. path starts with "/"
 // and is relative to the target.
 func (c *client) do(parent context.Context, method, path string, body []byte, header http.Header) *response {
-	r := &response{ex: Exchange{Method: method, Path: path}}
+	out := outgoing{method: method, path: path, header: header}
 	if body != nil {
-		r.ex.RequestExcerpt = c.excerpt(body, requestExcerptLimit, 0)
+		out.body = body
+	}
+	return c.send(parent, c.hc, out)
+}
+
+// outgoing is one request to send.
+type outgoing struct {
+	method, path string
+	// body is sent as is; nil sends none.
+	body []byte
+	// stream, when set, is the body instead, of streamLength bytes; the
+	// request excerpt quotes streamHead.
+	stream       io.Reader
+	streamLength int64
+	streamHead   []byte
+	header       http.Header
+}
+
+// postFresh POSTs a body that need not be a valid request to path, on a
+// connection of its own (see freshClient), under the same timeout, body
+// limit and stop rule as every request.
+func (c *client) postFresh(ctx context.Context, path string, body []byte, header http.Header) *response {
+	return c.send(ctx, c.freshClient(), outgoing{method: http.MethodPost, path: path, body: body, header: header})
+}
+
+// postStream is postFresh for a body of length bytes read from body as it
+// is sent, so that it is never held in memory; head is its beginning, for
+// the excerpt. A response that arrives before the body is sent is read.
+func (c *client) postStream(ctx context.Context, path string, head []byte, body io.Reader, length int64) *response {
+	return c.send(ctx, c.freshClient(), outgoing{method: http.MethodPost, path: path, stream: body, streamLength: length, streamHead: head})
+}
+
+// freshClient returns the client of postFresh: the run's client with
+// keep-alives off, so that each request opens a connection of its own.
+// A run given a client whose transport is not an *http.Transport gets
+// that client, and each request closes its connection after it
+// (Request.Close) and the idle ones are closed before it.
+func (c *client) freshClient() *http.Client {
+	c.freshOnce.Do(func() {
+		rt := c.hc.Transport
+		if rt == nil {
+			rt = http.DefaultTransport
+		}
+		t, ok := rt.(*http.Transport)
+		if !ok {
+			c.fresh = c.hc
+			return
+		}
+		t = t.Clone()
+		t.DisableKeepAlives = true
+		fresh := *c.hc
+		fresh.Transport = t
+		c.fresh = &fresh
+	})
+	return c.fresh
+}
+
+// streamRoundTrip sends req, whose body is a stream, on a connection of
+// its own, and reads the response while the body is still being sent: a
+// server may answer (413) before it has read a large body, and close the
+// connection after. net/http's transport reports the failed write instead
+// of such an answer when the two race, so the exchange is made here: the
+// body is written by one goroutine and the response read by another, and
+// a failed write only ends the writing. Ending ctx closes the connection,
+// which ends both. An https target is spoken to with the TLS settings of
+// the run's transport when it is an *http.Transport.
+func (c *client) streamRoundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
+	u := req.URL
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme == "https" {
+		cfg := &tls.Config{}
+		if t, ok := c.hc.Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
+			cfg = t.TLSClientConfig.Clone()
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName = u.Hostname()
+		}
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("TLS handshake: %w", err)
+		}
+		conn = tc
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	req.Close = true
+	go func() { _ = req.Write(conn) }() // ends when the connection closes
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		stop()
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("no response: %w", err)
+	}
+	resp.Body = &connBody{ReadCloser: resp.Body, conn: conn, stop: stop}
+	return resp, nil
+}
+
+// connBody is the body of a response of streamRoundTrip: closing it
+// closes its connection.
+type connBody struct {
+	io.ReadCloser
+	conn net.Conn
+	stop func() bool
+}
+
+func (b *connBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.stop()
+	b.conn.Close()
+	return err
+}
+
+// send makes one request with hc.
+func (c *client) send(parent context.Context, hc *http.Client, out outgoing) *response {
+	method, path, header := out.method, out.path, out.header
+	r := &response{ex: Exchange{Method: method, Path: path}}
+	switch {
+	case out.stream != nil:
+		r.ex.RequestExcerpt = c.excerpt(out.streamHead, requestExcerptLimit, 0)
+		if int64(len(out.streamHead)) < out.streamLength {
+			r.ex.RequestExcerpt += fmt.Sprintf("… [%d bytes in all]", out.streamLength)
+		}
+	case out.body != nil:
+		r.ex.RequestExcerpt = c.excerpt(out.body, requestExcerptLimit, 0)
 	}
 	if c.refuse != nil {
 		r.err = c.refuse
@@ -211,8 +356,11 @@ func (c *client) do(parent context.Context, method, path string, body []byte, he
 	ctx, cancel := context.WithTimeout(parent, c.timeout)
 	defer cancel()
 	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+	switch {
+	case out.stream != nil:
+		rd = io.NopCloser(out.stream) // not a known type: its length is set below
+	case out.body != nil:
+		rd = bytes.NewReader(out.body)
 	}
 	start := c.now()
 	defer func() {
@@ -227,8 +375,15 @@ func (c *client) do(parent context.Context, method, path string, body []byte, he
 		r.err = fmt.Errorf("cannot build the request: %w", err)
 		return r
 	}
+	if out.stream != nil {
+		req.ContentLength = out.streamLength
+	}
+	if hc == c.fresh && hc == c.hc {
+		req.Close = true
+		hc.CloseIdleConnections()
+	}
 	req.Header.Set("Accept", "application/json")
-	if body != nil {
+	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, vs := range header {
@@ -241,7 +396,12 @@ func (c *client) do(parent context.Context, method, path string, body []byte, he
 	} else if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	resp, err := c.hc.Do(req)
+	var resp *http.Response
+	if out.stream != nil {
+		resp, err = c.streamRoundTrip(ctx, req)
+	} else {
+		resp, err = hc.Do(req)
+	}
 	if err != nil {
 		r.err = c.transportError(parent, ctx, err)
 		return r

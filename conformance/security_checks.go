@@ -26,7 +26,7 @@ const tlsCheckID = "security/tls"
 
 // securityChecks are the checks of the SEC-* requirements. The check of
 // SEC-NO-SECRET-ECHO reads what every response before it held, so it
-// comes last.
+// comes last among them (see checks for the order of the whole table).
 var securityChecks = []check{
 	{ID: "security/auth-required", Requirements: []string{"SEC-AUTH-REQUIRED"}, Level: spec.Safety,
 		Title: "metadata, readiness and inference get 401 or 403 without the right credential and succeed with it", Run: checkAuthRequired},

@@ -5,6 +5,7 @@
 package fakeoip
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -125,7 +127,19 @@ const (
 	FaultEchoAuthInErrors = "echo-auth-in-errors"
 	FaultIgnoreAuth       = "ignore-auth"
 	FaultAuth403Metadata  = "auth-403-with-metadata"
+	// Faults of the safety level.
+	FaultTrailingGarbage  = "trailing-garbage-ignored"
+	FaultOversize500      = "oversize-500"
+	FaultLeakyErrors      = "leaky-errors"
+	FaultDiesAfterBattery = "dies-after-battery"
 )
+
+// maxBody is the fake's request body limit; a larger body gets 413.
+const maxBody = 8 << 20
+
+// deathAfter is how many 400 answers wedge the dies-after-battery fake at
+// its next readiness probe (its readiness and inference then answer 503).
+const deathAfter = 20
 
 // Server is the fake server's configuration.
 type Server struct {
@@ -133,6 +147,10 @@ type Server struct {
 	Fault string
 	// Token, when set, is required as a bearer token on every request.
 	Token string
+	// rejected counts the 400 answers, and dead is set by the first
+	// readiness probe after deathAfter of them (dies-after-battery).
+	rejected atomic.Int64
+	dead     atomic.Bool
 }
 
 func (f *Server) writeJSON(w http.ResponseWriter, status int, v any) {
@@ -144,6 +162,12 @@ func (f *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 func (f *Server) writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	if f.Fault == FaultEchoAuthInErrors {
 		msg += " (you sent " + r.Header.Get("Authorization") + ")"
+	}
+	if status == http.StatusBadRequest {
+		f.rejected.Add(1)
+	}
+	if f.Fault == FaultLeakyErrors {
+		msg += "\ngoroutine 7 [running]:\nmain.infer(...)\n\t/home/vendor/server/infer.go:42 +0x1d"
 	}
 	if f.Fault == FaultErrorNotJSON {
 		w.Header().Set("Content-Type", "text/plain")
@@ -161,7 +185,10 @@ func (f *Server) Handler() http.Handler {
 		w.WriteHeader(http.StatusOK) // an empty body is allowed
 	})
 	mux.HandleFunc("GET /v2/health/ready", func(w http.ResponseWriter, r *http.Request) {
-		if f.Fault == FaultNotReady {
+		if f.Fault == FaultDiesAfterBattery && f.rejected.Load() >= deathAfter {
+			f.dead.Store(true)
+		}
+		if f.Fault == FaultNotReady || f.dead.Load() {
 			f.writeJSON(w, http.StatusServiceUnavailable, map[string]bool{"ready": false})
 			return
 		}
@@ -256,9 +283,31 @@ func (f *Server) infer(w http.ResponseWriter, r *http.Request) {
 	if f.Fault == Fault500BadRequest {
 		badStatus = http.StatusInternalServerError
 	}
+	if f.dead.Load() {
+		f.writeError(w, r, http.StatusServiceUnavailable, "wedged")
+		return
+	}
+	if r.ContentLength > maxBody {
+		if f.Fault == FaultOversize500 {
+			f.writeError(w, r, http.StatusInternalServerError, "out of memory")
+			return
+		}
+		f.writeError(w, r, http.StatusRequestEntityTooLarge, "request body over the limit")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		f.writeError(w, r, http.StatusRequestEntityTooLarge, "request body over the limit")
+		return
+	}
 	var req oip.InferenceRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&req); err != nil {
 		f.writeError(w, r, badStatus, "request body is not an inference request: "+err.Error())
+		return
+	}
+	if _, err := dec.Token(); err != io.EOF && f.Fault != FaultTrailingGarbage {
+		f.writeError(w, r, badStatus, "request body: data after the JSON object")
 		return
 	}
 	if len(req.Inputs) != 1 || req.Inputs[0].Name != "input" || req.Inputs[0].Datatype != "FP32" {

@@ -22,6 +22,7 @@ package faults
 import (
 	"crypto/tls"
 	"fmt"
+	"math/bits"
 	"net/http"
 	"slices"
 	"strings"
@@ -89,6 +90,36 @@ const (
 
 // registry holds every fault profile, sorted by name.
 var registry = []Fault{
+	{
+		Name:        "accepts-malformed-json",
+		Requirement: "SAFE-MALFORMED-JSON",
+		Description: "an inference request body that is a JSON array is served as its first element, and data after the request's JSON object (without Inference-Header-Content-Length) is ignored, instead of 400",
+		options:     withCatalog(acceptsMalformedJSON),
+	},
+	{
+		Name:        "accepts-missing-input",
+		Requirement: "SAFE-MISSING-INPUT",
+		Description: "a required input an inference request lacks (an empty inputs array included) is filled with zeros, its variable dimensions taken from another input of the request (else 1), and the request is served instead of 400",
+		options:     withCatalog(acceptsMissingInput),
+	},
+	{
+		Name:        "accepts-wrong-dtype",
+		Requirement: "SAFE-WRONG-DTYPE",
+		Description: "an input of another numeric datatype than the model's (FP64 for FP32, FP32 or INT32 for INT64, …) is taken as the model's, and fractional values in the flat data of an INT64 input are truncated (1.5 becomes 1), instead of 400",
+		options:     withCatalog(acceptsWrongDtype),
+	},
+	{
+		Name:        "accepts-wrong-shape",
+		Requirement: "SAFE-WRONG-SHAPE",
+		Description: "an input whose shape has a rank or a fixed dimension other than the model's is reshaped to the model's shape when its element count fits it (e.g. [1,28,28] served as [1,1,28,28]), instead of 400",
+		options:     withCatalog(acceptsWrongShape),
+	},
+	{
+		Name:        "allocates-declared-shape",
+		Requirement: "SAFE-OVERSIZE",
+		Description: fmt.Sprintf("an inference request with an input whose shape declares more than 2^%d elements is answered 500, as a server that allocates what a shape declares before it looks at the data fails (the allocation is not made)", bits.Len(declaredLimit)-1),
+		options:     withCatalog(allocatesDeclaredShape),
+	},
 	{
 		Name:        "bad-metadata",
 		Requirement: "OIP-MODEL-META",
@@ -239,6 +270,12 @@ var registry = []Fault{
 		tls:         allowTLS10,
 	},
 	{
+		Name:        "trusts-shape",
+		Requirement: "SAFE-SHAPE-DATA-MISMATCH",
+		Description: "flat input data with fewer elements than the input's shape holds is padded with zeros, and data with more is cut to the shape, instead of 400",
+		options:     withCatalog(trustsShape),
+	},
+	{
 		Name:        "unknown-input-500",
 		Requirement: "OIP-ERROR-FORMAT",
 		Also:        []string{"SAFE-MISSING-INPUT"},
@@ -263,6 +300,12 @@ var registry = []Fault{
 		Also:        []string{"NUM-GOLDEN", "NUM-LIVE", "SAFE-SURVIVES-ABUSE", "LAT-SINGLE-STREAM", "LAT-SERVER", "LAT-OFFLINE"},
 		Description: fmt.Sprintf("in one row in %d, chosen by a hash of the sample's inputs, the top two values of every output swap places, so the top class changes", wrongClassEvery),
 		options:     modelOnly(wrongClass),
+	},
+	{
+		Name:        "zeroes-nonfinite",
+		Requirement: "SAFE-NONFINITE",
+		Description: "floating input values that are not finite in their datatype become 0 and the request is served instead of 400: JSON numbers beyond the datatype's range (1e39 in FP32 data) and NaN and ±Inf in FP32 binary data",
+		options:     withCatalog(zeroesNonfinite),
 	},
 }
 

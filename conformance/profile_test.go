@@ -31,7 +31,7 @@ func TestBuiltinProfile(t *testing.T) {
 	}
 	want := &Profile{
 		Kind: ProfileKind, SpecVersion: spec.Version, Name: "reference",
-		Levels:   []spec.Level{spec.Core},
+		Levels:   []spec.Level{spec.Core, spec.Safety},
 		Goldens:  BuiltinGoldens,
 		Timeouts: &Timeouts{Request: &ten},
 		Auth:     &Auth{Scheme: AuthNone},

@@ -48,7 +48,7 @@ func TestRunFailOnUsage(t *testing.T) {
 		want   string
 	}{
 		{"unknown level", "fast", `aiconform: run: --fail-on: "fast" is not a level; want one or more of core,performance,safety`},
-		{"level not requested", "core,safety", "aiconform: run: --fail-on: level safety is not requested by profile builtin (levels core), so it has no verdict to decide the exit code"},
+		{"level not requested", "core,performance", "aiconform: run: --fail-on: level performance is not requested by profile builtin (levels core,safety), so it has no verdict to decide the exit code"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

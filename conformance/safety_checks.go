@@ -249,17 +249,6 @@ func checkMalformedJSON(ctx context.Context, e *env) Result {
 	return batteryResult(&r, sent, "malformed bodies", nil)
 }
 
-// wrongFixedShapes are SAFE-WRONG-SHAPE's shapes with a wrong fixed
-// dimension, by reference model.
-var wrongFixedShapes = map[string][][]int64{
-	"seed-cnn": {{1, 1, 28, 27}, {1, 3, 28, 28}},
-	"seed-rnn": {{1, 4, 11}},
-}
-
-// longSequenceModels are the models SAFE-WRONG-SHAPE sends a sequence one
-// longer than their longest.
-var longSequenceModels = []string{"seed-transformer"}
-
 // shapeElements is the number of elements data of a shape holds, a
 // negative dimension counted as its absolute value.
 func shapeElements(shape []int64) int {
@@ -316,7 +305,7 @@ func checkWrongShape(ctx context.Context, e *env) Result {
 		}
 		higher := append(slices.Clone(base), 1)
 		shapes = append(shapes, shaped{fmt.Sprintf("rank one higher %v", higher), higher})
-		for _, w := range wrongFixedShapes[c.Model] {
+		for _, w := range c.Battery.WrongShapes {
 			shapes = append(shapes, shaped{fmt.Sprintf("wrong fixed dimension %v", w), w})
 		}
 		neg := slices.Clone(base)
@@ -326,7 +315,7 @@ func checkWrongShape(ctx context.Context, e *env) Result {
 			zero := slices.Clone(base)
 			zero[c.Sequence.Axis] = 0
 			shapes = append(shapes, shaped{fmt.Sprintf("sequence length 0 %v", zero), zero})
-			if slices.Contains(longSequenceModels, c.Model) {
+			if c.Battery.TooLong {
 				long := slices.Clone(base)
 				long[c.Sequence.Axis] = c.Sequence.Max + 1
 				shapes = append(shapes, shaped{fmt.Sprintf("sequence length %d %v", c.Sequence.Max+1, long), long})
@@ -616,10 +605,6 @@ const (
 	oversizeBatch = 2147483648
 )
 
-// oversizeModels are the models SAFE-OVERSIZE sends a shape of
-// oversizeBatch samples.
-var oversizeModels = []string{"seed-cnn"}
-
 // zeros is an endless stream of "0," for the oversized body.
 type zeros struct{}
 
@@ -681,7 +666,7 @@ func checkOversize(ctx context.Context, e *env) Result {
 		judge(e.c.postStream(ctx, inferPath(m), head, body, oversizeBytes), where)
 		live(where)
 		sent++
-		if slices.Contains(oversizeModels, c.Model) {
+		if c.Battery.HugeBatch {
 			big := slices.Clone(shape)
 			big[0] = oversizeBatch
 			s := newSampler(e.seed, "safety/oversize", m.ref.Label())

@@ -78,6 +78,23 @@ type Contract struct {
 	Outputs   []Tensor
 	// Sequence is nil for a model without a sequence axis.
 	Sequence *Sequence
+	// Battery holds the model's own cases of the bad-input battery
+	// (spec/v1/safety.md).
+	Battery Battery
+}
+
+// Battery is what the bad-input battery sends one model beyond the cases
+// every model gets.
+type Battery struct {
+	// WrongShapes are shapes with a wrong fixed dimension
+	// (SAFE-WRONG-SHAPE).
+	WrongShapes [][]int64 `json:"wrongShapes,omitempty"`
+	// TooLong asks for a sequence one longer than Sequence.Max
+	// (SAFE-WRONG-SHAPE).
+	TooLong bool `json:"tooLong,omitempty"`
+	// HugeBatch asks for a shape declaring 2³¹ samples with one data
+	// element (SAFE-OVERSIZE).
+	HugeBatch bool `json:"hugeBatch,omitempty"`
 }
 
 // ModelVersion is a reference version: the datatype of its floating
@@ -90,6 +107,7 @@ type ModelVersion struct {
 
 type modelDoc struct {
 	ID       string    `json:"id"`
+	Battery  Battery   `json:"battery"`
 	Sequence *Sequence `json:"sequence,omitempty"`
 	Inputs   []Tensor  `json:"inputs"`
 	Outputs  []Tensor  `json:"outputs"`
@@ -165,6 +183,10 @@ func ModelContract(model, version string) (Contract, error) {
 	}
 	m := d.Models[i]
 	c := Contract{Model: m.ID, Version: v.ID, Tolerance: v.ToleranceClass, Inputs: resolve(m.Inputs, v.Datatype), Outputs: resolve(m.Outputs, v.Datatype)}
+	c.Battery = Battery{WrongShapes: make([][]int64, len(m.Battery.WrongShapes)), TooLong: m.Battery.TooLong, HugeBatch: m.Battery.HugeBatch}
+	for i, w := range m.Battery.WrongShapes {
+		c.Battery.WrongShapes[i] = slices.Clone(w)
+	}
 	if m.Sequence != nil {
 		s := *m.Sequence
 		c.Sequence = &s

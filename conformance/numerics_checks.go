@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/aiconform/aiconform/golden"
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/spec"
 )
@@ -129,32 +130,49 @@ func checkGolden(ctx context.Context, e *env) Result {
 	for _, m := range e.models {
 		for _, gs := range m.sets {
 			for _, c := range gs.cases {
-				where := fmt.Sprintf("%s case %s (golden set %s)", m.ref.Label(), c.Name, gs.label())
-				ce := CaseEvidence{Model: m.ref.Name, Version: m.ref.Version, Set: gs.label(), Case: c.Name, Tolerance: gs.tol}
-				ins := ordered(m.contract, c.Inputs)
-				resp := e.infer(ctx, m, inferRequest{inputs: ins})
-				if resp.encodeErr {
-					return errorResult(fmt.Sprintf("cannot encode %s: %v", where, resp.err))
-				}
-				out, ok := tally.answer(resp, m, ins, ce, where)
-				if !ok {
-					if out != nil {
-						e.observe(observation{where: "golden " + where, m: m, inputs: c.Inputs, got: out.outputs, tol: gs.tol})
-					}
-					continue
-				}
-				e.observe(observation{where: "golden " + where, m: m, inputs: c.Inputs, got: out.outputs, want: c.Outputs, tol: gs.tol})
-				agreed, err := tally.compare(ce, where, m.contract, c.Inputs, out.outputs, c.Outputs, gs.tol)
-				if err != nil {
-					return errorResult(fmt.Sprintf("%s: %v", where, err))
-				}
-				if !agreed {
-					r.add(resp)
+				if res := e.sendGolden(ctx, &r, &tally, m, gs, c, true); res != nil {
+					return *res
 				}
 			}
 		}
 	}
 	return tally.result("golden cases")
+}
+
+// sendGolden sends golden case c of set gs to model m and compares the
+// answer as NUM-GOLDEN does, recording the case in tally and the exchange
+// of a failing case in r. With observe, the answer is kept for NUM-TOP1
+// and NUM-OUTPUT-VALID. It returns the result to end the check with when
+// the suite itself failed, else nil.
+func (e *env) sendGolden(ctx context.Context, r *recorder, tally *caseTally, m *modelUnderTest, gs goldenSet, c golden.Loaded, observe bool) *Result {
+	where := fmt.Sprintf("%s case %s (golden set %s)", m.ref.Label(), c.Name, gs.label())
+	ce := CaseEvidence{Model: m.ref.Name, Version: m.ref.Version, Set: gs.label(), Case: c.Name, Tolerance: gs.tol}
+	ins := ordered(m.contract, c.Inputs)
+	resp := e.infer(ctx, m, inferRequest{inputs: ins})
+	if resp.encodeErr {
+		res := errorResult(fmt.Sprintf("cannot encode %s: %v", where, resp.err))
+		return &res
+	}
+	out, ok := tally.answer(resp, m, ins, ce, where)
+	if observe && out != nil {
+		o := observation{where: "golden " + where, m: m, inputs: c.Inputs, got: out.outputs, tol: gs.tol}
+		if ok {
+			o.want = c.Outputs
+		}
+		e.observe(o)
+	}
+	if !ok {
+		return nil
+	}
+	agreed, err := tally.compare(ce, where, m.contract, c.Inputs, out.outputs, c.Outputs, gs.tol)
+	if err != nil {
+		res := errorResult(fmt.Sprintf("%s: %v", where, err))
+		return &res
+	}
+	if !agreed {
+		r.add(resp)
+	}
+	return nil
 }
 
 // Live draws: NUM-LIVE sends liveSingles requests of one sample and

@@ -721,24 +721,8 @@ func checkSurvivesAbuse(ctx context.Context, e *env) Result {
 	readyOK, readyMsg := pollHealth(ctx, e, &r, e.b.ready, "the server is ready")
 	for _, m := range e.models {
 		gs := m.sets[0]
-		gc := gs.cases[0]
-		where := fmt.Sprintf("%s case %s (golden set %s)", m.ref.Label(), gc.Name, gs.label())
-		ce := CaseEvidence{Model: m.ref.Name, Version: m.ref.Version, Set: gs.label(), Case: gc.Name, Tolerance: gs.tol}
-		ins := ordered(m.contract, gc.Inputs)
-		resp := e.infer(ctx, m, inferRequest{inputs: ins})
-		if resp.encodeErr {
-			return errorResult(fmt.Sprintf("cannot encode %s: %v", where, resp.err))
-		}
-		out, ok := tally.answer(resp, m, ins, ce, where)
-		if !ok {
-			continue
-		}
-		agreed, err := tally.compare(ce, where, m.contract, gc.Inputs, out.outputs, gc.Outputs, gs.tol)
-		if err != nil {
-			return errorResult(fmt.Sprintf("%s: %v", where, err))
-		}
-		if !agreed {
-			r.add(resp)
+		if res := e.sendGolden(ctx, &r, &tally, m, gs, gs.cases[0], false); res != nil {
+			return *res
 		}
 	}
 	res := tally.result("golden cases after the battery")

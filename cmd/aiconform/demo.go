@@ -97,9 +97,6 @@ func runDemo(ctx context.Context, o demoOptions, s Streams) (err error) {
 	if o.SeedSet {
 		opts.Seed = &o.Seed
 	}
-	prog := newProgress(s.Err, o.Quiet)
-	opts.Progress = prog.hook()
-	rep, err := conformance.Run(ctx, opts)
-	prog.done()
+	rep, err := runSuite(ctx, s, opts, o.Quiet)
 	return finishRun(s, o.OutDir, rep, err)
 }

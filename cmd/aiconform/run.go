@@ -129,11 +129,17 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 	if o.SeedSet {
 		opts.Seed = &o.Seed
 	}
-	prog := newProgress(s.Err, o.Quiet)
+	rep, err := runSuite(ctx, s, opts, o.Quiet)
+	return finishRun(s, o.OutDir, rep, err, failOn...)
+}
+
+// runSuite runs the suite with progress on s.Err unless quiet.
+func runSuite(ctx context.Context, s Streams, opts conformance.Options, quiet bool) (*conformance.Report, error) {
+	prog := newProgress(s.Err, quiet)
 	opts.Progress = prog.hook()
 	rep, err := conformance.Run(ctx, opts)
 	prog.done()
-	return finishRun(s, o.OutDir, rep, err, failOn...)
+	return rep, err
 }
 
 // loadCAFile reads the CA certificates of --ca-file; "" returns nil, the

@@ -569,17 +569,13 @@ func checkErrorFormat(ctx context.Context, e *env) Result {
 	}
 	ins[0].name = noSuchInput
 	r.expectError(e.infer(ctx, m, inferRequest{inputs: ins}), fmt.Sprintf("input %q is not an input of %s: the request does not fit the model", noSuchInput, m.contract.Model), badRequest)
-	// Every error response the checks before this one received.
-	seen := e.c.takeErrorResponses()
-	for _, resp := range seen {
-		if !resp.overLimit && resp.err == nil {
-			var sub recorder
-			if !sub.expectErrorBody(resp) {
-				r.add(resp)
-				r.failures = append(r.failures, sub.failures...)
-			}
-		}
+	// Every error response the run received so far, judged as it arrived.
+	f := e.c.errorFormatFindings()
+	r.ev.Exchanges = append(r.ev.Exchanges, f.exchanges...)
+	r.failures = append(r.failures, f.failures...)
+	if f.more > 0 {
+		r.failf("%d more error responses were not JSON {\"error\"} bodies (not kept)", f.more)
 	}
-	r.figure("errorResponsesExamined", Count(len(seen)))
-	return r.result(fmt.Sprintf("a request with input %s got 400, and all %d error responses to metadata and inference requests of the run were JSON {\"error\"} bodies", noSuchInput, len(seen)))
+	r.figure("errorResponsesExamined", Count(f.examined))
+	return r.result(fmt.Sprintf("a request with input %s got 400, and all %d error responses to metadata and inference requests of the run were JSON {\"error\"} bodies", noSuchInput, f.examined))
 }

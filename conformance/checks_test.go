@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -256,5 +257,36 @@ func TestClaims(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestErrorFormatScan judges error responses as they arrive: a JSON
+// {"error"} passes, anything else is kept with its exchange, a body cut off
+// at the limit is not judged, and past maxErrorFormatFindings only a count
+// is kept.
+func TestErrorFormatScan(t *testing.T) {
+	resp := func(ct, body string) *response {
+		h := http.Header{}
+		h.Set("Content-Type", ct)
+		return &response{ex: Exchange{Method: "GET", Path: "/v2/models/x", StatusCode: 404, ContentType: ct}, status: 404, header: h, body: []byte(body)}
+	}
+	var s errorFormatScan
+	s.scan(resp("application/json", `{"error":"no model x"}`))
+	s.scan(resp("text/plain", "no model x"))
+	s.scan(resp("application/json", `{"error":""}`))
+	cut := resp("text/plain", "…")
+	cut.overLimit = true
+	s.scan(cut)
+	if s.examined != 3 || len(s.exchanges) != 2 || len(s.failures) != 2 || s.more != 0 {
+		t.Fatalf("scan %+v, want 3 examined and 2 kept", s)
+	}
+	if !strings.Contains(s.failures[0], `Content-Type "text/plain"`) || !strings.Contains(s.failures[1], "breaks the oip-error schema at /error") {
+		t.Errorf("failures %q", s.failures)
+	}
+	for i := 0; i < maxErrorFormatFindings; i++ {
+		s.scan(resp("text/plain", "no"))
+	}
+	if len(s.exchanges) != maxErrorFormatFindings || s.more != 2 {
+		t.Errorf("%d kept, %d more; want %d kept and 2 more", len(s.exchanges), s.more, maxErrorFormatFindings)
 	}
 }

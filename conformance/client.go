@@ -58,10 +58,9 @@ type client struct {
 	// step is the index of the check running, set by the engine, and
 	// streakStart the step during which the current run of strikes began.
 	step, streakStart int
-	// errorResponses are the responses of status 400 or more to metadata
-	// and inference requests, for OIP-ERROR-FORMAT (at most
-	// maxErrorResponses are kept).
-	errorResponses []*response
+	// errorFormat judges, for OIP-ERROR-FORMAT, every response of status
+	// 400 or more to a metadata or inference request as it arrives.
+	errorFormat errorFormatScan
 	// secrets watches every response for the credential values the run
 	// sent, for SEC-NO-SECRET-ECHO; nil watches nothing.
 	secrets *secretWatch
@@ -80,10 +79,6 @@ type client struct {
 // DefaultMaxStrikes is how many exchanges in a row may go unanswered
 // before a run gives up on its target.
 const DefaultMaxStrikes = 3
-
-// maxErrorResponses bounds the error responses a run keeps for
-// OIP-ERROR-FORMAT.
-const maxErrorResponses = 256
 
 // errStopped is the transport error of a request not sent because the
 // target stopped answering.
@@ -107,8 +102,8 @@ func (c *client) tally(r *response) {
 		if r.status >= 400 {
 			c.hygiene.scan(r, c.credentials())
 		}
-		if r.status >= 400 && isProtocolRequest(r.ex.Path) && len(c.errorResponses) < maxErrorResponses {
-			c.errorResponses = append(c.errorResponses, r)
+		if r.status >= 400 && isProtocolRequest(r.ex.Path) {
+			c.errorFormat.scan(r)
 		}
 	case errors.Is(r.err, errRunEnded):
 		// The run was cancelled or reached its deadline: not the target's doing.
@@ -141,11 +136,47 @@ func (c *client) stoppedSince() int {
 	return c.streakStart
 }
 
-// takeErrorResponses returns the error responses kept so far.
-func (c *client) takeErrorResponses() []*response {
+// errorFormatFindings returns what the OIP-ERROR-FORMAT scan found so far.
+func (c *client) errorFormatFindings() errorFormatScan {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return slices.Clone(c.errorResponses)
+	f := c.errorFormat
+	f.exchanges = slices.Clone(f.exchanges)
+	f.failures = slices.Clone(f.failures)
+	return f
+}
+
+// errorFormatScan is what OIP-ERROR-FORMAT found in the error responses of
+// a run, judged as each arrived, so that no body is kept for it: how many
+// were examined, and the exchanges and failures of those that were not
+// error responses (at most maxErrorFormatFindings of them).
+type errorFormatScan struct {
+	examined  int
+	exchanges []Exchange
+	failures  []string
+	more      int // responses that failed beyond maxErrorFormatFindings
+}
+
+// maxErrorFormatFindings bounds the failing error responses a run keeps.
+const maxErrorFormatFindings = 32
+
+// scan judges one response of status 400 or more; a body cut off at the
+// body limit is not judged.
+func (s *errorFormatScan) scan(r *response) {
+	if r.err != nil || r.overLimit {
+		return
+	}
+	s.examined++
+	var sub recorder
+	if sub.expectErrorBody(r) {
+		return
+	}
+	if len(s.exchanges) >= maxErrorFormatFindings {
+		s.more++
+		return
+	}
+	s.exchanges = append(s.exchanges, r.ex)
+	s.failures = append(s.failures, sub.failures...)
 }
 
 // isProtocolRequest reports whether path is a metadata or inference

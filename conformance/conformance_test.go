@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/aiconform/aiconform/internal/fakeoip"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aiconform/aiconform/internal/blackhole"
+	"github.com/aiconform/aiconform/internal/testnet"
 	"github.com/aiconform/aiconform/schemas"
 	"github.com/aiconform/aiconform/spec"
 )
@@ -372,7 +371,7 @@ func TestRunHangingEndpoint(t *testing.T) {
 // first is the reachability probe) and still returns its report, every
 // check an error.
 func TestRunBlackHole(t *testing.T) {
-	addr := blackhole.Listen(t)
+	addr := testnet.BlackHole(t)
 	const timeout = 150 * time.Millisecond
 	start := time.Now()
 	rep, err := Run(context.Background(), Options{Target: "http://" + addr, Profile: fakeProfile(t), Goldens: fakeoip.Goldens(t, 2), RequestTimeout: timeout, Oracle: fakeoip.Oracle{}})
@@ -462,13 +461,8 @@ func TestRunBearerAuth(t *testing.T) {
 }
 
 func TestRunUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, err = Run(context.Background(), Options{Target: "http://" + addr, Profile: fakeProfile(t), Goldens: fakeoip.Goldens(t, 1)})
+	addr := testnet.ClosedAddr(t)
+	_, err := Run(context.Background(), Options{Target: "http://" + addr, Profile: fakeProfile(t), Goldens: fakeoip.Goldens(t, 1)})
 	if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrConfig) {
 		t.Fatalf("err = %v, want ErrUnreachable", err)
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"github.com/aiconform/aiconform/internal/fakeoip"
-	"net"
+	"github.com/aiconform/aiconform/internal/testnet"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -138,12 +138,7 @@ func TestProfileDraftYAMLQuotes(t *testing.T) {
 }
 
 func TestInitProfileErrors(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
+	closed := "http://" + testnet.ClosedAddr(t)
 	tests := []struct {
 		name string
 		opts InitOptions

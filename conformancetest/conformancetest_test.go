@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/aiconform/aiconform/internal/fakeoip"
-	"net"
+	"github.com/aiconform/aiconform/internal/testnet"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -90,18 +90,6 @@ models:
   - {name: seed-cnn, version: fp32, reference: seed-cnn, referenceVersion: fp32}
 `
 
-// closedAddr returns a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // TestRun: the subtests are the checks, in order, and pass, fail or skip
 // as the report says; a failure carries the check's message and evidence,
 // and a run that cannot happen fails the test itself.
@@ -137,7 +125,7 @@ func TestRun(t *testing.T) {
 			}},
 		{name: "unreachable", fatal: true, want: []string{"target unreachable"}, opts: func(t *testing.T) conformance.Options {
 			o := fakeOptions(t, &fakeoip.Server{})
-			o.Target = "http://" + closedAddr(t)
+			o.Target = "http://" + testnet.ClosedAddr(t)
 			return o
 		}},
 		{name: "bad target", fatal: true, want: []string{"invalid configuration", "localhost:8000"}, opts: func(t *testing.T) conformance.Options {

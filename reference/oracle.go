@@ -3,6 +3,7 @@ package reference
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/aiconform/aiconform/numerics"
 )
@@ -11,29 +12,42 @@ import (
 // conformance run: it is the expected side of NUM-LIVE. Its Predict has
 // the signature of conformance.Oracle. It is safe for concurrent use.
 type Oracle struct {
-	models map[[2]string]Model
+	models func() (map[[2]string]Model, error)
 }
 
 // NewOracle returns an oracle over models, keyed by model id and version.
 func NewOracle(models []Model) (*Oracle, error) {
-	o := &Oracle{models: map[[2]string]Model{}}
-	for _, m := range models {
-		k := [2]string{m.ID(), m.Version()}
-		if _, dup := o.models[k]; dup {
-			return nil, fmt.Errorf("reference: oracle: model %s version %s is given twice", m.ID(), m.Version())
-		}
-		o.models[k] = m
-	}
-	return o, nil
-}
-
-// BuiltinOracle returns an oracle over the built-in reference models.
-func BuiltinOracle() (*Oracle, error) {
-	models, err := Builtin()
+	m, err := index(models)
 	if err != nil {
 		return nil, err
 	}
-	return NewOracle(models)
+	return &Oracle{models: func() (map[[2]string]Model, error) { return m, nil }}, nil
+}
+
+// BuiltinOracle returns an oracle over the built-in reference models. They
+// are built when it first predicts, so a run that never gets that far (an
+// unreachable target, a bad profile) does not pay for them.
+func BuiltinOracle() *Oracle {
+	return &Oracle{models: sync.OnceValues(func() (map[[2]string]Model, error) {
+		models, err := Builtin()
+		if err != nil {
+			return nil, err
+		}
+		return index(models)
+	})}
+}
+
+// index keys models by id and version.
+func index(models []Model) (map[[2]string]Model, error) {
+	out := map[[2]string]Model{}
+	for _, m := range models {
+		k := [2]string{m.ID(), m.Version()}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("reference: oracle: model %s version %s is given twice", m.ID(), m.Version())
+		}
+		out[k] = m
+	}
+	return out, nil
 }
 
 // Predict runs reference model id at version on inputs.
@@ -41,7 +55,11 @@ func (o *Oracle) Predict(ctx context.Context, id, version string, inputs map[str
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	m, ok := o.models[[2]string{id, version}]
+	models, err := o.models()
+	if err != nil {
+		return nil, err
+	}
+	m, ok := models[[2]string{id, version}]
 	if !ok {
 		return nil, fmt.Errorf("reference: oracle: no model %s version %s", id, version)
 	}

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"net"
+	"github.com/aiconform/aiconform/internal/testnet"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -114,12 +114,7 @@ func TestProfileInitBearer(t *testing.T) {
 
 func TestProfileInitErrors(t *testing.T) {
 	ts := runReferenceServer(t, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
+	closed := "http://" + testnet.ClosedAddr(t)
 	tests := []struct {
 		name string
 		args []string

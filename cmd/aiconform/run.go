@@ -112,10 +112,6 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 	if err != nil {
 		return usageError(fmt.Errorf("run: %w", err))
 	}
-	oracle, err := reference.BuiltinOracle()
-	if err != nil {
-		return exitCode(ExitFail, fmt.Errorf("run: %w", err))
-	}
 	opts := conformance.Options{
 		Target:         o.Target,
 		Profile:        p,
@@ -123,7 +119,7 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 		RequestTimeout: o.Timeout,
 		Deadline:       o.Deadline,
 		ToolVersion:    version,
-		Oracle:         oracle,
+		Oracle:         reference.BuiltinOracle(),
 		RootCAs:        roots,
 	}
 	if o.SeedSet {

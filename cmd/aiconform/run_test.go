@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,7 +18,7 @@ import (
 	"github.com/aiconform/aiconform"
 	"github.com/aiconform/aiconform/conformance"
 	"github.com/aiconform/aiconform/golden"
-	"github.com/aiconform/aiconform/internal/blackhole"
+	"github.com/aiconform/aiconform/internal/testnet"
 	"github.com/aiconform/aiconform/oip"
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reference/serve"
@@ -277,7 +276,7 @@ func TestRunTimeoutFlag(t *testing.T) {
 // TestRunBlackHole runs against a listener that accepts and never answers:
 // the run ends after three request timeouts with exit 1 and a report.
 func TestRunBlackHole(t *testing.T) {
-	addr := blackhole.Listen(t)
+	addr := testnet.BlackHole(t)
 	out := t.TempDir()
 	start := time.Now()
 	code, stdout, stderr := runCLI(t, "run", "--target", "http://"+addr, "--out", out, "--timeout", "200ms")
@@ -331,12 +330,7 @@ func TestRunSeed(t *testing.T) {
 }
 
 func TestRunUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testnet.ClosedAddr(t)
 	out := filepath.Join(t.TempDir(), "out")
 	code, stdout, stderr := runCLI(t, "run", "--target", "http://"+addr, "--out", out)
 	if code != ExitUnreachable {

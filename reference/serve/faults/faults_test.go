@@ -17,7 +17,6 @@ import (
 	"github.com/aiconform/aiconform/oip"
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reference/serve"
-	"github.com/aiconform/aiconform/schemas"
 	"github.com/aiconform/aiconform/spec"
 )
 
@@ -515,17 +514,7 @@ func TestFaultNoIDEcho(t *testing.T) {
 // project's schema of kind.
 func ftCheckSchema(t testing.TB, kind string, body []byte) {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("%s is not JSON: %v", kind, err)
-	}
-	vs, err := schemas.Validate(kind, "v1", doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range vs {
+	for _, v := range ntSchemaViolations(t, kind, body) {
 		t.Errorf("%s schema: %s", kind, v)
 	}
 }

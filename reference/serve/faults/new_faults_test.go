@@ -58,12 +58,10 @@ func ntOutputs(t *testing.T, a ftAnswer) (oip.InferenceResponse, map[string]nume
 
 // ntSchemaViolations returns the violations of body against the project's
 // schema of kind.
-func ntSchemaViolations(t *testing.T, kind string, body []byte) []string {
+func ntSchemaViolations(t testing.TB, kind string, body []byte) []string {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
+	doc, err := schemas.DecodeDocument(kind+".json", body)
+	if err != nil {
 		t.Fatalf("%s is not JSON: %v", kind, err)
 	}
 	vs, err := schemas.Validate(kind, "v1", doc)

@@ -1,4 +1,4 @@
-package blackhole
+package testnet
 
 import (
 	"net"
@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// TestListen: a connection is accepted, and nothing is ever answered.
-func TestListen(t *testing.T) {
-	c, err := net.Dial("tcp", Listen(t))
+// TestBlackHole: a connection is accepted, and nothing is ever answered.
+func TestBlackHole(t *testing.T) {
+	c, err := net.Dial("tcp", BlackHole(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,5 +21,13 @@ func TestListen(t *testing.T) {
 	n, err := c.Read(b[:])
 	if ne, ok := err.(net.Error); n != 0 || !ok || !ne.Timeout() {
 		t.Errorf("read %d bytes, err %v; want a timeout with nothing read", n, err)
+	}
+}
+
+// TestClosedAddr: connecting is refused.
+func TestClosedAddr(t *testing.T) {
+	if c, err := net.Dial("tcp", ClosedAddr(t)); err == nil {
+		c.Close()
+		t.Error("a connection to the closed address was accepted")
 	}
 }

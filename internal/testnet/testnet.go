@@ -1,0 +1,60 @@
+// Package testnet gives tests the loopback endpoints a conformance run
+// must cope with: a black hole, which accepts every connection and never
+// reads from it or answers, and an address where nothing listens.
+package testnet
+
+import (
+	"net"
+	"sync"
+	"testing"
+)
+
+// BlackHole starts a black hole on 127.0.0.1 and returns its address. The
+// listener and every connection it accepted are closed when the test ends.
+func BlackHole(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testnet: %v", err)
+	}
+	var (
+		mu   sync.Mutex
+		held []net.Conn
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // accepted, never read, never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// ClosedAddr returns a loopback address where nothing listens: a port that
+// was free a moment ago, so that connecting to it is refused.
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testnet: %v", err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}

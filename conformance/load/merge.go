@@ -164,7 +164,9 @@ func (r *Result) WriteLog(w io.Writer) error {
 	lw := hdrhistogram.NewHistogramLogWriter(w)
 	steps := []func() error{
 		lw.OutputLogFormatVersion,
-		func() error { return lw.OutputComment("aiconform load: latency from scheduled send time, microseconds") },
+		func() error {
+			return lw.OutputComment("aiconform load: latency from scheduled send time, microseconds")
+		},
 		func() error { return lw.OutputStartTime(r.Start.UnixMilli()) },
 		func() error { lw.SetBaseTime(r.Start.UnixMilli()); return lw.OutputBaseTime(r.Start.UnixMilli()) },
 		lw.OutputLegend,

@@ -15,7 +15,7 @@ import (
 // it. Its memory is flat in the number of queries: three dense
 // histograms and one sparse histogram per stability window.
 type recorder struct {
-	lat, unc, late                   *hdrhistogram.Histogram
+	lat, unc, late                    *hdrhistogram.Histogram
 	latClamped, uncClamped, lateClamp int64
 
 	sent, ok, failed int64

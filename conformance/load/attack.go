@@ -237,9 +237,9 @@ func (e *engine) hit(seq uint64, sched int64) outcome {
 			break
 		}
 	}
-	qctx, cancel := context.WithTimeout(e.ctx, e.timeout)
+	qctx := newQueryCtx(e.ctx, e.base.Add(time.Duration(sent)+e.timeout))
 	err := e.target.Hit(qctx, Query{Seq: seq, Scheduled: e.base.Add(time.Duration(sched))})
-	cancel()
+	qctx.release()
 	done := e.now()
 	e.inflight.Add(-1)
 	return outcome{sched: sched, sent: sent, done: done, err: err, cut: err != nil && e.ctx.Err() != nil}

@@ -293,3 +293,37 @@ func TestRunExhaustionDoubt(t *testing.T) {
 		t.Errorf("doubt %q; want file descriptors named", r.Doubt)
 	}
 }
+
+func TestQueryCtx(t *testing.T) {
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "v"))
+	c := newQueryCtx(parent, time.Now().Add(30*time.Millisecond))
+	if c.Err() != nil || c.Value(ctxKey{}) != "v" {
+		t.Fatalf("fresh context: err %v, value %v", c.Err(), c.Value(ctxKey{}))
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done not closed at the deadline")
+	}
+	if !errors.Is(c.Err(), context.DeadlineExceeded) {
+		t.Errorf("Err after the deadline = %v", c.Err())
+	}
+	c.release()
+
+	c = newQueryCtx(parent, time.Now().Add(time.Hour))
+	done := c.Done()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done not closed when the parent was canceled")
+	}
+	if !errors.Is(c.Err(), context.Canceled) {
+		t.Errorf("Err after the parent's cancellation = %v", c.Err())
+	}
+	if c := newQueryCtx(parent, time.Now().Add(time.Hour)); !errors.Is(c.Err(), context.Canceled) {
+		t.Errorf("Err without Done under a canceled parent = %v", c.Err())
+	}
+}
+
+type ctxKey struct{}

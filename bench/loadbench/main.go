@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -152,6 +153,8 @@ type report struct {
 	PeakOut     int      `json:"peakOutstanding,omitempty"`
 	Doubt       string   `json:"doubt,omitempty"`
 	MaxRSSMiB   float64  `json:"maxRSSMiB"`
+	HeapMiB     float64  `json:"heapInuseMiB"`  // at the end of the run
+	StackMiB    float64  `json:"stackInuseMiB"` // at the end of the run
 	CPUSeconds  float64  `json:"cpuSeconds"`
 }
 
@@ -161,6 +164,7 @@ func client(tool string, args []string) error {
 	rate := fs.Float64("rate", 10000, "open-loop rate, queries per second")
 	d := fs.Duration("d", 10*time.Second, "duration")
 	conns := fs.Int("conns", 256, "connection (and sender) cap")
+	lanes := fs.Int("lanes", 0, "closed loop with this many lanes instead of -rate (ours, nethttp)")
 	minQ := fs.Int64("min", 0, "minimum queries (ours)")
 	arrival := fs.String("arrival", "constant", "constant or poisson (ours, nethttp)")
 	withTruth := fs.Bool("truth", false, "read the server's truth before and after")
@@ -187,7 +191,7 @@ func client(tool string, args []string) error {
 	var err error
 	switch tool {
 	case "ours", "nethttp":
-		rep, err = runOurs(tool, base, *rate, *d, *conns, *minQ, load.Arrival(*arrival))
+		rep, err = runOurs(tool, base, *rate, *lanes, *d, *conns, *minQ, load.Arrival(*arrival))
 	case "vegeta":
 		rep, err = runVegeta(base, *rate, *d, *conns)
 	}
@@ -201,6 +205,9 @@ func client(tool string, args []string) error {
 		}
 		rep.Truth = &s
 	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	rep.HeapMiB, rep.StackMiB = float64(ms.HeapInuse)/(1<<20), float64(ms.StackInuse)/(1<<20)
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	rep.MaxRSSMiB = float64(ru.Maxrss) / 1024
@@ -243,7 +250,7 @@ func (t *netHTTPTarget) Hit(ctx context.Context, q load.Query) error {
 	return nil
 }
 
-func runOurs(tool, url string, rate float64, d time.Duration, conns int, minQ int64, arrival load.Arrival) (report, error) {
+func runOurs(tool, url string, rate float64, lanes int, d time.Duration, conns int, minQ int64, arrival load.Arrival) (report, error) {
 	var target load.Target
 	if tool == "ours" {
 		t, err := load.NewHTTPTarget(load.HTTPConfig{URL: url, MaxConnections: conns})
@@ -257,6 +264,9 @@ func runOurs(tool, url string, rate float64, d time.Duration, conns int, minQ in
 		target = &netHTTPTarget{c: &http.Client{Transport: tr}, url: url}
 	}
 	p := load.Plan{Rate: rate, Arrival: arrival, Duration: d, MinQueries: minQ, Warmup: 32, Seed: 1}
+	if lanes > 0 {
+		p.Rate, p.Arrival, p.Concurrency = 0, "", lanes
+	}
 	r, err := load.Run(context.Background(), p, target, load.Options{MaxConnections: conns})
 	if err != nil {
 		return report{}, err
@@ -281,7 +291,7 @@ func runOurs(tool, url string, rate float64, d time.Duration, conns int, minQ in
 	}
 	u := summarise(unc)
 	return report{
-		Tool: tool, Offered: rate, Achieved: r.Rate(), Sent: r.Sent, Failed: r.Failed,
+		Tool: tool, Offered: p.Rate, Achieved: r.Rate(), Sent: r.Sent, Failed: r.Failed,
 		LateShare: float64(over) / float64(max(late.TotalCount(), 1)), LateP99: float64(r.Lateness.P99),
 		Latency: summarise(lat), Uncorrected: &u, PeakOut: r.PeakOutstanding, Doubt: r.Doubt,
 	}, nil

@@ -8,7 +8,10 @@
 # Environment: D (each measurement, default 5s), ROUNDS (rounds of the sweep,
 # default 3), RATES (the open-loop sweep), SRV_CPU and GEN_CPU (the cores the
 # server and the generators are pinned to, default 0 and 1), PORT (default
-# 8089). Needs Go, taskset, jq, curl and wrk (apt-get install -y wrk).
+# 8089), NICE (the niceness of the server and the generators, default 0; on a
+# machine shared with other jobs, NICE=-10 as root keeps them from taking the
+# pinned cores in the middle of a measurement). Needs Go, taskset, jq, curl,
+# GNU time and wrk (apt-get install -y wrk).
 #
 # On a shared machine other jobs take the pinned cores now and then, and every
 # generator then sends late: the sweep runs in rounds, every tool at every rate
@@ -25,16 +28,17 @@ RATES=${RATES:-"10000 20000 30000 40000 50000"}
 SRV_CPU=${SRV_CPU:-0}
 GEN_CPU=${GEN_CPU:-1}
 PORT=${PORT:-8089}
+NICE=${NICE:-0}
 URL=http://127.0.0.1:$PORT/
 mkdir -p "$OUT"
-for tool in taskset jq curl wrk; do
+for tool in taskset jq curl wrk /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "loadbench: $tool is missing" >&2; exit 1; }
 done
 (cd bench/loadbench && go build -o "$OUT/loadbench" .)
 LB=$OUT/loadbench
 SRV=
 start_server() {
-	taskset -c "$SRV_CPU" "$LB" serve -addr "127.0.0.1:$PORT" "$@" &
+	nice -n "$NICE" taskset -c "$SRV_CPU" "$LB" serve -addr "127.0.0.1:$PORT" "$@" &
 	SRV=$!
 	for _ in $(seq 50); do curl -sf "${URL}truth" >/dev/null 2>&1 && return; sleep 0.1; done
 	echo "loadbench: the server did not start" >&2
@@ -42,7 +46,7 @@ start_server() {
 }
 stop_server() { kill "$SRV" && wait "$SRV" || true; }
 trap '[ -n "$SRV" ] && kill "$SRV" 2>/dev/null || true' EXIT
-gen() { taskset -c "$GEN_CPU" "$LB" "$@"; }
+gen() { nice -n "$NICE" taskset -c "$GEN_CPU" "$LB" "$@"; }
 
 {
 	echo "date: $(date -u +%FT%TZ)"
@@ -50,6 +54,7 @@ gen() { taskset -c "$GEN_CPU" "$LB" "$@"; }
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-) x $(nproc)"
 	echo "go: $(go version)"
 	echo "wrk: $(wrk -v 2>&1 | head -1)"
+	echo "niceness: $NICE"
 	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$OUT/machine.txt"
 
@@ -60,7 +65,7 @@ gen ours -rate 5000 -d 2s >/dev/null # warm the server
 : >"$OUT/wrk.txt"
 for round in $(seq "$ROUNDS"); do
 	echo "-- round $round: wrk (closed loop, 1 thread, 64 connections), ours closed loop (64 lanes), then the open-loop sweep"
-	taskset -c "$GEN_CPU" wrk -t1 -c64 -d"$D" "$URL" | tee -a "$OUT/wrk.txt" | grep Requests/sec
+	nice -n "$NICE" /usr/bin/time -f "wrk cpu seconds: %U user %S system" taskset -c "$GEN_CPU" wrk -t1 -c64 -d"$D" "$URL" 2>&1 | tee -a "$OUT/wrk.txt" | grep -E "Requests/sec|cpu seconds"
 	gen ours -lanes 64 -d "$D" -conns 64 | jq -c '. + {tool: "ours-closed"}' | tee -a "$OUT/sweep.jsonl"
 	for rate in $RATES; do
 		for tool in ours vegeta; do
@@ -80,6 +85,7 @@ OURS=$(sustained ours)
 VEGETA=$(sustained vegeta)
 echo "sustained: ours $OURS/s, vegeta $VEGETA/s" | tee "$OUT/sustained.txt"
 echo "wrk requests/s by round: $(grep Requests/sec "$OUT/wrk.txt" | awk '{print $2}' | xargs)" | tee -a "$OUT/sustained.txt"
+echo "wrk cpu seconds (user+system) by round: $(grep 'cpu seconds' "$OUT/wrk.txt" | awk '{print $4+$6}' | xargs)" | tee -a "$OUT/sustained.txt"
 jq -r '[.tool, .offered, (.achieved|floor), (.lateShare*1000|round/10), .latenessP99, .latency.p50, .latency.p99, .failed, (.cpuSeconds*1e6/.sent|round)] | @tsv' "$OUT/sweep.jsonl" |
 	(echo -e "tool\toffered\tachieved\tlate%\tlateP99ms\tp50ms\tp99ms\tfailed\tcpu_us/query"; cat) | column -t | tee "$OUT/sweep.txt"
 

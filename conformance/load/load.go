@@ -139,7 +139,9 @@ type Options struct {
 	// beyond which Result.Doubt is set; zero uses DefaultMaxLateness.
 	MaxLateness time.Duration
 	// Window is the length of the stability windows; zero uses a tenth
-	// of Plan.Duration, at least 100 ms.
+	// of Plan.Duration, at least 100 ms. A run that outlasts 256 windows
+	// doubles their length as often as it needs to, so that its memory
+	// stays bounded.
 	Window time.Duration
 	// Stop, when not nil, is asked from time to time once Plan.Duration
 	// has passed while Plan.MinQueries is not yet met; returning true

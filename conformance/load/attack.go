@@ -146,8 +146,8 @@ func Run(ctx context.Context, p Plan, t Target, opts Options) (*Result, error) {
 		// none), the runtime's timers serve; their lateness is measured
 		// like any other.
 		timer, err := newPreciseTimer()
-		if err == nil {
-			defer timer.close()
+		if err != nil {
+			timer = nil
 		}
 		initial := 1
 		if warmMean > 0 {
@@ -268,7 +268,8 @@ func (e *engine) sender(first *job, jobs <-chan job) {
 }
 
 // startDispatcher starts the open-loop dispatcher and its first senders;
-// the results channel closes when every sender is done.
+// the results channel closes when every sender is done. The dispatcher
+// owns the timer (nil for the runtime's timers) and closes it.
 func (e *engine) startDispatcher(p Plan, maxConns, initial int, timer *preciseTimer) {
 	jobs := make(chan job)
 	senders := initial
@@ -278,6 +279,9 @@ func (e *engine) startDispatcher(p Plan, maxConns, initial int, timer *preciseTi
 	}
 	go func() {
 		defer func() {
+			if timer != nil {
+				timer.close() //nolint:errcheck // a timerfd's close has nothing to report
+			}
 			close(jobs)
 			e.senders.Wait()
 			close(e.results)

@@ -92,7 +92,7 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 	}
 	roots, err := loadCAFile(o.CAFile)
 	if err != nil {
-		return usageError(err)
+		return usageError(fmt.Errorf("run: %w", err))
 	}
 	cleanup, err := prepareOutDir(o.OutDir)
 	if err != nil {
@@ -146,11 +146,11 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("run: --ca-file: %w", err)
+		return nil, fmt.Errorf("--ca-file: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("run: --ca-file %s holds no PEM certificate", path)
+		return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", path)
 	}
 	return pool, nil
 }

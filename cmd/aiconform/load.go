@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/aiconform/aiconform/conformance"
 	"github.com/aiconform/aiconform/conformance/load"
@@ -44,25 +45,34 @@ type loadOptions struct {
 
 	// Rate and Arrival make an open-loop plan, Concurrency a closed-loop
 	// one; the *Set fields say which flags were given.
-	Rate                                    float64
-	Arrival                                 string
-	Concurrency                             int
-	RateSet, ArrivalSet, ConcurrencySet     bool
-	Duration                                time.Duration
-	Seed                                    uint64
-	SeedSet                                 bool
-	Warmup                                  int
-	MinQueries                              int64
-	Samples                                 int
-	Timeout, MaxLateness                    time.Duration
-	TimeoutSet, MaxLatenessSet, DurationSet bool
-	MaxConnections                          int
+	Rate                                float64
+	Arrival                             string
+	Concurrency                         int
+	RateSet, ArrivalSet, ConcurrencySet bool
+	// Duration, MinQueries and Warmup are the plan's; DurationSet says
+	// --duration was given.
+	Duration    time.Duration
+	DurationSet bool
+	MinQueries  int64
+	Warmup      int
+	// Seed seeds the plan; SeedSet says --seed was given (otherwise one
+	// is drawn).
+	Seed    uint64
+	SeedSet bool
+	// Samples is the batch size of each query.
+	Samples int
+	// Timeout, MaxLateness and MaxConnections tune the generator.
+	Timeout, MaxLateness time.Duration
+	MaxConnections       int
 
 	// TokenEnv names the environment variable holding a bearer token;
 	// CAFile holds the PEM CA certificates of an https target.
 	TokenEnv, CAFile string
 	// Shard is "I/N" or "auto/N" (the index from $JOB_COMPLETION_INDEX).
 	Shard string
+	// StartAt is the RFC 3339 time to start at (--start-at), so that the
+	// shards of a plan run over the same interval; empty starts at once.
+	StartAt string
 
 	// OutDir receives result.json and latency.hlog; JSONFile and
 	// HdrLogFile name those files one by one.
@@ -103,7 +113,8 @@ func newLoadCmd(s Streams) *cobra.Command {
 			"Sharding: --shard I/N runs the I-th (from 0) of N independent Poisson streams at R/N per second, each\n" +
 			"with a seed derived from --seed (which every shard must be given); their sum is a Poisson stream at R.\n" +
 			"--shard auto/N takes I from $" + shardIndexEnv + ", which a Kubernetes Indexed Job sets in each\n" +
-			"pod. Run each shard with --out DIR and combine them with `aiconform load merge DIR...`.\n" +
+			"pod. Run each shard with --out DIR and combine them with `aiconform load merge DIR...`; give the shards\n" +
+			"one --start-at, so that their streams run over the same interval.\n" +
 			"\n" +
 			"--out DIR writes DIR/" + loadResultFile + " (the lossless result: plan, counts and histograms) and\n" +
 			"DIR/" + loadLogFile + " (the HdrHistogram log of the latencies); --json and --hdr-log write either file alone.\n" +
@@ -113,13 +124,17 @@ func newLoadCmd(s Streams) *cobra.Command {
 			"Failed queries are part of the measurement, not an error of the command.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f := cmd.Flags()
-			o.RateSet, o.ArrivalSet, o.ConcurrencySet = f.Changed("rate"), f.Changed("arrival"), f.Changed("concurrency")
-			o.SeedSet, o.TimeoutSet, o.MaxLatenessSet, o.DurationSet = f.Changed("seed"), f.Changed("timeout"), f.Changed("max-lateness"), f.Changed("duration")
+			o.noteChanged(cmd.Flags())
 			return runLoad(cmd.Context(), o, s)
 		},
 	}
-	f := cmd.Flags()
+	bindLoadFlags(cmd.Flags(), &o)
+	cmd.AddCommand(newLoadMergeCmd(s))
+	return cmd
+}
+
+// bindLoadFlags defines the flags of `aiconform load` on f, bound to o.
+func bindLoadFlags(f *pflag.FlagSet, o *loadOptions) {
 	f.StringVar(&o.Target, "target", "", "base URL of the endpoint, e.g. http://127.0.0.1:8000 (required)")
 	f.StringVar(&o.Model, "model", "", "served model name, the {m} of /v2/models/{m}/infer (required)")
 	f.StringVar(&o.Version, "version", "", "served model version (default: the target's default version)")
@@ -138,12 +153,18 @@ func newLoadCmd(s Streams) *cobra.Command {
 	f.IntVar(&o.MaxConnections, "max-connections", 0, "most queries outstanding (and connections open) at once (default: derived from the file-descriptor limit, at most "+strconv.Itoa(load.DefaultMaxConnections)+")")
 	f.StringVar(&o.TokenEnv, "token-env", "", "send a bearer token read from this environment variable")
 	f.StringVar(&o.CAFile, "ca-file", "", "PEM CA certificates that verify an https target (default: the system's trusted roots)")
+	f.StringVar(&o.StartAt, "start-at", "", "start at this RFC 3339 time, e.g. 2026-12-02T08:00:00Z: give every shard of a plan the same (a time already passed is an error)")
 	f.StringVar(&o.Shard, "shard", "", "run shard I of N of a Poisson plan, as I/N with I from 0, or auto/N to read I from $"+shardIndexEnv)
 	f.StringVar(&o.OutDir, "out", "", "directory to write "+loadResultFile+" and "+loadLogFile+" to (a shard's directory for `load merge`)")
 	f.StringVar(&o.JSONFile, "json", "", "file to write the result JSON to")
 	f.StringVar(&o.HdrLogFile, "hdr-log", "", "file to write the HdrHistogram log of the latencies to")
-	cmd.AddCommand(newLoadMergeCmd(s))
-	return cmd
+}
+
+// noteChanged records which flags were given, where their defaults do not
+// tell.
+func (o *loadOptions) noteChanged(f *pflag.FlagSet) {
+	o.RateSet, o.ArrivalSet, o.ConcurrencySet = f.Changed("rate"), f.Changed("arrival"), f.Changed("concurrency")
+	o.SeedSet, o.DurationSet = f.Changed("seed"), f.Changed("duration")
 }
 
 func newLoadMergeCmd(s Streams) *cobra.Command {
@@ -176,6 +197,7 @@ func newLoadMergeCmd(s Streams) *cobra.Command {
 
 // loadRun is a load run the options describe, checked and ready to send.
 type loadRun struct {
+	startAt  time.Time // zero: at once
 	plan     load.Plan
 	inf      conformance.InferenceLoad
 	opts     load.Options
@@ -221,6 +243,11 @@ func prepareLoad(o loadOptions) (*loadRun, error) {
 	roots, err := loadCAFile(o.CAFile)
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
+	}
+	if o.StartAt != "" {
+		if run.startAt, err = time.Parse(time.RFC3339Nano, o.StartAt); err != nil {
+			return nil, fmt.Errorf("load: --start-at %q: want an RFC 3339 time such as 2026-12-02T08:00:00Z", o.StartAt)
+		}
 	}
 	run.inf = conformance.InferenceLoad{
 		Target: o.Target,
@@ -393,6 +420,9 @@ func runLoad(ctx context.Context, o loadOptions, s Streams) error {
 	}
 	defer tgt.Close()
 	fmt.Fprintf(s.Err, "load: %s at %s: %s, seed %d (%s)\n", run.inf.Model.Label(), o.Target, describePlan(run.plan), run.plan.Seed, run.seedNote)
+	if err := waitForStart(ctx, s, run.startAt); err != nil {
+		return err
+	}
 	r, err := load.Run(ctx, run.plan, tgt, run.opts)
 	if err != nil {
 		return usageError(fmt.Errorf("load: %w", err))
@@ -403,6 +433,28 @@ func runLoad(ctx context.Context, o loadOptions, s Streams) error {
 		}
 		return nil
 	})
+}
+
+// waitForStart waits until --start-at. A time already passed is refused:
+// a shard that starts late runs its stream over another interval than
+// the others, and their sum is no longer the plan's stream.
+func waitForStart(ctx context.Context, s Streams, at time.Time) error {
+	if at.IsZero() {
+		return nil
+	}
+	wait := time.Until(at)
+	if wait < 0 {
+		return usageError(fmt.Errorf("load: --start-at %s passed %v ago; give a time ahead, the same for every shard of the plan", at.Format(time.RFC3339Nano), (-wait).Round(time.Millisecond)))
+	}
+	fmt.Fprintf(s.Err, "load: waiting %v for --start-at %s\n", wait.Round(time.Millisecond), at.Format(time.RFC3339Nano))
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return exitCode(ExitFail, errors.New("load: interrupted while waiting for --start-at; nothing was sent"))
+	case <-t.C:
+		return nil
+	}
 }
 
 // unreachable says whether no timed query got through: none succeeded and

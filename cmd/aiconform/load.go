@@ -519,8 +519,8 @@ type shardResult struct {
 }
 
 // readShards reads DIR/result.json of every directory and checks that
-// they are the shards of one plan, each once and none missing, so that
-// an error names the directories at fault.
+// they are shards of one plan, each given once, so that an error names
+// the directories at fault (load.Merge names a missing shard).
 func readShards(dirs []string) ([]shardResult, error) {
 	shards := make([]shardResult, 0, len(dirs))
 	for _, d := range dirs {
@@ -544,30 +544,13 @@ func readShards(dirs []string) ([]shardResult, error) {
 		}
 		seen[i] = sh.path
 	}
-	var missing []string
-	for i := range count {
-		if _, ok := seen[i]; !ok {
-			missing = append(missing, strconv.Itoa(i))
-		}
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("load merge: the plan has %d shards and %s missing (shard %s); give the directory of every shard", count, plural(len(missing), "one is", "%d are"), strings.Join(missing, ", "))
-	}
 	return shards, nil
 }
 
 // shardCount is the number of shards of the plan: 1 for an unsharded one.
 func shardCount(p load.Plan) int { return max(p.Shard.Count, 1) }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return fmt.Sprintf(many, n)
-}
-
-// readLoadResult decodes a result file strictly: no unknown field, no
-// trailing data, and a valid plan.
+// readLoadResult reads and decodes a result file (decodeLoadResult).
 func readLoadResult(path string) (*load.Result, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -161,6 +161,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	card, err := loadModelCard(p)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range models {
+		m.budgets, m.budgetSource = p.budgetsOf(card, m.ref)
+	}
 	if opts.Deadline < 0 {
 		return nil, fmt.Errorf("%w: the run's deadline is %v, want a positive duration (or none)", ErrConfig, opts.Deadline)
 	}
@@ -229,7 +236,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("conformance: %w", err)
 	}
-	e := &env{b: b, c: c, models: models, nonce: nonce, oracle: opts.Oracle, seed: seed, results: map[string]Result{}, tls: tlsTarget}
+	e := &env{b: b, c: c, models: models, nonce: nonce, oracle: opts.Oracle, seed: seed, results: map[string]Result{}, tls: tlsTarget,
+		rootCAs: opts.RootCAs, latency: p.Latency, modelCard: p.ModelCard}
 
 	rep := &Report{
 		Kind:            ReportKind,

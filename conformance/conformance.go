@@ -146,7 +146,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	if err := checkLevels(p); err != nil {
+	if err := checkLevels(p, checks); err != nil {
 		return nil, err
 	}
 	base, err := parseTarget(opts.Target)
@@ -377,12 +377,12 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// checkLevels refuses levels this build has no checks for: a verdict on
+// checkLevels refuses levels the table has no checks for: a verdict on
 // them would claim what was never tested.
-func checkLevels(p *Profile) error {
+func checkLevels(p *Profile, table []check) error {
 	var vs []schemas.Violation
 	for i, l := range p.Levels {
-		if !slices.ContainsFunc(checks, func(c check) bool { return c.Level == l }) {
+		if !slices.ContainsFunc(table, func(c check) bool { return c.Level == l }) {
 			vs = append(vs, schemas.Violation{
 				Pointer: fmt.Sprintf("/levels/%d", i),
 				Message: fmt.Sprintf("level %s has no checks in this build of aiconform; request only levels it can test", l),

@@ -191,13 +191,13 @@ func (p *Profile) budgetsOf(card *modelCard, m ModelRef) (LatencyBudgets, string
 			return LatencyBudgets{}, ""
 		}
 		for i, sm := range card.models {
-			if sm.name == m.Name && sm.version == m.Version {
+			if sm.name == m.Name && sm.version == m.Version && sm.budgets.declared() {
 				return sm.budgets, fmt.Sprintf("%s: /service/models/%d/latency", card.source, i)
 			}
 		}
 		return LatencyBudgets{}, ""
 	}
-	if p.Latency == nil {
+	if p.Latency == nil || !p.Latency.declared() {
 		return LatencyBudgets{}, ""
 	}
 	return p.Latency.LatencyBudgets, fmt.Sprintf("%s: /latency", p.Source())

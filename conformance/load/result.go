@@ -38,6 +38,10 @@ type Result struct {
 	Interrupted bool `json:"interrupted,omitempty"`
 	// Doubt, when not empty, says why the measurement itself is in doubt.
 	Doubt string `json:"doubt,omitempty"`
+
+	// hist holds the decoded histograms of Latency, Uncorrected and
+	// Lateness when the result came from Run, Merge or UnmarshalJSON.
+	hist hists
 }
 
 // Distribution is one histogram with its summary. Values are in
@@ -52,6 +56,9 @@ type Distribution struct {
 	P999  numerics.Float `json:"p99.9"`
 	Max   numerics.Float `json:"max"`
 	Unit  string         `json:"unit"`
+	// Clamped counts values above the histogram's range (an hour), which
+	// are recorded as an hour rather than dropped.
+	Clamped int64 `json:"clamped,omitempty"`
 	// Histogram is the HdrHistogram itself (microseconds), V2 compressed
 	// and base64-encoded as HdrHistogram's tools write it.
 	Histogram string `json:"histogram"`

@@ -427,7 +427,11 @@ func runLoad(ctx context.Context, o loadOptions, s Streams) error {
 	if err != nil {
 		return usageError(fmt.Errorf("load: %w", err))
 	}
-	return finishLoad(s, "load", r, outs, func() error {
+	var notes []string
+	if n := tgt.LateBodies(); n > 0 {
+		notes = append(notes, fmt.Sprintf("Late bodies: %d request bodies were encoded when their query was due, inside its latency", n))
+	}
+	return finishLoad(s, "load", r, outs, notes, func() error {
 		if unreachable(r) {
 			return exitCode(ExitUnreachable, fmt.Errorf("load: no query reached %s: all %d failed with transport errors", o.Target, r.Failed))
 		}
@@ -463,12 +467,15 @@ func unreachable(r *load.Result) bool {
 	return r.Sent > 0 && r.Succeeded == 0 && r.Errors[load.KindTransport] == r.Failed
 }
 
-// finishLoad prints the summary of r, writes its outputs and decides the
-// exit code: interrupted and in-doubt measurements exit 1, and verdict
-// decides the rest.
-func finishLoad(s Streams, cmdName string, r *load.Result, outs *loadOutputs, verdict func() error) error {
+// finishLoad prints the summary of r and the notes after it, writes its
+// outputs and decides the exit code: verdict first, then interrupted and
+// in-doubt measurements exit 1.
+func finishLoad(s Streams, cmdName string, r *load.Result, outs *loadOutputs, notes []string, verdict func() error) error {
 	if err := writeLoadSummary(s.Out, r); err != nil {
 		return exitCode(ExitFail, fmt.Errorf("%s: the summary: %w", cmdName, err))
+	}
+	for _, n := range notes {
+		fmt.Fprintln(s.Out, n)
 	}
 	written, err := outs.write(r)
 	if err != nil {
@@ -509,7 +516,7 @@ func runLoadMerge(o loadMergeOptions, s Streams) error {
 		return usageError(err)
 	}
 	defer outs.abort()
-	return finishLoad(s, "load merge", merged, outs, func() error { return nil })
+	return finishLoad(s, "load merge", merged, outs, nil, func() error { return nil })
 }
 
 // shardResult is the result of one shard and the file it was read from.

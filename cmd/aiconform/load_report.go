@@ -62,7 +62,7 @@ func writeLoadSummary(w io.Writer, r *load.Result) error {
 	row := func(name, fields string, values ...string) {
 		fmt.Fprintf(tw, "%s\t[%s]\t%s\n", name, fields, strings.Join(values, ", "))
 	}
-	row("Plan", "load, seed", describePlan(r.Plan), strconv.FormatUint(r.Plan.Seed, 10))
+	row("Plan", "load, seed", describePlan(r.Plan), "seed "+strconv.FormatUint(r.Plan.Seed, 10))
 	row("Requests", "total, rate, throughput", strconv.FormatInt(r.Sent, 10), fmt.Sprintf("%.2f", r.Rate()), fmt.Sprintf("%.2f", r.Throughput()))
 	row("Duration", "total, planned", formatMs(numerics.Float(r.Elapsed().Seconds()*1000)), r.Plan.Duration.String())
 	row("Latencies", "min, mean, 50, 90, 95, 99, 99.9, max", distributionRow(r.Latency, lat)...)

@@ -88,8 +88,14 @@ type loadMergeOptions struct {
 	OutDir, JSONFile, HdrLogFile string
 }
 
+// newLoadOptions returns the options of `aiconform load` before its
+// flags are parsed: the defaults.
+func newLoadOptions() loadOptions {
+	return loadOptions{Arrival: string(load.Poisson), Samples: 1}
+}
+
 func newLoadCmd(s Streams) *cobra.Command {
-	o := loadOptions{Arrival: string(load.Poisson), Samples: 1}
+	o := newLoadOptions()
 	cmd := &cobra.Command{
 		Use:   "load --target URL --model M (--rate R [--arrival poisson|constant] | --concurrency C) --duration D [flags]",
 		Short: "Send inference load to an Open Inference Protocol v2 endpoint and report its latencies",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +23,9 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/spf13/pflag"
+	batchv1 "k8s.io/api/batch/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/aiconform/aiconform/conformance/load"
 	"github.com/aiconform/aiconform/internal/fakeoip"
@@ -570,6 +575,117 @@ func TestLoadShardProcesses(t *testing.T) {
 		code, out := aiconform(ctx, append([]string{"load", "merge"}, c.dirs...)...)
 		if code != ExitUsage || !strings.Contains(out, c.want) {
 			t.Errorf("%s: load merge exited %d, want %d with %q:\n%s", c.name, code, ExitUsage, c.want, out)
+		}
+	}
+}
+
+// kubeletExpand expands $(VAR) references in s from env, as the kubelet
+// expands a container's args: $$ is a literal $, and a reference to a
+// variable not defined is left as it is.
+func kubeletExpand(s string, env map[string]string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch {
+		case s[i+1] == '$':
+			b.WriteByte('$')
+			i++
+		case s[i+1] == '(':
+			end := strings.IndexByte(s[i:], ')')
+			if v, ok := env[s[i+2:i+max(end, 2)]]; end > 0 && ok {
+				b.WriteString(v)
+				i += end
+				continue
+			}
+			b.WriteByte('$')
+		default:
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
+}
+
+// TestKubernetesManifestArgs parses the args of the Kubernetes manifests
+// with the flags of `aiconform load` and `load merge`, as each pod would
+// run them: pod i of the Indexed Job runs shard i of the plan and writes
+// the directory the merge Job reads i-th.
+func TestKubernetesManifestArgs(t *testing.T) {
+	dir := filepath.Join("..", "..", "deploy", "kubernetes")
+	var loadJob, mergeJob batchv1.Job
+	for file, v := range map[string]*batchv1.Job{"load-job.yaml": &loadJob, "merge-job.yaml": &mergeJob} {
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.UnmarshalStrict(b, v); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+	}
+	n := int(*loadJob.Spec.Completions)
+	container := loadJob.Spec.Template.Spec.Containers[0]
+	mergeArgs := mergeJob.Spec.Template.Spec.Containers[0].Args
+
+	merge := newLoadMergeCmd(Streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard})
+	if len(mergeArgs) < 2 || mergeArgs[0] != "load" || mergeArgs[1] != "merge" {
+		t.Fatalf("merge-job.yaml: args %q, want load merge ...", mergeArgs)
+	}
+	if err := merge.ParseFlags(mergeArgs[2:]); err != nil {
+		t.Fatalf("merge-job.yaml: %v", err)
+	}
+	mergeDirs := merge.Flags().Args()
+	if len(mergeDirs) != n {
+		t.Fatalf("merge-job.yaml merges %d directories, the load Job has %d shards", len(mergeDirs), n)
+	}
+
+	var rate float64
+	for i := range n {
+		env := map[string]string{shardIndexEnv: strconv.Itoa(i)}
+		for _, e := range container.Env {
+			if e.Value != "" {
+				env[e.Name] = e.Value
+			} else {
+				// The start time comes from a ConfigMap at run time.
+				env[e.Name] = time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+			}
+		}
+		args := make([]string, len(container.Args))
+		for j, a := range container.Args {
+			args[j] = kubeletExpand(a, env)
+		}
+		if args[0] != "load" {
+			t.Fatalf("load-job.yaml: args %q, want load ...", args)
+		}
+		o := newLoadOptions()
+		f := pflag.NewFlagSet("load", pflag.ContinueOnError)
+		bindLoadFlags(f, &o)
+		if err := f.Parse(args[1:]); err != nil {
+			t.Fatalf("pod %d: %v", i, err)
+		}
+		if f.NArg() != 0 {
+			t.Errorf("pod %d: positional args %q", i, f.Args())
+		}
+		o.noteChanged(f)
+		o.LookupEnv = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+		run, err := prepareLoad(o)
+		if err != nil {
+			t.Fatalf("pod %d: %v", i, err)
+		}
+		if run.plan.Shard != (load.Shard{Index: i, Count: n}) {
+			t.Errorf("pod %d runs shard %+v, want %d of %d", i, run.plan.Shard, i, n)
+		}
+		if run.startAt.IsZero() {
+			t.Errorf("pod %d: no --start-at: the shards would not start together", i)
+		}
+		if i == 0 {
+			rate = run.plan.Rate
+		} else if run.plan.Rate != rate {
+			t.Errorf("pod %d runs at %g/s, pod 0 at %g/s", i, run.plan.Rate, rate)
+		}
+		if got, want := filepath.Clean(o.OutDir), filepath.Clean(mergeDirs[i]); got != want {
+			t.Errorf("pod %d writes %s, but the merge reads %s as shard %d", i, got, want, i)
 		}
 	}
 }

@@ -141,7 +141,7 @@ func newLoadCmd(s Streams) *cobra.Command {
 
 // bindLoadFlags defines the flags of `aiconform load` on f, bound to o.
 func bindLoadFlags(f *pflag.FlagSet, o *loadOptions) {
-	f.StringVar(&o.Target, "target", "", "base URL of the endpoint, e.g. http://127.0.0.1:8000 (required)")
+	f.StringVar(&o.Target, "target", "", "base `URL` of the endpoint, e.g. http://127.0.0.1:8000 (required)")
 	f.StringVar(&o.Model, "model", "", "served model name, the {m} of /v2/models/{m}/infer (required)")
 	f.StringVar(&o.Version, "version", "", "served model version (default: the target's default version)")
 	f.StringVar(&o.Reference, "reference", "", "reference model whose samples are sent: "+strings.Join(spec.ReferenceModels(), ", ")+" (default: --model, when it is one)")
@@ -157,13 +157,13 @@ func bindLoadFlags(f *pflag.FlagSet, o *loadOptions) {
 	f.DurationVar(&o.Timeout, "timeout", load.DefaultTimeout, "limit of each query; a query that passes it fails as a timeout")
 	f.DurationVar(&o.MaxLateness, "max-lateness", load.DefaultMaxLateness, "bound on the 99th percentile of send lateness beyond which the measurement is in doubt")
 	f.IntVar(&o.MaxConnections, "max-connections", 0, "most queries outstanding (and connections open) at once (default: derived from the file-descriptor limit, at most "+strconv.Itoa(load.DefaultMaxConnections)+")")
-	f.StringVar(&o.TokenEnv, "token-env", "", "send a bearer token read from this environment variable")
-	f.StringVar(&o.CAFile, "ca-file", "", "PEM CA certificates that verify an https target (default: the system's trusted roots)")
-	f.StringVar(&o.StartAt, "start-at", "", "start at this RFC 3339 time, e.g. 2026-12-02T08:00:00Z: give every shard of a plan the same (a time already passed is an error)")
-	f.StringVar(&o.Shard, "shard", "", "run shard I of N of a Poisson plan, as I/N with I from 0, or auto/N to read I from $"+shardIndexEnv)
-	f.StringVar(&o.OutDir, "out", "", "directory to write "+loadResultFile+" and "+loadLogFile+" to (a shard's directory for `load merge`)")
-	f.StringVar(&o.JSONFile, "json", "", "file to write the result JSON to")
-	f.StringVar(&o.HdrLogFile, "hdr-log", "", "file to write the HdrHistogram log of the latencies to")
+	f.StringVar(&o.TokenEnv, "token-env", "", "send a bearer token read from the environment variable `VAR`")
+	f.StringVar(&o.CAFile, "ca-file", "", "PEM CA certificates in `FILE` that verify an https target (default: the system's trusted roots)")
+	f.StringVar(&o.StartAt, "start-at", "", "start at this RFC 3339 `TIME`, e.g. 2026-12-02T08:00:00Z: give every shard of a plan the same (a time already passed is an error)")
+	f.StringVar(&o.Shard, "shard", "", "run shard I of N of a Poisson plan, as `I/N` with I from 0, or auto/N to read I from $"+shardIndexEnv)
+	f.StringVar(&o.OutDir, "out", "", "write "+loadResultFile+" and "+loadLogFile+" into directory `DIR` (a shard's directory for load merge)")
+	f.StringVar(&o.JSONFile, "json", "", "write the result JSON to `FILE`")
+	f.StringVar(&o.HdrLogFile, "hdr-log", "", "write the HdrHistogram log of the latencies to `FILE`")
 }
 
 // noteChanged records which flags were given, where their defaults do not
@@ -195,9 +195,9 @@ func newLoadMergeCmd(s Streams) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.OutDir, "out", "", "directory to write the merged "+loadResultFile+" and "+loadLogFile+" to")
-	f.StringVar(&o.JSONFile, "json", "", "file to write the merged result JSON to")
-	f.StringVar(&o.HdrLogFile, "hdr-log", "", "file to write the HdrHistogram log of the merged latencies to")
+	f.StringVar(&o.OutDir, "out", "", "write the merged "+loadResultFile+" and "+loadLogFile+" into directory `DIR`")
+	f.StringVar(&o.JSONFile, "json", "", "write the merged result JSON to `FILE`")
+	f.StringVar(&o.HdrLogFile, "hdr-log", "", "write the HdrHistogram log of the merged latencies to `FILE`")
 	return cmd
 }
 

@@ -286,8 +286,17 @@ func (e *env) runScenario(ctx context.Context, sc scenario, m *modelUnderTest) (
 		sampleOf = auditSample
 		tries = auditTries
 	}
-	if percentile > 0 {
+	switch sc {
+	case offline:
+		ev.Budget = Measure{Value: numerics.Float(m.budgets.OfflineMinThroughput), Unit: UnitSamplesPerSecond}
+	case cacheAudit:
+		ev.Budget = Measure{Value: auditRatio, Unit: UnitCount}
+	default:
 		ev.Budget = Millis(budget)
+	}
+	// Nothing is measured until a run is judged.
+	ev.Measured = Measure{Value: numerics.Float(math.NaN()), Unit: ev.Budget.Unit}
+	if percentile > 0 {
 		opts.Stop = func(r *load.Result) bool {
 			d, finite, ok := r.UpperBound(percentile, earlyStopConfidence)
 			return ok && finite && d <= budget
@@ -348,13 +357,11 @@ func (e *env) runScenario(ctx context.Context, sc scenario, m *modelUnderTest) (
 			verdict = fmt.Sprintf("%s %s %s budget %s (%s)", ev.Basis, fmtLatency(d, finite), relation(pass, "≤", ">"), fmtLatency(budget, true), percentileLine(res, sc))
 		case offline:
 			floor := m.budgets.OfflineMinThroughput
-			ev.Budget = Measure{Value: numerics.Float(floor), Unit: UnitSamplesPerSecond}
 			ev.Measured, ev.Basis = ev.Throughput, "throughput"
 			got := float64(ev.Throughput.Value)
 			pass = got >= floor
 			verdict = fmt.Sprintf("throughput %.1f samples/s %s floor %g (%d of %d queries of %d samples succeeded)", got, relation(pass, "≥", "<"), floor, res.Succeeded, res.Sent, offlineSamples)
 		case cacheAudit:
-			ev.Budget = Measure{Value: auditRatio, Unit: UnitCount}
 			ev.Basis = "p90 ratio repeated/distinct"
 			ratio, armEv, why := run.arms.judge(int(mins.count))
 			ev.Arms = armEv

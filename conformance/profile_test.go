@@ -100,6 +100,17 @@ func TestExampleProfiles(t *testing.T) {
 		t.Errorf("vendor profile %+v %v", vendor.Auth, vendor.requestTimeout())
 	}
 
+	card, err := LoadProfile(filepath.Join(dir, "vendor-modelcard.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := loadModelCard(card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, source := card.budgetsOf(mc, card.Models[0]); b.ServerQPS != 200 || !strings.HasSuffix(source, "acme-cloud.modelcard.json: /service/models/0/latency") {
+		t.Errorf("vendor-modelcard.yaml: budgets of %s = %+v from %q, want the card's first entry", card.Models[0].Label(), b, source)
+	}
 	broken := map[string][]string{
 		"misspelt-field.yaml":                  {`/models/0: additional property "refrence" is not allowed`, `/models/0: missing property "reference"`},
 		"token-in-profile.yaml":                {`/auth: additional property "token" is not allowed`},
@@ -109,6 +120,8 @@ func TestExampleProfiles(t *testing.T) {
 		"zero-timeout.yaml":                    {`/timeouts/request: expected a string matching [1-9], got "0s"`},
 		"bad-duration.yaml":                    {`/timeouts/request: expected a string matching`},
 		"../inconsistent/duplicate-model.json": {`/models/1: model seed-cnn@fp32 is listed twice (also at /models/0)`},
+		"../inconsistent/budgets-twice.yaml":   {`/latency/singleStreamP90: the profile points at the model card`},
+		"unknown-minimums.yaml":                {`/latency/minimums`},
 	}
 	// invalid/ breaks the schema; inconsistent/ passes it but not the
 	// rules the schema cannot express.

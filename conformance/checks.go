@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aiconform/aiconform/conformance/load"
 	"github.com/aiconform/aiconform/oip"
 	"github.com/aiconform/aiconform/schemas"
 	"github.com/aiconform/aiconform/spec"
@@ -62,6 +63,8 @@ type env struct {
 	// model card its budgets come from ("" for none).
 	latency   *Latency
 	modelCard string
+	// runLoad runs a load plan: load.Run, or a test's stand-in.
+	runLoad func(ctx context.Context, p load.Plan, t load.Target, opts load.Options) (*load.Result, error)
 
 	mu sync.Mutex
 	// results are the results of the checks run so far, by check id.

@@ -134,8 +134,8 @@ func minimumsReasons(results []Result) []string {
 			label := ModelRef{Name: ev.Model, Version: ev.Version}.Label()
 			switch {
 			case !ev.Minimums.Conformance:
-				out = append(out, fmt.Sprintf("rule 4: %s ran the %s scenario on %s with minimums below the conformance minimums (%d %s, %v)",
-					r.ID, ev.Scenario, label, ev.Minimums.Count, ev.Minimums.Unit, fmtMeasure(ev.Minimums.Duration)))
+				out = append(out, fmt.Sprintf("rule 4: %s ran the %s scenario on %s with minimums below the conformance minimums (%d %s, %v, send lateness bound %v)",
+					r.ID, ev.Scenario, label, ev.Minimums.Count, ev.Minimums.Unit, fmtMeasure(ev.Minimums.Duration), fmtMeasure(ev.Minimums.MaxSendLateness)))
 			case !ev.Minimums.Met:
 				out = append(out, fmt.Sprintf("rule 4: %s did not meet the conformance minimums of the %s scenario on %s", r.ID, ev.Scenario, label))
 			}

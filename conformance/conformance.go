@@ -36,6 +36,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aiconform/aiconform/conformance/load"
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/schemas"
 	"github.com/aiconform/aiconform/spec"
@@ -237,7 +238,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, fmt.Errorf("conformance: %w", err)
 	}
 	e := &env{b: b, c: c, models: models, nonce: nonce, oracle: opts.Oracle, seed: seed, results: map[string]Result{}, tls: tlsTarget,
-		rootCAs: opts.RootCAs, latency: p.Latency, modelCard: p.ModelCard}
+		rootCAs: opts.RootCAs, latency: p.Latency, modelCard: p.ModelCard, runLoad: runLoad}
 
 	rep := &Report{
 		Kind:            ReportKind,
@@ -320,6 +321,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep.Claim = claims(rep)
 	return rep, nil
 }
+
+// runLoad runs the load plans of the performance checks; tests replace
+// it to see what a measurement in doubt does.
+var runLoad = load.Run
 
 // runSeed returns the given seed, or one from a cryptographic source.
 func runSeed(seed *uint64) (uint64, error) {

@@ -83,6 +83,9 @@ func writeLoadSummary(w io.Writer, r *load.Result) error {
 	for _, e := range others {
 		fmt.Fprintln(w, e)
 	}
+	if n := r.Latency.Clamped; n > 0 {
+		fmt.Fprintf(w, "Clamped: %d latencies above the histograms' range (an hour) were recorded as an hour\n", n)
+	}
 	if r.EarlyStopped {
 		fmt.Fprintln(w, "Early stop: the timed phase ended before --min-queries was met")
 	}

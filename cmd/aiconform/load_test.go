@@ -322,6 +322,55 @@ func TestLoadInterrupted(t *testing.T) {
 	}
 }
 
+// TestLoadStartAt: a run waits for --start-at, and Ctrl-C while it waits
+// ends it with nothing sent.
+func TestLoadStartAt(t *testing.T) {
+	ts, infers := loadServer(t, &fakeoip.Server{})
+	args := []string{"load", "--target", ts.URL, "--model", "seed-cnn", "--rate", "50", "--duration", "100ms", "--max-lateness", "1h", "--start-at"}
+
+	t.Run("waits, then runs", func(t *testing.T) {
+		at := time.Now().Add(1500 * time.Millisecond)
+		code, stdout, stderr := runCLI(t, with(args, at.UTC().Format(time.RFC3339Nano))...)
+		if code != ExitOK {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		if !strings.Contains(stderr, "for --start-at "+at.UTC().Format(time.RFC3339Nano)) || !summaryRE.MatchString(stdout) {
+			t.Errorf("the run did not say it waited, or printed no summary:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+		}
+		if time.Now().Before(at) {
+			t.Errorf("the run ended before --start-at")
+		}
+	})
+
+	t.Run("interrupted while waiting", func(t *testing.T) {
+		before := infers.Load()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		out, errOut := &serveTestBuffer{}, &serveTestBuffer{}
+		done := make(chan int, 1)
+		go func() {
+			done <- Main(ctx, with(args, time.Now().Add(time.Hour).UTC().Format(time.RFC3339)), Streams{In: strings.NewReader(""), Out: out, Err: errOut})
+		}()
+		for !strings.Contains(errOut.String(), "for --start-at") {
+			select {
+			case code := <-done:
+				t.Fatalf("exit %d before waiting:\n%s", code, errOut.String())
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+		cancel()
+		if code := <-done; code != ExitFail {
+			t.Errorf("exit %d, want %d", code, ExitFail)
+		}
+		if !strings.Contains(errOut.String(), "interrupted while waiting for --start-at; nothing was sent") {
+			t.Errorf("stderr does not say nothing was sent:\n%s", errOut.String())
+		}
+		if n := infers.Load() - before; n != 0 {
+			t.Errorf("the server received %d inference requests", n)
+		}
+	})
+}
+
 // writeShardResults runs every shard of plan in-process against an
 // instant target and writes each result to dir/shard-I/result.json.
 func writeShardResults(t *testing.T, dir string, plan load.Plan, count int) []string {
@@ -450,10 +499,10 @@ func TestLoadShardProcesses(t *testing.T) {
 	ts, _ := loadServer(t, &fakeoip.Server{})
 	const (
 		shards   = 4
-		rate     = 400.0
+		rate     = 200.0
 		duration = time.Second
 	)
-	plan := []string{"load", "--target", ts.URL, "--model", fakeoip.Model, "--rate", "400", "--duration", duration.String(), "--seed", "20261202", "--warmup", "2", "--max-lateness", "1h"}
+	plan := []string{"load", "--target", ts.URL, "--model", fakeoip.Model, "--rate", strconv.FormatFloat(rate, 'g', -1, 64), "--duration", duration.String(), "--seed", "20261202", "--warmup", "2", "--max-lateness", "1h"}
 	dir := t.TempDir()
 	aiconform := func(ctx context.Context, args ...string) (int, string) {
 		cmd := exec.CommandContext(ctx, exe, args...)
@@ -469,15 +518,13 @@ func TestLoadShardProcesses(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	// Start together, so that the shards' streams overlap.
-	startAt := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)
 	dirs := make([]string, shards)
 	var wg sync.WaitGroup
 	codes, outs := make([]int, shards), make([]string, shards)
 	for i := range shards {
 		dirs[i] = filepath.Join(dir, "shard-"+itoa(int64(i)))
 		wg.Go(func() {
-			args := with(plan, "--shard", itoa(int64(i))+"/4", "--out", dirs[i], "--start-at", startAt)
+			args := with(plan, "--shard", itoa(int64(i))+"/4", "--out", dirs[i])
 			codes[i], outs[i] = aiconform(ctx, args...)
 		})
 	}

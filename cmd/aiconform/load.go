@@ -426,6 +426,9 @@ func runLoad(ctx context.Context, o loadOptions, s Streams) error {
 	}
 	defer tgt.Close()
 	fmt.Fprintf(s.Err, "load: %s at %s: %s, seed %d (%s)\n", run.inf.Model.Label(), o.Target, describePlan(run.plan), run.plan.Seed, run.seedNote)
+	if run.plan.Shard.Count > 1 && o.OutDir == "" && o.JSONFile == "" {
+		fmt.Fprintln(s.Err, "load: warning: a shard without --out or --json: its result is not kept for load merge")
+	}
 	if err := waitForStart(ctx, s, run.startAt); err != nil {
 		return err
 	}

@@ -371,6 +371,23 @@ func TestLoadStartAt(t *testing.T) {
 	})
 }
 
+// TestLoadShardInProcess: a shard runs its share of the rate, says which
+// shard it is, and warns when its result is not kept.
+func TestLoadShardInProcess(t *testing.T) {
+	ts, _ := loadServer(t, &fakeoip.Server{})
+	t.Setenv(shardIndexEnv, "1")
+	code, stdout, stderr := runCLI(t, "load", "--target", ts.URL, "--model", "seed-cnn", "--rate", "50", "--duration", "100ms", "--max-lateness", "1h", "--seed", "3", "--shard", "auto/2")
+	if code != ExitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "poisson arrivals at 25/s for at least 100ms, shard 1 of 2, seed 3") {
+		t.Errorf("the summary does not describe shard 1 of 2 at 25/s:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "warning: a shard without --out or --json") {
+		t.Errorf("stderr does not warn that the shard's result is not kept:\n%s", stderr)
+	}
+}
+
 // writeShardResults runs every shard of plan in-process against an
 // instant target and writes each result to dir/shard-I/result.json.
 func writeShardResults(t *testing.T, dir string, plan load.Plan, count int) []string {

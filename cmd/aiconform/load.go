@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/url"
 	"os"
@@ -543,7 +544,7 @@ func readShards(dirs []string) ([]shardResult, error) {
 		p := filepath.Join(d, loadResultFile)
 		r, err := readLoadResult(p)
 		if err != nil {
-			return nil, fmt.Errorf("load merge: %s: %w", d, err)
+			return nil, fmt.Errorf("load merge: %w", err)
 		}
 		shards = append(shards, shardResult{path: p, result: r})
 	}
@@ -566,11 +567,15 @@ func readShards(dirs []string) ([]shardResult, error) {
 // shardCount is the number of shards of the plan: 1 for an unsharded one.
 func shardCount(p load.Plan) int { return max(p.Shard.Count, 1) }
 
-// readLoadResult reads and decodes a result file (decodeLoadResult).
+// readLoadResult reads and decodes a result file (decodeLoadResult); its
+// errors begin with the file's path.
 func readLoadResult(path string) (*load.Result, error) {
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s does not exist: each directory given is the --out of one shard, which holds its %s", path, loadResultFile)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("no readable %s (each directory is the --out of one shard): %w", loadResultFile, err)
+		return nil, err
 	}
 	defer f.Close()
 	r, err := decodeLoadResult(f)

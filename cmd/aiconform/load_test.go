@@ -486,7 +486,7 @@ func TestLoadMerge(t *testing.T) {
 		{"duplicate shard", []string{dirs[0], dirs[1], dirs[1], dirs[2]}, filepath.Join(dirs[1], loadResultFile) + " and " + filepath.Join(dirs[1], loadResultFile) + " both hold shard 1 of 3"},
 		{"another plan", []string{dirs[0], otherDirs[1], dirs[2]}, filepath.Join(otherDirs[1], loadResultFile) + " and " + filepath.Join(dirs[0], loadResultFile) + " are not shards of one plan: plans differ in seed: 9 and 10"},
 		{"another shard count", []string{unsharded[0], dirs[1]}, "plans differ in rate"},
-		{"no result file", []string{dirs[0], empty}, empty + ": no readable result.json"},
+		{"no result file", []string{dirs[0], empty}, filepath.Join(empty, loadResultFile) + " does not exist: each directory given is the --out of one shard"},
 		{"not JSON", []string{garbage}, filepath.Join(garbage, loadResultFile) + ": not a load result"},
 		{"data after the document", []string{trailing}, "data after the JSON document"},
 		{"counts do not add up", []string{miscounted}, "do not add up"},

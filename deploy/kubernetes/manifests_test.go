@@ -209,6 +209,11 @@ func TestManifests(t *testing.T) {
 	if _, err := strconv.ParseUint(lflags["seed"], 0, 64); err != nil {
 		t.Errorf("load-job.yaml: --seed=%s: the shards must share an explicit seed: %v", lflags["seed"], err)
 	}
+	if m, ok := lflags["min-queries"]; ok {
+		if q, err := strconv.ParseInt(m, 10, 64); err != nil || q%int64(n) != 0 {
+			t.Errorf("load-job.yaml: --min-queries=%s: want a multiple of the %d shards (each takes the quotient rounded up)", m, n)
+		}
+	}
 	if a := lflags["arrival"]; a != "" && a != "poisson" {
 		t.Errorf("load-job.yaml: --arrival=%s: only a Poisson plan shards", a)
 	}

@@ -439,7 +439,7 @@ func runLoad(ctx context.Context, o loadOptions, s Streams) error {
 	}
 	var notes []string
 	if n := tgt.LateBodies(); n > 0 {
-		notes = append(notes, fmt.Sprintf("Late bodies: %d request bodies were encoded when their query was due, inside its latency", n))
+		notes = append(notes, fmt.Sprintf("Late bodies: %d (request bodies encoded when their query was due, so inside its latency)", n))
 	}
 	return finishLoad(s, "load", r, outs, notes, func() error {
 		if unreachable(r) {

@@ -318,6 +318,17 @@ func TestAuditArms(t *testing.T) {
 	}
 }
 
+func TestAuditBlockFor(t *testing.T) {
+	for _, tt := range []struct {
+		perArm int64
+		want   uint64
+	}{{2048, 128}, {1024, 128}, {512, 64}, {256, 32}, {64, 8}, {2, 1}} {
+		if got := auditBlockFor(tt.perArm); got != tt.want {
+			t.Errorf("auditBlockFor(%d) = %d, want %d", tt.perArm, got, tt.want)
+		}
+	}
+}
+
 func TestAuditSample(t *testing.T) {
 	tests := []struct {
 		seq  uint64
@@ -328,7 +339,7 @@ func TestAuditSample(t *testing.T) {
 		{warmupQueries + auditBlock, warmupQueries + auditBlock}, {warmupQueries + 2*auditBlock, fixedSample},
 	}
 	for _, tt := range tests {
-		if got := auditSample(load.Query{Seq: tt.seq}); got != tt.want {
+		if got := auditSample(load.Query{Seq: tt.seq}, auditBlock); got != tt.want {
 			t.Errorf("auditSample(%d) = %d, want %d", tt.seq, got, tt.want)
 		}
 	}

@@ -73,6 +73,8 @@ type InferenceTarget struct {
 	ahead    *lookahead
 	keep     *keeper
 	sampleOf func(q load.Query) uint64
+	// bodySize is the capacity a body is encoded into.
+	bodySize int
 }
 
 // outputShape is what a response must say of one output.
@@ -147,6 +149,7 @@ func newInferenceTarget(l InferenceLoad, keep *keeper, sampleOf func(load.Query)
 	// One body is encoded now: a contract whose samples cannot be drawn
 	// or encoded is refused here, not query by query.
 	first, err := t.encode(0)
+	t.bodySize = len(first) + len(first)/8
 	if err != nil {
 		return nil, fmt.Errorf("conformance: inference load of %s: %w", l.Model.Label(), err)
 	}
@@ -213,8 +216,62 @@ func (t *InferenceTarget) encodeSample(s uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, _, err := encodeInfer(inferRequest{inputs: ins})
-	return body, err
+	return appendInferBody(make([]byte, 0, t.bodySize), ins)
+}
+
+// appendInferBody appends the JSON inference request of inputs to b:
+// what encodeInfer writes for them, written directly (each value in its
+// shortest form that reads back exactly) rather than through
+// encoding/json, since a load run prepares one body per query.
+func appendInferBody(b []byte, ins []namedTensor) ([]byte, error) {
+	b = append(b, `{"inputs":[`...)
+	for i, in := range ins {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		name, err := json.Marshal(in.name)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `{"name":`...)
+		b = append(b, name...)
+		b = append(b, `,"shape":[`...)
+		for j, d := range in.t.Shape {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, d, 10)
+		}
+		b = append(b, `],"datatype":"`...)
+		b = append(b, in.t.DType...)
+		b = append(b, `","data":[`...)
+		n := in.t.Len()
+		for j := 0; j < n; j++ {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			switch in.t.DType {
+			case numerics.FP32:
+				v := float64(in.t.F32[j])
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return nil, fmt.Errorf("input %q element %d is %v, which JSON cannot carry", in.name, j, v)
+				}
+				b = strconv.AppendFloat(b, v, 'g', -1, 32)
+			case numerics.FP64:
+				v := in.t.F64[j]
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return nil, fmt.Errorf("input %q element %d is %v, which JSON cannot carry", in.name, j, v)
+				}
+				b = strconv.AppendFloat(b, v, 'g', -1, 64)
+			case numerics.INT64:
+				b = strconv.AppendInt(b, in.t.I64[j], 10)
+			default:
+				return nil, fmt.Errorf("input %q: datatype %s is not supported", in.name, in.t.DType)
+			}
+		}
+		b = append(b, "]}"...)
+	}
+	return append(b, "]}"...), nil
 }
 
 // check validates a complete response and keeps the outputs of the

@@ -371,3 +371,36 @@ func TestStability(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendInferBody holds the load target's body to what the checks'
+// encoder writes for the same inputs.
+func TestAppendInferBody(t *testing.T) {
+	for _, model := range spec.ReferenceModels() {
+		for _, version := range spec.ReferenceVersions() {
+			c, err := spec.ModelContract(model, version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := newSampler(3, "test", model)
+			ins, err := s.draw(c, 3, sampleLength(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := appendInferBody(nil, ins)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _, err := encodeInfer(inferRequest{inputs: ins})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("%s/%s: body\n%.300s\nwant\n%.300s", model, version, got, want)
+			}
+		}
+	}
+	bad := []namedTensor{{name: "x", t: numerics.NewF32([]int64{1}, []float32{float32(math.NaN())})}}
+	if _, err := appendInferBody(nil, bad); err == nil {
+		t.Error("a NaN input encoded without error")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -470,6 +471,13 @@ func percentileLine(res *load.Result, sc scenario) string {
 	if sc == server {
 		s += fmt.Sprintf(" at %.1f queries/s achieved, %.2f%% failed", res.Rate(), 100*share(res.Failed, res.Sent))
 	}
+	if len(res.Errors) > 0 {
+		var kinds []string
+		for _, k := range slices.Sorted(maps.Keys(res.Errors)) {
+			kinds = append(kinds, fmt.Sprintf("%s: %d", k, res.Errors[k]))
+		}
+		s += fmt.Sprintf("; failed queries by kind: %s", strings.Join(kinds, ", "))
+	}
 	return s
 }
 
@@ -526,10 +534,14 @@ func stability(ws []load.Window) *StabilityEvidence {
 }
 
 // auditBlockFor is the block length of a cache audit of perArm queries
-// per arm: auditBlock, or an eighth of the arm when that is shorter (a
-// development run), so that the arms alternate at least eight times.
+// per arm: auditBlock with the conformance minimums, else (a development
+// run) a 32nd of the arm, so that a slow period of the machine falls on
+// blocks of both arms.
 func auditBlockFor(perArm int64) uint64 {
-	return uint64(max(1, min(auditBlock, perArm/8)))
+	if perArm >= conformanceMinimums[cacheAudit].count {
+		return auditBlock
+	}
+	return uint64(max(1, min(auditBlock, perArm/32)))
 }
 
 // auditSample maps a query of the cache audit to its sample: warm-up

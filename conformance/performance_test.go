@@ -322,7 +322,7 @@ func TestAuditBlockFor(t *testing.T) {
 	for _, tt := range []struct {
 		perArm int64
 		want   uint64
-	}{{2048, 128}, {1024, 128}, {512, 64}, {256, 32}, {64, 8}, {2, 1}} {
+	}{{8192, 128}, {1024, 128}, {1000, 31}, {512, 16}, {256, 8}, {2, 1}} {
 		if got := auditBlockFor(tt.perArm); got != tt.want {
 			t.Errorf("auditBlockFor(%d) = %d, want %d", tt.perArm, got, tt.want)
 		}

@@ -157,11 +157,11 @@ var conformanceMinimums = map[scenario]minimum{
 }
 
 // developmentMinimums are short runs that still give percentiles some
-// meaning: a p99 of 256 queries rests on its 3 slowest, and each arm of
+// meaning: a p99 of 128 queries rests on its 2 slowest, and each arm of
 // the cache audit has four blocks.
 var developmentMinimums = map[scenario]minimum{
 	singleStream: {256, 250 * time.Millisecond},
-	server:       {256, 500 * time.Millisecond},
+	server:       {128, 500 * time.Millisecond},
 	offline:      {256, 250 * time.Millisecond},
 	cacheAudit:   {512, 0},
 }

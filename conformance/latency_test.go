@@ -220,6 +220,7 @@ func TestPerformanceWarnings(t *testing.T) {
 	}{
 		{"budgets without the level", strings.Replace(strings.Replace(perfProfileYAML, "LATENCY", "latency:\n  singleStreamP90: 10ms", 1), "[core, performance]", "[core]", 1), "/latency: latency budgets are declared but"},
 		{"the level without budgets", strings.Replace(perfProfileYAML, "LATENCY", "", 1), "/levels: level performance is requested but neither"},
+		{"the level with minimums alone", strings.Replace(perfProfileYAML, "LATENCY", "latency:\n  minimums: development", 1), "/levels: level performance is requested but neither"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -283,7 +284,8 @@ func (e *env) runScenario(ctx context.Context, sc scenario, m *modelUnderTest) (
 		ev.Minimums.Unit = "queries per arm"
 		plan.MinQueries = 2 * mins.count
 		plan.Duration = time.Nanosecond // the audit has no minimum duration
-		sampleOf = auditSample
+		block := auditBlockFor(mins.count)
+		sampleOf = func(q load.Query) uint64 { return auditSample(q, block) }
 		tries = auditTries
 	}
 	switch sc {
@@ -310,7 +312,7 @@ func (e *env) runScenario(ctx context.Context, sc scenario, m *modelUnderTest) (
 	for try := 0; try < tries; try++ {
 		seed := scenarioSeed(e.seed, sc, m.ref, try)
 		plan.Seed = seed
-		run, err := e.measure(ctx, plan, opts, m, ev.SamplesPerQuery, seed, sampleOf)
+		run, err := e.measure(ctx, plan, opts, m, ev.SamplesPerQuery, seed, sampleOf, auditBlockFor(mins.count))
 		if err != nil {
 			ev.Status, ev.Message = spec.Error, err.Error()
 			return ev, nil
@@ -426,7 +428,7 @@ type measured struct {
 
 // measure runs a plan against model m; an error means the suite could
 // not make the run at all.
-func (e *env) measure(ctx context.Context, plan load.Plan, opts load.Options, m *modelUnderTest, samples int, seed uint64, sampleOf func(load.Query) uint64) (*measured, error) {
+func (e *env) measure(ctx context.Context, plan load.Plan, opts load.Options, m *modelUnderTest, samples int, seed uint64, sampleOf func(load.Query) uint64, block uint64) (*measured, error) {
 	keep := newKeeper(seed, "accuracy")
 	tgt, err := newInferenceTarget(InferenceLoad{
 		Target: e.c.base, Model: m.ref, Seed: seed, Samples: samples,
@@ -439,7 +441,7 @@ func (e *env) measure(ctx context.Context, plan load.Plan, opts load.Options, m 
 	run := &measured{tgt: tgt, keep: keep}
 	var target load.Target = tgt
 	if sampleOf != nil {
-		run.arms = &auditArms{}
+		run.arms = &auditArms{block: block}
 		target = run.arms.wrap(tgt)
 	}
 	run.res, err = e.runLoad(ctx, plan, target, opts)
@@ -468,6 +470,13 @@ func percentileLine(res *load.Result, sc scenario) string {
 	s := fmt.Sprintf("%s over %d queries", strings.Join(parts, ", "), res.Sent)
 	if sc == server {
 		s += fmt.Sprintf(" at %.1f queries/s achieved, %.2f%% failed", res.Rate(), 100*share(res.Failed, res.Sent))
+	}
+	if len(res.Errors) > 0 {
+		var kinds []string
+		for _, k := range slices.Sorted(maps.Keys(res.Errors)) {
+			kinds = append(kinds, fmt.Sprintf("%s: %d", k, res.Errors[k]))
+		}
+		s += fmt.Sprintf("; failed queries by kind: %s", strings.Join(kinds, ", "))
 	}
 	return s
 }
@@ -524,32 +533,42 @@ func stability(ws []load.Window) *StabilityEvidence {
 	return st
 }
 
+// auditBlockFor is the block length of a cache audit of perArm queries
+// per arm: auditBlock with the conformance minimums, else (a development
+// run) a 32nd of the arm, so that a slow period of the machine falls on
+// blocks of both arms.
+func auditBlockFor(perArm int64) uint64 {
+	if perArm >= conformanceMinimums[cacheAudit].count {
+		return auditBlock
+	}
+	return uint64(max(1, min(auditBlock, perArm/32)))
+}
+
 // auditSample maps a query of the cache audit to its sample: warm-up
 // queries and the queries of odd blocks carry fresh samples, those of
 // even blocks the fixed sample.
-func auditSample(q load.Query) uint64 {
+func auditSample(q load.Query, block uint64) uint64 {
 	if q.Seq < warmupQueries {
 		return q.Seq
 	}
-	if arm, _ := auditArm(q.Seq); arm == 0 {
+	if auditArm(q.Seq, block) == 0 {
 		return fixedSample
 	}
 	return q.Seq
 }
 
-// auditArm returns the arm of a timed query (0 repeated, 1 distinct)
-// and its block.
-func auditArm(seq uint64) (arm int, block uint64) {
-	block = (seq - warmupQueries) / auditBlock
-	return int(block % 2), block
+// auditArm returns the arm of a timed query: 0 repeated, 1 distinct.
+func auditArm(seq, block uint64) int {
+	return int((seq - warmupQueries) / block % 2)
 }
 
 // auditArms records the latency of each timed query of the cache audit
 // by arm, from its scheduled send time to its complete response, as the
 // load generator measures it; a failed query is infinitely slow.
 type auditArms struct {
-	mu   sync.Mutex
-	lats [2][]time.Duration // −1 for a failed query
+	block uint64
+	mu    sync.Mutex
+	lats  [2][]time.Duration // −1 for a failed query
 }
 
 func (a *auditArms) wrap(t load.Target) load.Target {
@@ -562,7 +581,7 @@ func (a *auditArms) wrap(t load.Target) load.Target {
 		if err != nil {
 			d = -1
 		}
-		arm, _ := auditArm(q.Seq)
+		arm := auditArm(q.Seq, a.block)
 		a.mu.Lock()
 		a.lats[arm] = append(a.lats[arm], d)
 		a.mu.Unlock()

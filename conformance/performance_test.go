@@ -318,6 +318,17 @@ func TestAuditArms(t *testing.T) {
 	}
 }
 
+func TestAuditBlockFor(t *testing.T) {
+	for _, tt := range []struct {
+		perArm int64
+		want   uint64
+	}{{8192, 128}, {1024, 128}, {1000, 31}, {512, 16}, {256, 8}, {2, 1}} {
+		if got := auditBlockFor(tt.perArm); got != tt.want {
+			t.Errorf("auditBlockFor(%d) = %d, want %d", tt.perArm, got, tt.want)
+		}
+	}
+}
+
 func TestAuditSample(t *testing.T) {
 	tests := []struct {
 		seq  uint64
@@ -328,7 +339,7 @@ func TestAuditSample(t *testing.T) {
 		{warmupQueries + auditBlock, warmupQueries + auditBlock}, {warmupQueries + 2*auditBlock, fixedSample},
 	}
 	for _, tt := range tests {
-		if got := auditSample(load.Query{Seq: tt.seq}); got != tt.want {
+		if got := auditSample(load.Query{Seq: tt.seq}, auditBlock); got != tt.want {
 			t.Errorf("auditSample(%d) = %d, want %d", tt.seq, got, tt.want)
 		}
 	}
@@ -358,5 +369,38 @@ func TestStability(t *testing.T) {
 		if (st == nil) != tt.nil || st != nil && st.Stable != tt.stable {
 			t.Errorf("%s: stability = %+v, want nil %v, stable %v", tt.name, st, tt.nil, tt.stable)
 		}
+	}
+}
+
+// TestAppendInferBody holds the load target's body to what the checks'
+// encoder writes for the same inputs.
+func TestAppendInferBody(t *testing.T) {
+	for _, model := range spec.ReferenceModels() {
+		for _, version := range spec.ReferenceVersions() {
+			c, err := spec.ModelContract(model, version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := newSampler(3, "test", model)
+			ins, err := s.draw(c, 3, sampleLength(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := appendInferBody(nil, ins)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _, err := encodeInfer(inferRequest{inputs: ins})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("%s/%s: body\n%.300s\nwant\n%.300s", model, version, got, want)
+			}
+		}
+	}
+	bad := []namedTensor{{name: "x", t: numerics.NewF32([]int64{1}, []float32{float32(math.NaN())})}}
+	if _, err := appendInferBody(nil, bad); err == nil {
+		t.Error("a NaN input encoded without error")
 	}
 }

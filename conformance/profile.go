@@ -294,7 +294,9 @@ func documentWarnings(source string, doc any, levels []spec.Level) []string {
 	m, _ := doc.(map[string]any)
 	var out []string
 	if slices.Contains(levels, spec.Performance) {
-		if _, budgets := m["latency"]; !budgets {
+		lat, _ := m["latency"].(map[string]any)
+		budgets := slices.ContainsFunc([]string{"singleStreamP90", "serverQPS", "serverP99", "offlineMinThroughput"}, func(k string) bool { _, ok := lat[k]; return ok })
+		if !budgets {
 			if _, card := m["modelCard"]; !card {
 				out = append(out, fmt.Sprintf("%s: /levels: level %s is requested but neither latency budgets nor a modelCard are declared, so every performance check will be skipped as not applicable; declare budgets under latency or point modelCard at the service's model card",
 					source, spec.Performance))

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aiconform/aiconform/conformance/load"
 	"github.com/aiconform/aiconform/oip"
 	"github.com/aiconform/aiconform/schemas"
 	"github.com/aiconform/aiconform/spec"
@@ -55,6 +57,14 @@ type env struct {
 	oracle Oracle
 	// tls is the target's TLS endpoint, nil for an http target.
 	tls *tlsTarget
+	// rootCAs verify an https target (nil: the system roots).
+	rootCAs *x509.CertPool
+	// latency is the profile's latency member (nil: none), modelCard the
+	// model card its budgets come from ("" for none).
+	latency   *Latency
+	modelCard string
+	// runLoad runs a load plan: load.Run, or a test's stand-in.
+	runLoad func(ctx context.Context, p load.Plan, t load.Target, opts load.Options) (*load.Result, error)
 
 	mu sync.Mutex
 	// results are the results of the checks run so far, by check id.
@@ -73,11 +83,12 @@ func (e *env) result(id string) (Result, bool) {
 }
 
 // checks is the table of this build in the order a run makes them: the
-// core checks; the bad-input battery; the security checks; then the checks
+// core checks; the performance checks (before any bad input reaches the
+// server); the bad-input battery; the security checks; then the checks
 // that look back on the whole run (error hygiene, after the secret-echo
 // check whose canaries it also judges); and SAFE-SURVIVES-ABUSE last,
 // after every other safety check.
-var checks = slices.Concat(coreChecks, safetyBattery, securityChecks, safetyClosing)
+var checks = slices.Concat(coreChecks, performanceChecks, safetyBattery, securityChecks, safetyClosing)
 
 // coreChecks is the table of the core level. A check's Level is the level of the requirements it
 // cites (a test holds them to it). Checks that read what earlier checks

@@ -81,7 +81,7 @@ func claims(rep *Report) []LevelClaim {
 			}
 		}
 		if l == spec.Performance {
-			c.Reasons = append(c.Reasons, "rule 4: this build cannot tell whether the performance checks met the minimum query counts and durations")
+			c.Reasons = append(c.Reasons, minimumsReasons(rep.Checks)...)
 		}
 		switch {
 		case rep.SpecVersion == "":
@@ -118,4 +118,28 @@ func coveredBy(req spec.Requirement, results []Result) string {
 		return fmt.Sprintf("MUST requirement %s is not covered by any check of the run", req.ID)
 	}
 	return fmt.Sprintf("MUST requirement %s is cited only by checks that did not pass (%s)", req.ID, strings.Join(citing, ", "))
+}
+
+// minimumsReasons applies claim rule 4: every scenario that ran on a
+// served model used at least the conformance minimums
+// (spec/v1/performance.md, rule 7) and met them, or ended by the
+// early-stopping rule after the minimum duration.
+func minimumsReasons(results []Result) []string {
+	var out []string
+	for _, r := range results {
+		if r.Level != spec.Performance {
+			continue
+		}
+		for _, ev := range r.Evidence.Performance {
+			label := ModelRef{Name: ev.Model, Version: ev.Version}.Label()
+			switch {
+			case !ev.Minimums.Conformance:
+				out = append(out, fmt.Sprintf("rule 4: %s ran the %s scenario on %s with minimums below the conformance minimums (%d %s, %v, send lateness bound %v)",
+					r.ID, ev.Scenario, label, ev.Minimums.Count, ev.Minimums.Unit, fmtMeasure(ev.Minimums.Duration), fmtMeasure(ev.Minimums.MaxSendLateness)))
+			case !ev.Minimums.Met:
+				out = append(out, fmt.Sprintf("rule 4: %s did not meet the conformance minimums of the %s scenario on %s", r.ID, ev.Scenario, label))
+			}
+		}
+	}
+	return out
 }

@@ -36,6 +36,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aiconform/aiconform/conformance/load"
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/schemas"
 	"github.com/aiconform/aiconform/spec"
@@ -146,7 +147,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	if err := checkLevels(p); err != nil {
+	if err := checkLevels(p, checks); err != nil {
 		return nil, err
 	}
 	base, err := parseTarget(opts.Target)
@@ -160,6 +161,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	models, err := loadModels(p, opts.Goldens)
 	if err != nil {
 		return nil, err
+	}
+	card, err := loadModelCard(p)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range models {
+		m.budgets, m.budgetSource = p.budgetsOf(card, m.ref)
 	}
 	if opts.Deadline < 0 {
 		return nil, fmt.Errorf("%w: the run's deadline is %v, want a positive duration (or none)", ErrConfig, opts.Deadline)
@@ -229,7 +237,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("conformance: %w", err)
 	}
-	e := &env{b: b, c: c, models: models, nonce: nonce, oracle: opts.Oracle, seed: seed, results: map[string]Result{}, tls: tlsTarget}
+	e := &env{b: b, c: c, models: models, nonce: nonce, oracle: opts.Oracle, seed: seed, results: map[string]Result{}, tls: tlsTarget,
+		rootCAs: opts.RootCAs, latency: p.Latency, modelCard: p.ModelCard, runLoad: runLoad}
 
 	rep := &Report{
 		Kind:            ReportKind,
@@ -313,6 +322,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	return rep, nil
 }
 
+// runLoad runs the load plans of the performance checks; tests replace
+// it to see what a measurement in doubt does.
+var runLoad = load.Run
+
 // runSeed returns the given seed, or one from a cryptographic source.
 func runSeed(seed *uint64) (uint64, error) {
 	if seed != nil {
@@ -369,12 +382,12 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// checkLevels refuses levels this build has no checks for: a verdict on
+// checkLevels refuses levels the table has no checks for: a verdict on
 // them would claim what was never tested.
-func checkLevels(p *Profile) error {
+func checkLevels(p *Profile, table []check) error {
 	var vs []schemas.Violation
 	for i, l := range p.Levels {
-		if !slices.ContainsFunc(checks, func(c check) bool { return c.Level == l }) {
+		if !slices.ContainsFunc(table, func(c check) bool { return c.Level == l }) {
 			vs = append(vs, schemas.Violation{
 				Pointer: fmt.Sprintf("/levels/%d", i),
 				Message: fmt.Sprintf("level %s has no checks in this build of aiconform; request only levels it can test", l),

@@ -483,10 +483,6 @@ func TestRunConfigErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	perf, err := ParseProfile("perf.yaml", []byte(strings.Replace(fakeProfileYAML, "levels: [core]", "levels: [core, performance]", 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	fake := fakeProfile(t)
 	tests := []struct {
 		name string
@@ -497,7 +493,6 @@ func TestRunConfigErrors(t *testing.T) {
 		{"tampered golden", Options{Target: srv.URL, Profile: fake, Goldens: tampered}, []string{"case-001.safetensors: sha256 is"}},
 		{"a set whose cases do not fit its model", Options{Target: srv.URL, Profile: fake, Goldens: noSet}, []string{"manifest.json: /sets/0/cases/0", `input "input": shape [1 1 28 28] does not fit the contract's [-1 -1 10]`}},
 		{"no golden set for the model", Options{Target: srv.URL, Goldens: good, Profile: rnn}, []string{"/models/0", "no golden cases for reference seed-rnn/fp32"}},
-		{"level without checks", Options{Target: srv.URL, Goldens: good, Profile: perf}, []string{"perf.yaml: /levels/1: level performance has no checks"}},
 		{"bad target scheme", Options{Target: "ftp://example.com", Profile: fake, Goldens: good}, []string{"scheme must be http or https"}},
 		{"credentials in target", Options{Target: "http://user:pw@example.com", Profile: fake, Goldens: good}, []string{"credentials do not belong in the URL"}},
 		{"go profile breaks the schema", Options{Target: srv.URL, Goldens: good, Profile: &Profile{Kind: "profile", SpecVersion: "v1", Name: "x", Levels: []spec.Level{"core"}}}, []string{"/models"}},

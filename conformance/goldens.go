@@ -18,6 +18,9 @@ type modelUnderTest struct {
 	// tol is the tolerance class of the reference version.
 	tol  numerics.Tolerance
 	sets []goldenSet
+	// budgets are the model's latency budgets, from budgetSource.
+	budgets      LatencyBudgets
+	budgetSource string
 }
 
 // goldenSet is a golden set with its cases loaded and checked.

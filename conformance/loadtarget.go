@@ -1,11 +1,28 @@
 package conformance
 
 import (
+	"bytes"
+	"container/heap"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aiconform/aiconform/conformance/load"
+	"github.com/aiconform/aiconform/numerics"
+	"github.com/aiconform/aiconform/oip"
+	"github.com/aiconform/aiconform/spec"
 )
 
 // InferenceLoad describes the inference queries of a load run against
@@ -36,13 +53,536 @@ type InferenceLoad struct {
 // InferenceTarget is a load.Target that sends Open Inference Protocol
 // inference requests for one served model and fails a query whose
 // response is not a 200 carrying the contract's outputs.
-type InferenceTarget struct{}
+//
+// Request bodies are prepared off the timed path: a goroutine encodes
+// the bodies of the queries ahead of the last one sent (a bounded
+// look-ahead), so a query's latency holds no encoding unless the
+// look-ahead fell behind (LateBodies counts those). A response is
+// validated structurally (status 200, the model's name, every output of
+// the contract with its datatype, its shape and as many values as the
+// shape holds) without decoding its values.
+type InferenceTarget struct {
+	l        InferenceLoad
+	contract spec.Contract
+	// length is the sequence length of every sample (0 without a
+	// sequence axis).
+	length int64
+	// shapes are the output shapes a response must carry, by name.
+	shapes   map[string]outputShape
+	http     *load.HTTPTarget
+	ahead    *lookahead
+	keep     *keeper
+	sampleOf func(q load.Query) uint64
+	// bodySize is the capacity a body is encoded into.
+	bodySize int
+}
+
+// outputShape is what a response must say of one output.
+type outputShape struct {
+	datatype string
+	shape    []int64
+	count    int
+}
+
+// fixedSample is the sample index of the repeated arm of LAT-CACHE-AUDIT:
+// a stream no query of a run draws otherwise.
+const fixedSample = math.MaxUint64
+
+// performanceLengths are the sequence lengths of a sample in the
+// performance scenarios (spec/v1/performance.md, rule 1); a model with a
+// sequence axis not listed uses its longest sequence.
+var performanceLengths = map[string]int64{"seed-rnn": 32, "seed-transformer": 64}
+
+// sampleLength is the sequence length of a performance sample of c.
+func sampleLength(c spec.Contract) int64 {
+	if c.Sequence == nil {
+		return 0
+	}
+	if t, ok := performanceLengths[c.Model]; ok {
+		return t
+	}
+	return c.Sequence.Max
+}
 
 // NewInferenceTarget checks the description and returns its target.
-func NewInferenceTarget(l InferenceLoad) (*InferenceTarget, error) { panic("unimplemented") }
+func NewInferenceTarget(l InferenceLoad) (*InferenceTarget, error) {
+	return newInferenceTarget(l, nil, nil)
+}
+
+// newInferenceTarget is NewInferenceTarget with the hooks of the checks:
+// keep, when not nil, keeps the outputs of the queries it selects for
+// the accuracy sample; sampleOf, when not nil, maps a query to the
+// sample it carries (the query's Seq otherwise).
+func newInferenceTarget(l InferenceLoad, keep *keeper, sampleOf func(load.Query) uint64) (*InferenceTarget, error) {
+	base, err := parseTarget(l.Target)
+	if err != nil {
+		return nil, fmt.Errorf("conformance: inference load: %w", err)
+	}
+	if l.Model.Name == "" {
+		return nil, errors.New("conformance: inference load: the model has no name")
+	}
+	c, err := spec.ModelContract(l.Model.Reference, l.Model.ReferenceVersion)
+	if err != nil {
+		return nil, fmt.Errorf("conformance: inference load of %s: %w", l.Model.Label(), err)
+	}
+	switch {
+	case l.Samples < 0:
+		return nil, fmt.Errorf("conformance: inference load of %s: %d samples per query, want a positive count (or 0 for 1)", l.Model.Label(), l.Samples)
+	case l.Samples == 0:
+		l.Samples = 1
+	}
+	t := &InferenceTarget{l: l, contract: c, length: sampleLength(c), keep: keep, sampleOf: sampleOf, shapes: map[string]outputShape{}}
+	if t.sampleOf == nil {
+		t.sampleOf = func(q load.Query) uint64 { return q.Seq }
+	}
+	for _, o := range c.Outputs {
+		shape, err := concreteShape(c, o, l.Samples, t.length)
+		if err != nil {
+			return nil, fmt.Errorf("conformance: inference load of %s: %w", l.Model.Label(), err)
+		}
+		n := 1
+		for _, d := range shape {
+			n *= int(d)
+		}
+		t.shapes[o.Name] = outputShape{datatype: string(o.Datatype), shape: shape, count: n}
+	}
+	// One body is encoded now: a contract whose samples cannot be drawn
+	// or encoded is refused here, not query by query.
+	first, err := t.encode(0)
+	t.bodySize = len(first) + len(first)/8
+	if err != nil {
+		return nil, fmt.Errorf("conformance: inference load of %s: %w", l.Model.Label(), err)
+	}
+	header := http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}
+	if l.Token != "" {
+		header.Set("Authorization", "Bearer "+l.Token)
+	}
+	var tlsConfig *tls.Config
+	if l.RootCAs != nil {
+		tlsConfig = &tls.Config{RootCAs: l.RootCAs, MinVersion: tls.VersionTLS12}
+	}
+	t.ahead = newLookahead(len(first), t.encode)
+	t.http, err = load.NewHTTPTarget(load.HTTPConfig{
+		URL:            base + modelPath(l.Model.Name, l.Model.Version) + "/infer",
+		Method:         http.MethodPost,
+		Header:         header,
+		Body:           t.ahead.take,
+		Check:          t.check,
+		TLS:            tlsConfig,
+		MaxConnections: l.MaxConnections,
+		Timeout:        l.Timeout,
+		MaxBodyBytes:   int(min(DefaultMaxBodyBytes, math.MaxInt32)),
+	})
+	if err != nil {
+		t.ahead.close()
+		return nil, fmt.Errorf("conformance: inference load of %s: %w", l.Model.Label(), err)
+	}
+	return t, nil
+}
 
 // Hit implements load.Target.
-func (t *InferenceTarget) Hit(ctx context.Context, q load.Query) error { panic("unimplemented") }
+func (t *InferenceTarget) Hit(ctx context.Context, q load.Query) error { return t.http.Hit(ctx, q) }
 
-// Close closes the target's connections.
-func (t *InferenceTarget) Close() error { panic("unimplemented") }
+// Close closes the target's connections and stops its look-ahead.
+func (t *InferenceTarget) Close() error {
+	t.ahead.close()
+	return t.http.Close()
+}
+
+// LateBodies is the number of request bodies encoded when their query was
+// sent because the look-ahead had not prepared them.
+func (t *InferenceTarget) LateBodies() int64 { return t.ahead.late.Load() }
+
+// sampleSeed is the stream of the run's seed that sample i of a load run
+// of model m draws from.
+func sampleSampler(seed uint64, m ModelRef, sample uint64) *sampler {
+	return newSampler(seed, "load", m.Label(), strconv.FormatUint(sample, 10))
+}
+
+// inputs draws the inputs of sample index i (Samples samples).
+func (t *InferenceTarget) inputs(i uint64) ([]namedTensor, error) {
+	return sampleSampler(t.l.Seed, t.l.Model, i).draw(t.contract, t.l.Samples, t.length, nil)
+}
+
+// encode returns the body of query seq. The fixed sample is drawn and
+// encoded again each time, as fresh ones are, so that preparing the
+// queries of the two arms of the cache audit costs the same.
+func (t *InferenceTarget) encode(seq uint64) ([]byte, error) {
+	return t.encodeSample(t.sampleOf(load.Query{Seq: seq}))
+}
+
+func (t *InferenceTarget) encodeSample(s uint64) ([]byte, error) {
+	ins, err := t.inputs(s)
+	if err != nil {
+		return nil, err
+	}
+	return appendInferBody(make([]byte, 0, t.bodySize), ins)
+}
+
+// appendInferBody appends the JSON inference request of inputs to b:
+// what encodeInfer writes for them, written directly (each value in its
+// shortest form that reads back exactly) rather than through
+// encoding/json, since a load run prepares one body per query.
+func appendInferBody(b []byte, ins []namedTensor) ([]byte, error) {
+	b = append(b, `{"inputs":[`...)
+	for i, in := range ins {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		name, err := json.Marshal(in.name)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `{"name":`...)
+		b = append(b, name...)
+		b = append(b, `,"shape":[`...)
+		for j, d := range in.t.Shape {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, d, 10)
+		}
+		b = append(b, `],"datatype":"`...)
+		b = append(b, in.t.DType...)
+		b = append(b, `","data":[`...)
+		n := in.t.Len()
+		for j := 0; j < n; j++ {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			switch in.t.DType {
+			case numerics.FP32:
+				v := float64(in.t.F32[j])
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return nil, fmt.Errorf("input %q element %d is %v, which JSON cannot carry", in.name, j, v)
+				}
+				b = strconv.AppendFloat(b, v, 'g', -1, 32)
+			case numerics.FP64:
+				v := in.t.F64[j]
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return nil, fmt.Errorf("input %q element %d is %v, which JSON cannot carry", in.name, j, v)
+				}
+				b = strconv.AppendFloat(b, v, 'g', -1, 64)
+			case numerics.INT64:
+				b = strconv.AppendInt(b, in.t.I64[j], 10)
+			default:
+				return nil, fmt.Errorf("input %q: datatype %s is not supported", in.name, in.t.DType)
+			}
+		}
+		b = append(b, "]}"...)
+	}
+	return append(b, "]}"...), nil
+}
+
+// check validates a complete response and keeps the outputs of the
+// queries of the accuracy sample.
+func (t *InferenceTarget) check(q load.Query, status int, body []byte) error {
+	if status != http.StatusOK {
+		return &load.QueryError{Kind: load.KindStatus, Status: status, Err: fmt.Errorf("status %d, want 200", status)}
+	}
+	var resp oip.InferenceResponse
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return fmt.Errorf("the response is not an inference response: %w", err)
+	}
+	if resp.ModelName != t.l.Model.Name {
+		return fmt.Errorf("model_name is %q, want %q", resp.ModelName, t.l.Model.Name)
+	}
+	seen := 0
+	for _, o := range resp.Outputs {
+		want, ok := t.shapes[o.Name]
+		if !ok {
+			continue
+		}
+		seen++
+		if o.Datatype != want.datatype {
+			return fmt.Errorf("output %q has datatype %s, want %s", o.Name, o.Datatype, want.datatype)
+		}
+		if !slices.Equal(o.Shape, want.shape) {
+			return fmt.Errorf("output %q has shape %v, want %v", o.Name, o.Shape, want.shape)
+		}
+		if n, err := countJSONValues(o.Data); err != nil || n != want.count {
+			if err != nil {
+				return fmt.Errorf("output %q: %w", o.Name, err)
+			}
+			return fmt.Errorf("output %q holds %d values, want %d (shape %v)", o.Name, n, want.count, want.shape)
+		}
+	}
+	if seen != len(t.shapes) {
+		return fmt.Errorf("the response carries %d of the contract's %d outputs", seen, len(t.shapes))
+	}
+	if t.keep == nil || q.Warmup || !t.keep.wants(q.Seq) {
+		return nil
+	}
+	outs := map[string]numerics.Tensor{}
+	for _, o := range resp.Outputs {
+		if _, ok := t.shapes[o.Name]; !ok {
+			continue
+		}
+		x, err := decodeOutput(o, oip.NewBinaryReader(nil))
+		if err != nil {
+			return fmt.Errorf("output %q: %w", o.Name, err)
+		}
+		outs[o.Name] = x
+	}
+	t.keep.add(kept{seq: q.Seq, sample: t.sampleOf(q), outputs: outs})
+	return nil
+}
+
+// countJSONValues counts the scalar values of JSON tensor data, flat or
+// nested, without decoding them.
+func countJSONValues(raw []byte) (int, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '[' {
+		return 0, errors.New("data is not a JSON array")
+	}
+	n, depth := 0, 0
+	expectValue := false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case ' ', '\t', '\n', '\r':
+		case '[':
+			depth++
+			expectValue = true
+		case ']':
+			depth--
+			expectValue = false
+		case ',':
+			expectValue = true
+		case '"':
+			j := i + 1
+			for j < len(raw) && raw[j] != '"' {
+				if raw[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(raw) {
+				return 0, errors.New("data holds an unterminated string")
+			}
+			i = j
+			if expectValue {
+				n++
+			}
+			expectValue = false
+		default:
+			if expectValue {
+				n++
+			}
+			expectValue = false
+		}
+	}
+	if depth != 0 {
+		return 0, errors.New("data's brackets do not balance")
+	}
+	return n, nil
+}
+
+// lookahead prepares the bodies of the queries ahead of the last one
+// asked for, in a goroutine of its own, bounded in count and bytes.
+type lookahead struct {
+	encode func(seq uint64) ([]byte, error)
+	depth  uint64
+	late   atomic.Int64
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	ready  map[uint64][]byte
+	next   uint64 // the next seq the goroutine prepares
+	asked  uint64 // one past the highest seq asked for
+	closed bool
+	done   chan struct{}
+}
+
+// lookaheadBytes bounds the bytes of the bodies prepared ahead.
+const lookaheadBytes = 32 << 20
+
+func newLookahead(bodySize int, encode func(uint64) ([]byte, error)) *lookahead {
+	depth := uint64(min(max(lookaheadBytes/max(bodySize, 1), 8), 512))
+	a := &lookahead{encode: encode, depth: depth, ready: map[uint64][]byte{}, done: make(chan struct{})}
+	a.cond = sync.NewCond(&a.mu)
+	go a.run()
+	return a
+}
+
+func (a *lookahead) run() {
+	defer close(a.done)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for {
+		for !a.closed && a.next >= a.asked+a.depth {
+			a.cond.Wait()
+		}
+		if a.closed {
+			return
+		}
+		seq := a.next
+		a.next++
+		a.mu.Unlock()
+		b, err := a.encode(seq)
+		a.mu.Lock()
+		if err == nil && seq >= a.asked {
+			a.ready[seq] = b
+		}
+		// Bodies of queries sent without them are dropped.
+		for s := range a.ready {
+			if s+a.depth < a.asked {
+				delete(a.ready, s)
+			}
+		}
+	}
+}
+
+// take returns the body of query q, prepared ahead or encoded now.
+func (a *lookahead) take(q load.Query) []byte {
+	a.mu.Lock()
+	b, ok := a.ready[q.Seq]
+	delete(a.ready, q.Seq)
+	if q.Seq+1 > a.asked {
+		a.asked = q.Seq + 1
+		if a.next < q.Seq+1 && !ok {
+			a.next = q.Seq + 1
+		}
+		a.cond.Signal()
+	}
+	a.mu.Unlock()
+	if ok {
+		return b
+	}
+	a.late.Add(1)
+	b, err := a.encode(q.Seq)
+	if err != nil {
+		return nil // the target refuses the empty body; the query fails
+	}
+	return b
+}
+
+func (a *lookahead) close() {
+	a.mu.Lock()
+	a.closed = true
+	a.cond.Broadcast()
+	a.mu.Unlock()
+	<-a.done
+}
+
+// kept is a query of the accuracy sample: its sample and the outputs it
+// got.
+type kept struct {
+	seq     uint64
+	sample  uint64
+	outputs map[string]numerics.Tensor
+}
+
+// keeper selects the accuracy sample of a scenario's timed queries
+// (spec/v1/performance.md, rule 6): every query whose seeded key falls
+// below accuracyShare (a random 1%), and the accuracyMinimum queries of
+// smallest key (so at least that many), and keeps their outputs. Memory
+// stays within 1% of the queries and accuracyMinimum more.
+type keeper struct {
+	seed uint64
+
+	mu     sync.Mutex
+	share  map[uint64]kept
+	lowest keyHeap // the accuracyMinimum smallest keys, largest first
+}
+
+// The accuracy sample: a random 1% of the timed queries, at least 16.
+const (
+	accuracyShare   = 0.01
+	accuracyMinimum = 16
+)
+
+func newKeeper(seed uint64, label string) *keeper {
+	h := fnv.New64a()
+	h.Write([]byte(label))
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], seed)
+	h.Write(b[:])
+	return &keeper{seed: h.Sum64(), share: map[uint64]kept{}}
+}
+
+// key is query seq's uniform key in [0, 1).
+func (k *keeper) key(seq uint64) float64 {
+	return float64(mix64(k.seed^mix64(seq))>>11) / (1 << 53)
+}
+
+// wants reports whether query seq may belong to the sample.
+func (k *keeper) wants(seq uint64) bool {
+	u := k.key(seq)
+	if u < accuracyShare {
+		return true
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.lowest) < accuracyMinimum || u < k.lowest[0].key
+}
+
+func (k *keeper) add(q kept) {
+	u := k.key(q.seq)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if u < accuracyShare {
+		k.share[q.seq] = q
+	}
+	if len(k.lowest) < accuracyMinimum {
+		heap.Push(&k.lowest, keyed{key: u, q: q})
+	} else if u < k.lowest[0].key {
+		k.lowest[0] = keyed{key: u, q: q}
+		heap.Fix(&k.lowest, 0)
+	}
+}
+
+// sample returns the kept queries in Seq order.
+func (k *keeper) sample() []kept {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	byseq := map[uint64]kept{}
+	for s, q := range k.share {
+		byseq[s] = q
+	}
+	for _, e := range k.lowest {
+		byseq[e.q.seq] = e.q
+	}
+	out := make([]kept, 0, len(byseq))
+	for _, q := range byseq {
+		out = append(out, q)
+	}
+	slices.SortFunc(out, func(a, b kept) int {
+		switch {
+		case a.seq < b.seq:
+			return -1
+		case a.seq > b.seq:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+type keyed struct {
+	key float64
+	q   kept
+}
+
+// keyHeap is a max-heap of keys.
+type keyHeap []keyed
+
+func (h keyHeap) Len() int           { return len(h) }
+func (h keyHeap) Less(i, j int) bool { return h[i].key > h[j].key }
+func (h keyHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *keyHeap) Push(x any)        { *h = append(*h, x.(keyed)) }
+func (h *keyHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// mix64 is the finalizer of SplitMix64.
+func mix64(z uint64) uint64 {
+	z ^= z >> 30
+	z *= 0xbf58476d1ce4e5b9
+	z ^= z >> 27
+	z *= 0x94d049bb133111eb
+	z ^= z >> 31
+	return z
+}

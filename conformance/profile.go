@@ -45,7 +45,7 @@ var builtinProfileYAML []byte
 
 // Profile says what a run checks: which served models stand for which
 // reference models, which levels are requested, where the goldens are,
-// the timeouts and how to authenticate. Its document form (YAML or JSON)
+// the timeouts, how to authenticate and the latency budgets. Its document form (YAML or JSON)
 // validates against schemas/profile/v1.schema.json.
 type Profile struct {
 	Kind        string       `json:"kind"`
@@ -59,6 +59,14 @@ type Profile struct {
 	Timeouts *Timeouts  `json:"timeouts,omitempty"`
 	Auth     *Auth      `json:"auth,omitempty"`
 	Models   []ModelRef `json:"models"`
+	// Latency holds the budgets of the performance level and the
+	// minimums of its runs.
+	Latency *Latency `json:"latency,omitempty"`
+	// ModelCard is a model card (schemas/modelcard) whose
+	// service.models[].latency states the budgets of each served model;
+	// a relative path is relative to the profile file. A profile that
+	// points at a card declares no budgets of its own.
+	ModelCard string `json:"modelCard,omitempty"`
 	// NotApplicable are the requirements the vendor declares not
 	// applicable to the target, each with its justification.
 	NotApplicable []NotApplicable `json:"notApplicable,omitempty"`
@@ -224,9 +232,8 @@ func ParseProfile(source string, data []byte) (*Profile, error) {
 	// The schema has accepted the document; decoding into the struct
 	// therefore only fails on values the schema cannot express (a
 	// duration's range), which are reported the same way. Members the
-	// schema allows that no check of this build reads (a description, the
-	// latency budgets of the performance level) are left out of the
-	// struct; the profile's digest still covers them.
+	// schema allows that no check reads (a description) are left out of
+	// the struct; the profile's digest still covers them.
 	j, err := json.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, source, err)
@@ -242,6 +249,7 @@ func ParseProfile(source string, data []byte) (*Profile, error) {
 	if p.Goldens != "" && p.Goldens != BuiltinGoldens && !filepath.IsAbs(p.Goldens) && source != BuiltinSource {
 		p.Goldens = filepath.Join(filepath.Dir(source), filepath.FromSlash(p.Goldens))
 	}
+	p.resolveModelCard(source)
 	if vs := p.semanticViolations(); len(vs) > 0 {
 		return nil, &ProfileError{Source: source, Violations: vs}
 	}
@@ -285,18 +293,31 @@ func (p *Profile) Validate() error {
 func documentWarnings(source string, doc any, levels []spec.Level) []string {
 	m, _ := doc.(map[string]any)
 	var out []string
-	if _, ok := m["latency"]; ok && !slices.Contains(levels, spec.Performance) {
-		out = append(out, fmt.Sprintf("%s: /latency: latency budgets are declared but the levels %v do not include %s, so no budget is checked; add %s to levels or remove the budgets",
-			source, levels, spec.Performance, spec.Performance))
+	if slices.Contains(levels, spec.Performance) {
+		lat, _ := m["latency"].(map[string]any)
+		budgets := slices.ContainsFunc([]string{"singleStreamP90", "serverQPS", "serverP99", "offlineMinThroughput"}, func(k string) bool { _, ok := lat[k]; return ok })
+		if !budgets {
+			if _, card := m["modelCard"]; !card {
+				out = append(out, fmt.Sprintf("%s: /levels: level %s is requested but neither latency budgets nor a modelCard are declared, so every performance check will be skipped as not applicable; declare budgets under latency or point modelCard at the service's model card",
+					source, spec.Performance))
+			}
+		}
+		return out
+	}
+	for _, member := range []string{"latency", "modelCard"} {
+		if _, ok := m[member]; ok {
+			out = append(out, fmt.Sprintf("%s: /%s: latency budgets are declared but the levels %v do not include %s, so no budget is checked; add %s to levels or remove the budgets",
+				source, member, levels, spec.Performance, spec.Performance))
+		}
 	}
 	return out
 }
 
-// semanticViolations finds what the schema cannot: a model listed twice,
-// and a requirement declared not applicable that the catalog lacks, that
+// semanticViolations finds what the schema cannot: budgets declared in
+// both the profile and its model card, a model listed twice, and a requirement declared not applicable that the catalog lacks, that
 // always applies, or that is declared twice.
 func (p *Profile) semanticViolations() []schemas.Violation {
-	var vs []schemas.Violation
+	vs := p.latencyViolations()
 	declared := map[string]int{}
 	for i, na := range p.NotApplicable {
 		ptr := fmt.Sprintf("/notApplicable/%d", i)

@@ -31,17 +31,32 @@ func TestBuiltinProfile(t *testing.T) {
 	}
 	want := &Profile{
 		Kind: ProfileKind, SpecVersion: spec.Version, Name: "reference",
-		Levels:   []spec.Level{spec.Core, spec.Safety},
-		Goldens:  BuiltinGoldens,
-		Timeouts: &Timeouts{Request: &ten},
-		Auth:     &Auth{Scheme: AuthNone},
-		Models:   models, // every reference model at every version, under its reference name
+		Levels:    []spec.Level{spec.Core, spec.Performance, spec.Safety},
+		Goldens:   BuiltinGoldens,
+		Timeouts:  &Timeouts{Request: &ten},
+		Auth:      &Auth{Scheme: AuthNone},
+		Models:    models, // every reference model at every version, under its reference name
+		ModelCard: "reference.modelcard.yaml",
+		Latency:   &Latency{Minimums: &Minimums{Preset: MinimumsDevelopment}, MaxSendLateness: dur(100 * time.Millisecond)},
 	}
 	if d := cmp.Diff(want, p, cmpopts.IgnoreUnexported(Profile{})); d != "" {
 		t.Errorf("built-in profile (-want +got):\n%s", d)
 	}
 	if p.Source() != BuiltinSource || len(p.Digest()) != 64 {
 		t.Errorf("source %q digest %q", p.Source(), p.Digest())
+	}
+	// The card beside it declares budgets for seed-cnn and seed-rnn at
+	// fp32, and none for the others.
+	card, err := loadModelCard(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range p.Models {
+		b, source := p.budgetsOf(card, m)
+		fast := m.Version == "fp32" && m.Reference != "seed-transformer"
+		if b.declared() != fast || fast && !strings.HasPrefix(source, "builtin:reference.modelcard.yaml: /service/models/") {
+			t.Errorf("%s: budgets %+v from %q, want them declared: %v", m.Label(), b, source, fast)
+		}
 	}
 	// Every model the built-in profile names has a contract.
 	for _, m := range p.Models {
@@ -85,6 +100,17 @@ func TestExampleProfiles(t *testing.T) {
 		t.Errorf("vendor profile %+v %v", vendor.Auth, vendor.requestTimeout())
 	}
 
+	card, err := LoadProfile(filepath.Join(dir, "vendor-modelcard.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := loadModelCard(card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, source := card.budgetsOf(mc, card.Models[0]); b.ServerQPS != 200 || !strings.HasSuffix(source, "acme-cloud.modelcard.json: /service/models/0/latency") {
+		t.Errorf("vendor-modelcard.yaml: budgets of %s = %+v from %q, want the card's first entry", card.Models[0].Label(), b, source)
+	}
 	broken := map[string][]string{
 		"misspelt-field.yaml":                  {`/models/0: additional property "refrence" is not allowed`, `/models/0: missing property "reference"`},
 		"token-in-profile.yaml":                {`/auth: additional property "token" is not allowed`},
@@ -94,6 +120,8 @@ func TestExampleProfiles(t *testing.T) {
 		"zero-timeout.yaml":                    {`/timeouts/request: expected a string matching [1-9], got "0s"`},
 		"bad-duration.yaml":                    {`/timeouts/request: expected a string matching`},
 		"../inconsistent/duplicate-model.json": {`/models/1: model seed-cnn@fp32 is listed twice (also at /models/0)`},
+		"../inconsistent/budgets-twice.yaml":   {`/latency/singleStreamP90: the profile points at the model card`},
+		"unknown-minimums.yaml":                {`/latency/minimums`},
 	}
 	// invalid/ breaks the schema; inconsistent/ passes it but not the
 	// rules the schema cannot express.
@@ -133,7 +161,7 @@ func TestParseProfileErrors(t *testing.T) {
 		{"not an object", "p.yaml", "- a\n- b\n", "p.yaml: /: expected object"},
 		{"wrong kind", "p.yaml", strings.Replace(string(builtinProfileYAML), "kind: profile", "kind: report", 1), `p.yaml: /kind: expected "profile", got "report"`},
 		{"no extension reads YAML", "profile", "kind: [", "profile.yaml: invalid YAML"},
-		{"latency qps without p99", "p.yaml", string(builtinProfileYAML) + "latency:\n  serverQPS: 5\n", `/latency: missing property "serverP99"`},
+		{"latency qps without p99", "p.yaml", strings.Replace(string(builtinProfileYAML), "  minimums: development\n", "  minimums: development\n  serverQPS: 5\n", 1), `/latency: missing property "serverP99"`},
 		{"token env with scheme none", "p.yaml", strings.Replace(string(builtinProfileYAML), "scheme: none", "scheme: none\n  tokenEnv: X", 1), "/auth"},
 	}
 	for _, tt := range tests {

@@ -50,8 +50,13 @@ func (d *ProfileDraft) YAML() ([]byte, error) {
 		w("# For a bearer token, read from an environment variable during the run:\n#   scheme: bearer\n#   tokenEnv: AICONFORM_TOKEN\n")
 	}
 	w("# The budgets of the performance level (example values; they are checked\n" +
-		"# only with performance among the levels):\n" +
-		"# latency:\n#   singleStreamP90: 100ms\n#   serverQPS: 50\n#   serverP99: 250ms\n#   offlineMinThroughput: 200\n")
+		"# only with performance among the levels), held by every model below, and\n" +
+		"# the minimums of its runs (conformance, the default and the only ones a\n" +
+		"# claim accepts, or development for short runs):\n" +
+		"# latency:\n#   singleStreamP90: 100ms\n#   serverQPS: 50\n#   serverP99: 250ms\n#   offlineMinThroughput: 200\n#   minimums: conformance\n" +
+		"# Or take each served model's budgets from its model card (service.models[].latency),\n" +
+		"# a path relative to this file; then declare no budgets under latency:\n" +
+		"# modelCard: modelcard.yaml\n")
 	w("# A requirement with an Applies-when condition may be declared not applicable,\n"+
 		"# with a justification reports show; those requirements are\n#   %s.\n"+
 		"# notApplicable:\n#   - requirement: OIP-BINARY-DATA\n#     justification: why its condition is false for this target\n",

@@ -110,6 +110,9 @@ type Evidence struct {
 	Cases     []CaseEvidence     `json:"cases,omitempty"`
 	// TLS is what the TLS handshakes of SEC-TLS found.
 	TLS *TLSEvidence `json:"tls,omitempty"`
+	// Performance is what the performance checks measured: one entry per
+	// served model the check's scenario ran on.
+	Performance []ScenarioEvidence `json:"performance,omitempty"`
 }
 
 // TLSEvidence is what the TLS handshakes with an https target found.
@@ -173,9 +176,11 @@ type Measure struct {
 
 // Units used in reports.
 const (
-	UnitMillisecond = "ms"
-	UnitByte        = "B"
-	UnitCount       = "1"
+	UnitMillisecond      = "ms"
+	UnitByte             = "B"
+	UnitCount            = "1"
+	UnitQueriesPerSecond = "queries/s"
+	UnitSamplesPerSecond = "samples/s"
 )
 
 // Millis expresses d in milliseconds.

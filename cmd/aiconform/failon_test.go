@@ -42,18 +42,21 @@ func TestRunFailOnAndWarnings(t *testing.T) {
 }
 
 func TestRunFailOnUsage(t *testing.T) {
+	// A profile that requests the core level alone (the built-in one
+	// requests every level).
+	coreOnly := filepath.Join("..", "..", "testdata", "profiles", "local-goldens.json")
 	tests := []struct {
 		name   string
 		failOn string
 		want   string
 	}{
 		{"unknown level", "fast", `aiconform: run: --fail-on: "fast" is not a level; want one or more of core,performance,safety`},
-		{"level not requested", "core,performance", "aiconform: run: --fail-on: level performance is not requested by profile builtin (levels core,safety), so it has no verdict to decide the exit code"},
+		{"level not requested", "core,performance", "aiconform: run: --fail-on: level performance is not requested by profile " + coreOnly + " (levels core), so it has no verdict to decide the exit code"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
-			code, stdout, stderr := runCLI(t, "run", "--target", "http://127.0.0.1:1", "--out", out, "--fail-on", tt.failOn)
+			code, stdout, stderr := runCLI(t, "run", "--target", "http://127.0.0.1:1", "--out", out, "--profile", coreOnly, "--fail-on", tt.failOn)
 			if code != ExitUsage || !strings.Contains(stderr, tt.want) {
 				t.Errorf("exit %d, stderr %q; want %d and %q (stdout %q)", code, stderr, ExitUsage, tt.want, stdout)
 			}

@@ -5,7 +5,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -92,7 +95,7 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 	}
 	roots, err := loadCAFile(o.CAFile)
 	if err != nil {
-		return usageError(err)
+		return usageError(fmt.Errorf("run: %w", err))
 	}
 	cleanup, err := prepareOutDir(o.OutDir)
 	if err != nil {
@@ -146,11 +149,11 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("run: --ca-file: %w", err)
+		return nil, fmt.Errorf("--ca-file: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("run: --ca-file %s holds no PEM certificate", path)
+		return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", path)
 	}
 	return pool, nil
 }
@@ -186,6 +189,7 @@ func finishRun(s Streams, outDir string, rep *conformance.Report, err error, fai
 	if err := reports.SummaryWidth(s.Out, rep, terminalWidth(s.Out)); err != nil {
 		return exitCode(ExitFail, err)
 	}
+	printLatency(s.Out, rep)
 	path, err := reports.WriteJSON(outDir, rep)
 	if err != nil {
 		return usageError(fmt.Errorf("cannot write the report: %w", err))
@@ -198,4 +202,52 @@ func finishRun(s Streams, outDir string, rep *conformance.Report, err error, fai
 		return exitCode(ExitFail, nil)
 	}
 	return nil
+}
+
+// printLatency prints, after the summary, one line per performance
+// scenario and served model of the report: the figure judged against its
+// budget, the load achieved, and the minimums used.
+func printLatency(w io.Writer, rep *conformance.Report) {
+	for _, c := range rep.Checks {
+		for _, ev := range c.Evidence.Performance {
+			label := conformance.ModelRef{Name: ev.Model, Version: ev.Version}.Label()
+			line := fmt.Sprintf("latency: %s %s: %s %s, budget %s", ev.Scenario, label, ev.Basis, measureText(ev.Measured), measureText(ev.Budget))
+			if ev.Result != nil {
+				line += fmt.Sprintf(" · %d queries at %s", ev.Result.Sent, measureText(ev.AchievedRate))
+				if ev.Result.Failed > 0 {
+					line += fmt.Sprintf(", %d failed", ev.Result.Failed)
+				}
+			}
+			minimums := "conformance minimums"
+			if !ev.Minimums.Conformance {
+				minimums = "development minimums"
+			}
+			fmt.Fprintf(w, "%s · %s · %s\n", line, minimums, ev.Status)
+		}
+	}
+}
+
+// measureText renders a measure with 3 significant digits.
+func measureText(m conformance.Measure) string {
+	v := float64(m.Value)
+	switch {
+	case math.IsNaN(v):
+		return "not measured"
+	case math.IsInf(v, 1):
+		return "+Inf " + m.Unit
+	case m.Unit == conformance.UnitCount:
+		return sig3(v)
+	case m.Unit == conformance.UnitMillisecond && v >= 1000:
+		return sig3(v/1000) + " s"
+	}
+	return sig3(v) + " " + m.Unit
+}
+
+// sig3 writes v with 3 significant digits and no exponent.
+func sig3(v float64) string {
+	decimals := 0
+	if a := math.Abs(v); a > 0 && a < 100 {
+		decimals = 2 - int(math.Floor(math.Log10(a)))
+	}
+	return strconv.FormatFloat(v, 'f', decimals, 64)
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"io/fs"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aiconform/aiconform/conformance"
 	"github.com/aiconform/aiconform/internal/testpki"
@@ -76,6 +79,11 @@ func TestFaultMatrix(t *testing.T) {
 	for _, f := range All() {
 		cases = append(cases, matrixCase{name: f.Name, f: f, https: f.NeedsTLS, auth: f.Name == "ignore-auth"})
 	}
+	// The performance level runs first, one run after another, while the
+	// parallel runs below wait (a parallel subtest starts only when this
+	// function returns): the scenarios measure time, and the cache audit
+	// compares two arms of one run, so they get the machine to themselves.
+	t.Run("performance", func(t *testing.T) { matrixPerformance(t, goldens, models) })
 	for _, tc := range cases {
 		f, name := tc.f, tc.name
 		t.Run(name, func(t *testing.T) {
@@ -191,5 +199,140 @@ func matrixOptions(t *testing.T, target string, p *conformance.Profile, goldens 
 			return ""
 		},
 		Oracle: oracle,
+	}
+}
+
+// perfCard is the model card of the performance runs: budgets for
+// seed-rnn at fp32 alone (the fastest model; the race detector slows
+// every model down many times), none for the offline scenario (its 32
+// warm-up queries of 32 samples would take the matrix' time). SERVER is
+// replaced by the server budget, or by nothing where the run leaves the
+// server scenario out.
+const perfCard = `kind: modelcard
+specVersion: v1
+modelDetails: {name: fault matrix, version: {name: "1"}}
+intendedUse: {primaryUses: [the fault matrix]}
+service:
+  protocol: open-inference-protocol-v2-rest
+  baseURL: http://127.0.0.1:8000
+  models:
+    - name: seed-rnn
+      version: fp32
+      reference: {model: seed-rnn, version: fp32}
+      latency:
+        singleStreamP90: {value: 2, unit: s}
+SERVER`
+
+// perfServer is the server budget of the matrix' card: a p99 just under
+// slow-tail's one-second holds, at a rate far below what the race
+// detector's server can take.
+const perfServer = `        serverTargetQPS: {value: 8, unit: queries/s}
+        serverP99: {value: 990, unit: ms}
+`
+
+// matrixPerformance runs the performance level against the plain server
+// and the two faults that break its requirements, and holds each run to
+// what the registry says: against the plain server every performance
+// check passes or is not applicable (offline, whose budget the card
+// leaves out); slow-tail fails LAT-SERVER, whose p99 its one-second holds
+// of 2% of the queries pass, while LAT-SINGLE-STREAM (p90) passes;
+// result-cache fails LAT-CACHE-AUDIT, a SHOULD, so the report warns.
+//
+// The other faults are not run at this level: they change what the
+// server answers to some requests, not how long it takes, and each run
+// of the four scenarios costs seconds under the race detector. A fault
+// that changes the numbers (numeric-drift, whose Also lists the LAT
+// requirements for that reason) fails the accuracy sample of every
+// scenario, as the conformance package's tests show against a fake that
+// answers wrongly.
+//
+// The budgets are wide (a p90 of 2 s; a p99 of 990 ms at 8 queries/s)
+// and the send-lateness bound loose (1 s), so that neither the race
+// detector nor a shared machine decides a verdict. slow-tail's holds
+// exceed the server budget whatever the machine: every 50th
+// single-sample inference is held 1 s, so the 128 timed queries hold at
+// least two, and the p99 of 128 queries is their second slowest. The
+// cache audit runs 256 queries per arm in blocks of 8, so that a slow
+// period of the machine falls on both arms, and confirms a low ratio
+// with up to two more runs.
+func matrixPerformance(t *testing.T, goldens fs.FS, models []reference.Model) {
+	second := conformance.Duration(time.Second)
+	tenth := conformance.Duration(100 * time.Millisecond)
+	tests := []struct {
+		fault string
+		// server says the card declares the server budget (result-cache
+		// leaves it out: the scenario tells nothing of a cache).
+		server bool
+		// want is the status of each check that must not pass.
+		want    map[string]spec.Status
+		warning string
+	}{
+		{fault: "", server: true},
+		{fault: "slow-tail", server: true, want: map[string]spec.Status{"performance/server": spec.Fail}},
+		{fault: "result-cache", want: map[string]spec.Status{"performance/cache-audit": spec.Fail}, warning: "performance/cache-audit (LAT-CACHE-AUDIT): fail"},
+	}
+	for _, tt := range tests {
+		name := tt.fault
+		if name == "" {
+			name = "plain"
+		}
+		t.Run(name, func(t *testing.T) {
+			card := filepath.Join(t.TempDir(), "card.yaml")
+			doc := strings.Replace(perfCard, "SERVER", "", 1)
+			if tt.server {
+				doc = strings.Replace(perfCard, "SERVER", perfServer, 1)
+			}
+			if err := os.WriteFile(card, []byte(doc), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var opts []serve.Option
+			if tt.fault != "" {
+				f, err := Lookup(tt.fault)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if opts, err = Options(f...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			srv, err := serve.New(models, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := httptest.NewServer(srv.Handler())
+			defer ts.Close()
+			p := &conformance.Profile{
+				Kind: conformance.ProfileKind, SpecVersion: spec.Version, Name: "fault-matrix-performance-" + name,
+				Levels: []spec.Level{spec.Performance}, Goldens: conformance.BuiltinGoldens,
+				Auth:      &conformance.Auth{Scheme: conformance.AuthNone},
+				ModelCard: card,
+				Latency: &conformance.Latency{MaxSendLateness: &second, Minimums: &conformance.Minimums{
+					SingleStream: &conformance.ScenarioMinimum{Queries: 64, Duration: &tenth},
+					Server:       &conformance.ScenarioMinimum{Queries: 128, Duration: &tenth},
+					CacheAudit:   &conformance.ScenarioMinimum{Queries: 256},
+				}},
+				Models: []conformance.ModelRef{{Name: "seed-rnn", Version: "fp32", Reference: "seed-rnn", ReferenceVersion: "fp32"}},
+			}
+			rep, err := conformance.Run(context.Background(), matrixOptions(t, ts.URL, p, goldens, models))
+			if err != nil {
+				t.Fatalf("conformance.Run: %v", err)
+			}
+			if len(rep.Checks) != 4 {
+				t.Fatalf("the run made %d checks, want the 4 of the performance level", len(rep.Checks))
+			}
+			for _, c := range rep.Checks {
+				t.Logf("%s %s: %s", c.ID, c.Status, c.Message)
+				want, listed := tt.want[c.ID]
+				switch {
+				case listed && c.Status != want:
+					t.Errorf("against %s, check %s ended %s, want %s: %s", name, c.ID, c.Status, want, c.Message)
+				case !listed && c.Status != spec.Pass && (c.Status != spec.Skip || !strings.HasPrefix(c.Message, spec.NotApplicablePrefix)):
+					t.Errorf("against %s, check %s ended %s, want pass (or not applicable): %s", name, c.ID, c.Status, c.Message)
+				}
+			}
+			if tt.warning != "" && !slices.Contains(rep.Warnings, tt.warning) {
+				t.Errorf("warnings = %q, want %q", rep.Warnings, tt.warning)
+			}
+		})
 	}
 }

@@ -172,13 +172,13 @@ func declares(sc scenario, b LatencyBudgets) bool {
 	return false
 }
 
-// budgetMembers names the budget members a scenario needs, for the
-// message of a skip.
-var budgetMembers = map[scenario]string{
-	singleStream: "latency.singleStreamP90",
-	server:       "latency.serverQPS and latency.serverP99",
-	offline:      "latency.offlineMinThroughput",
-	cacheAudit:   "latency.singleStreamP90 (the cache audit applies where LAT-SINGLE-STREAM does)",
+// budgetMembers names the budget members a scenario needs, in a profile
+// and in a model card, for the message of a skip.
+var budgetMembers = map[scenario][2]string{
+	singleStream: {"latency.singleStreamP90", "singleStreamP90"},
+	server:       {"latency.serverQPS and latency.serverP99", "serverTargetQPS and serverP99"},
+	offline:      {"latency.offlineMinThroughput", "offlineThroughput"},
+	cacheAudit:   {"latency.singleStreamP90 (the cache audit applies where LAT-SINGLE-STREAM does)", "singleStreamP90 (the cache audit applies where LAT-SINGLE-STREAM does)"},
 }
 
 // performanceCheck returns the check of scenario sc: it runs the
@@ -194,11 +194,11 @@ func performanceCheck(sc scenario) func(context.Context, *env) Result {
 			}
 		}
 		if len(models) == 0 {
-			where := "the profile's latency member"
+			what := fmt.Sprintf("%s in the profile", budgetMembers[sc][0])
 			if e.modelCard != "" {
-				where = "the service.models[].latency of the model card " + e.modelCard
+				what = fmt.Sprintf("%s in the service.models[].latency of the model card %s", budgetMembers[sc][1], e.modelCard)
 			}
-			return Result{Status: spec.Skip, Message: fmt.Sprintf("%sno profile model has a declared %s budget (%s in %s)", spec.NotApplicablePrefix, sc, budgetMembers[sc], where)}
+			return Result{Status: spec.Skip, Message: fmt.Sprintf("%sno profile model has a declared %s budget (%s)", spec.NotApplicablePrefix, sc, what)}
 		}
 		if e.oracle == nil {
 			return notChecked(r.ev, "not checked: no reference oracle was given to the run, so the accuracy sample of the timed queries (spec/v1/performance.md, rule 6) cannot be compared and no latency can count")

@@ -103,8 +103,9 @@ func (o Options) settings(p Plan) (settings, error) {
 // Options.Stop says so; the queries still outstanding then complete
 // (each within the timeout) and count. When ctx ends the run, the
 // queries outstanding are cut short (their context is canceled); Run
-// waits up to a second for them and counts only queries that completed
-// before the cancellation.
+// waits up to a second for them, counts those that still succeed, and
+// leaves out those that fail once the cancellation came: their failure
+// says nothing of the target.
 func Run(ctx context.Context, p Plan, t Target, opts Options) (*Result, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -195,6 +196,9 @@ func warmUp(ctx context.Context, n int, t Target, timeout time.Duration) (mean t
 type outcome struct {
 	sched, sent, done int64
 	err               error
+	// cut marks a query that failed once the run's context had ended:
+	// the cancellation cut it short, so it says nothing of the target.
+	cut bool
 }
 
 // job is one open-loop query handed to a sender.
@@ -233,12 +237,12 @@ func (e *engine) hit(seq uint64, sched int64) outcome {
 			break
 		}
 	}
-	qctx, cancel := context.WithTimeout(e.ctx, e.timeout)
+	qctx := newQueryCtx(e.ctx, e.base.Add(time.Duration(sent)+e.timeout))
 	err := e.target.Hit(qctx, Query{Seq: seq, Scheduled: e.base.Add(time.Duration(sched))})
-	cancel()
+	qctx.release()
 	done := e.now()
 	e.inflight.Add(-1)
-	return outcome{sched: sched, sent: sent, done: done, err: err}
+	return outcome{sched: sched, sent: sent, done: done, err: err, cut: err != nil && e.ctx.Err() != nil}
 }
 
 // report hands an outcome to the collector, unless it stopped waiting.
@@ -384,7 +388,9 @@ func (e *engine) collect(ctx context.Context, rec *recorder, p Plan, s settings,
 			if !ok {
 				return
 			}
-			rec.record(o)
+			if !o.cut {
+				rec.record(o)
+			}
 			if rec.sent%64 == 0 {
 				ask()
 			}
@@ -398,10 +404,9 @@ func (e *engine) collect(ctx context.Context, rec *recorder, p Plan, s settings,
 }
 
 // interrupted ends an interrupted run: it stops the senders, records the
-// outcomes that completed before the cancellation, and waits a bounded
-// time for the queries cut short.
+// outcomes of the queries the cancellation did not cut short, and waits a
+// bounded time for the others.
 func (e *engine) interrupted(rec *recorder, res *Result) {
-	cut := e.now()
 	res.Interrupted = true
 	e.stop.Store(true)
 	grace := time.NewTimer(min(e.timeout, maxInterruptGrace))
@@ -412,7 +417,7 @@ func (e *engine) interrupted(rec *recorder, res *Result) {
 			if !ok {
 				return
 			}
-			if o.done <= cut {
+			if !o.cut {
 				rec.record(o)
 			}
 		case <-grace.C:

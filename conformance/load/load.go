@@ -20,8 +20,16 @@
 // are bounded (Options.MaxConnections), so an overloaded target never
 // makes the generator open thousands of sockets.
 //
-// Statistics live in HdrHistograms (microseconds, 3 significant digits),
-// so memory stays flat however many queries run.
+// The dispatcher sleeps on a timerfd where Linux has one: the runtime's
+// own timers wake an idle process up to a millisecond late, which is the
+// whole lateness budget.
+//
+// Statistics live in HdrHistograms (microseconds, 3 significant digits,
+// up to an hour), so memory stays flat however many queries run, and
+// percentiles are nearest rank over every timed query with failed
+// queries counting as infinitely slow. Result.UpperBound gives MLPerf
+// LoadGen's early-stopping estimate of a percentile; Merge combines the
+// results of the shards of one plan (Plan.ForShard) exactly.
 package load
 
 import (
@@ -131,7 +139,9 @@ type Options struct {
 	// beyond which Result.Doubt is set; zero uses DefaultMaxLateness.
 	MaxLateness time.Duration
 	// Window is the length of the stability windows; zero uses a tenth
-	// of Plan.Duration, at least 100 ms.
+	// of Plan.Duration, at least 100 ms. A run that outlasts 256 windows
+	// doubles their length as often as it needs to, so that its memory
+	// stays bounded.
 	Window time.Duration
 	// Stop, when not nil, is asked from time to time once Plan.Duration
 	// has passed while Plan.MinQueries is not yet met; returning true

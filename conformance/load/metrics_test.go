@@ -205,3 +205,31 @@ func TestErrorKind(t *testing.T) {
 		t.Errorf("Error() = %q", got)
 	}
 }
+
+func TestWindowsCoarsen(t *testing.T) {
+	rec := newRecorder(100 * time.Millisecond)
+	// 2000 windows' worth of queries, ten a window, one in ten failing.
+	for i := range 20000 {
+		o := outcome{sched: int64(i) * int64(10*time.Millisecond)}
+		o.sent, o.done = o.sched, o.sched+int64(time.Millisecond)
+		if i%10 == 0 {
+			o.err = errors.New("reset")
+		}
+		rec.record(o)
+	}
+	if len(rec.windows) > maxWindows || rec.window != int64(800*time.Millisecond) {
+		t.Fatalf("%d windows of %v; want at most %d, of 800 ms", len(rec.windows), time.Duration(rec.window), maxWindows)
+	}
+	ws := rec.summariseWindows()
+	var sent, failed int64
+	for i, w := range ws {
+		sent += w.Sent
+		failed += w.Failed
+		if float64(w.Offset) != float64(i)*800 || i < len(ws)-1 && (w.Sent != 80 || float64(w.Rate) != 100) {
+			t.Errorf("window %d: %+v", i, w)
+		}
+	}
+	if sent != 20000 || failed != 2000 {
+		t.Errorf("windows hold %d queries, %d failed; want 20000 and 2000", sent, failed)
+	}
+}

@@ -13,7 +13,8 @@ import (
 
 // recorder folds outcomes into histograms and counts. One goroutine owns
 // it. Its memory is flat in the number of queries: three dense
-// histograms and one sparse histogram per stability window.
+// histograms and one sparse histogram per stability window, of which
+// there are at most maxWindows.
 type recorder struct {
 	lat, unc, late                    *hdrhistogram.Histogram
 	latClamped, uncClamped, lateClamp int64
@@ -55,6 +56,10 @@ func (r *recorder) record(o outcome) {
 		r.lateClamp++
 	}
 	wi := int(o.sched / r.window)
+	for wi >= maxWindows {
+		r.coarsen()
+		wi = int(o.sched / r.window)
+	}
 	for len(r.windows) <= wi {
 		r.windows = append(r.windows, windowStat{})
 	}
@@ -85,6 +90,35 @@ func (r *recorder) record(o outcome) {
 	if c {
 		r.uncClamped++
 	}
+}
+
+// maxWindows bounds the stability windows a run keeps: past it, the
+// window length doubles (coarsen), so that a long run's memory stays
+// bounded.
+const maxWindows = 256
+
+// coarsen doubles the window length, merging the windows pairwise.
+func (r *recorder) coarsen() {
+	r.window *= 2
+	merged := r.windows[:0]
+	for i := 0; i < len(r.windows); i += 2 {
+		w := r.windows[i]
+		if i+1 < len(r.windows) {
+			v := r.windows[i+1]
+			w.sent += v.sent
+			w.failed += v.failed
+			w.last = max(w.last, v.last)
+			switch {
+			case w.lat == nil:
+				w.lat = v.lat
+			case v.lat != nil:
+				w.lat.Merge(v.lat) //nolint:errcheck // same geometry: nothing drops
+			}
+		}
+		merged = append(merged, w)
+	}
+	clear(r.windows[len(merged):])
+	r.windows = merged
 }
 
 // partial is the result so far, for Options.Stop: the counts and the

@@ -45,9 +45,14 @@ type Result struct {
 }
 
 // Distribution is one histogram with its summary. Values are in
-// milliseconds; a percentile that falls on a failed query is +Inf.
+// milliseconds. The latencies rank over every timed query by nearest
+// rank, failed ones counting as infinitely slow, so a percentile that
+// falls on a failed query is +Inf (and so is Max when any failed); send
+// lateness ranks over every send. Each value is the highest of its
+// histogram bucket: at most 0.1% above the exact one.
 type Distribution struct {
-	// Count is the number of recorded values (successful queries).
+	// Count is the number of recorded values: the successful queries for
+	// a latency, every timed send for the lateness.
 	Count int64          `json:"count"`
 	P50   numerics.Float `json:"p50"`
 	P90   numerics.Float `json:"p90"`

@@ -309,6 +309,7 @@ func (e *env) runScenario(ctx context.Context, sc scenario, m *modelUnderTest) (
 	var verdict string
 	pass := false
 	var succeeded int64 // successful timed queries of the runs
+	premature := false  // an early stop proved premature
 	for try := 0; try < tries; try++ {
 		seed := scenarioSeed(e.seed, sc, m.ref, try)
 		plan.Seed = seed
@@ -382,6 +383,18 @@ func (e *env) runScenario(ctx context.Context, sc scenario, m *modelUnderTest) (
 		if pass {
 			break
 		}
+		if res.EarlyStopped && opts.Stop != nil {
+			// The bound met the budget when the run was stopped, but
+			// not once the queries still outstanding had completed:
+			// the early stop was premature, and a fail cannot rest on
+			// a bound. The scenario runs again to its minimums.
+			opts.Stop = nil
+			tries = try + 2
+			premature = true
+		}
+	}
+	if premature {
+		verdict += "; a first run's early stop proved premature, so the scenario ran again to its minimums"
 	}
 	acc := &AccuracyEvidence{Compared: tally.total, Failed: tally.failed, WorstToleranceRatio: numerics.Float(tally.worstRatio), Tolerance: m.tol.Class, Message: tally.worstMsg}
 	ev.Accuracy = acc

@@ -468,3 +468,31 @@ func TestInferenceTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestPrematureEarlyStop holds rule 9: a run whose early-stopping bound
+// misses the budget once its outstanding queries completed is run again
+// without early stopping, and that run decides.
+func TestPrematureEarlyStop(t *testing.T) {
+	defer func(f func(context.Context, load.Plan, load.Target, load.Options) (*load.Result, error)) { runLoad = f }(runLoad)
+	var stops []bool // whether each single-stream run could stop early
+	runLoad = func(ctx context.Context, p load.Plan, tg load.Target, o load.Options) (*load.Result, error) {
+		if p.MinQueries != 64 { // the cache audit's
+			return load.Run(ctx, p, tg, o)
+		}
+		stops = append(stops, o.Stop != nil)
+		res, err := load.Run(ctx, p, tg, o)
+		if res != nil && len(stops) == 1 {
+			res.EarlyStopped = true // as if the bound had met the budget
+		}
+		return res, err
+	}
+	latency := "latency:\n  singleStreamP90: 1ns\n  maxSendLateness: 1s\n  minimums:\n    singleStream: {queries: 64, duration: 50ms}\n    cacheAudit: {queries: 48}"
+	rep := runFake(t, &fakeoip.Server{}, Options{Profile: fakePerfProfile(t, latency)})
+	r := result(t, rep, "performance/single-stream")
+	if !slices.Equal(stops, []bool{true, false}) {
+		t.Errorf("runs could stop early: %v, want [true false] (a second run without early stopping)", stops)
+	}
+	if r.Status != spec.Fail || !strings.Contains(r.Message, "early stop proved premature") || strings.Contains(r.Message, "early-stopping bound") {
+		t.Errorf("single-stream = %s (%s), want a fail on the second run's p90 that says why it ran again", r.Status, r.Message)
+	}
+}

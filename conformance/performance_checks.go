@@ -429,8 +429,9 @@ func relation(pass bool, yes, no string) string {
 	return no
 }
 
-// measured is one load run of a scenario: the result, the target's
-// accuracy sample and, for the cache audit, the latencies by arm.
+// measured is one load run of a scenario: the result, the target (closed
+// by then; it still draws the inputs of a sample again) with its accuracy
+// sample and, for the cache audit, the latencies by arm.
 type measured struct {
 	res        *load.Result
 	tgt        *InferenceTarget

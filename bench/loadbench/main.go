@@ -10,8 +10,9 @@
 //
 // serve answers every request with 200 and a 16-byte body, after the
 // given delay (every slow-every-th request after slow-delay instead), and
-// records how long each request spent in its handler: the truth a
-// generator's latency is compared with. GET /truth returns that
+// records how long each request spent in its handler, the response
+// flushed to the socket: the truth a generator's latency is compared
+// with. GET /truth returns that
 // distribution and clears it.
 //
 // Each client prints one JSON line: the offered and achieved rates, the
@@ -119,6 +120,9 @@ func serve(args []string) error {
 			time.Sleep(d)
 		}
 		w.Write(body)
+		// The response leaves for the client here, not when the
+		// handler returns: flush it inside the timed span.
+		w.(http.Flusher).Flush()
 		tr.record(time.Since(start))
 	})
 	ln, err := net.Listen("tcp", *addr)

@@ -8,10 +8,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 func TestHTTPTarget(t *testing.T) {
@@ -146,5 +150,35 @@ func TestHTTPRun(t *testing.T) {
 	}
 	if p50, _ := r.Percentile(0.5); p50 < 2*time.Millisecond {
 		t.Errorf("median %v below the handler's 2 ms", p50)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	emfile := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("socket", syscall.EMFILE)}
+	noPort := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EADDRNOTAVAIL)}
+	tests := []struct {
+		name      string
+		err       error
+		kind      string
+		exhausted string
+	}{
+		{"body too large", fasthttp.ErrBodyTooLarge, KindInvalid, ""},
+		{"timeout", fasthttp.ErrTimeout, KindTimeout, ""},
+		{"dial timeout", fasthttp.ErrDialTimeout, KindTimeout, ""},
+		{"no free connection in time", fasthttp.ErrNoFreeConns, KindTimeout, ""},
+		{"closed", fasthttp.ErrConnectionClosed, KindTransport, ""},
+		{"out of descriptors", emfile, KindTransport, "file descriptors"},
+		{"out of ports", noPort, KindTransport, "ephemeral ports"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := classify(tt.err, 100)
+			if got := ErrorKind(err); got != tt.kind {
+				t.Errorf("kind %q, want %q", got, tt.kind)
+			}
+			if got := exhaustion(err); got != tt.exhausted {
+				t.Errorf("exhaustion %q, want %q", got, tt.exhausted)
+			}
+		})
 	}
 }

@@ -8,7 +8,9 @@ import (
 
 // Result is what a run measured. Its JSON form carries every count, the
 // percentiles and the histograms themselves (HdrHistogram V2 compressed
-// encoding), so results decode and merge without loss.
+// encoding), so results decode and merge without loss. A result keeps
+// its histograms decoded beside their encoding, in an unexported field:
+// compare results with go-cmp under cmpopts.IgnoreUnexported(Result{}).
 type Result struct {
 	Plan Plan `json:"plan"`
 	// Start is the scheduled time of the first timed query; End is when

@@ -327,3 +327,36 @@ func TestQueryCtx(t *testing.T) {
 }
 
 type ctxKey struct{}
+
+func TestSleepUntil(t *testing.T) {
+	timer, err := newPreciseTimer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer timer.close()
+	for _, tt := range []struct {
+		name  string
+		timer *preciseTimer
+		wait  time.Duration
+	}{
+		{"precise, short", timer, time.Millisecond},
+		{"precise, long", timer, 5 * time.Millisecond},
+		{"runtime timers", nil, 3 * time.Millisecond},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &engine{ctx: context.Background(), base: time.Now()}
+			if !e.sleepUntil(int64(tt.wait), tt.timer) {
+				t.Fatal("sleepUntil = false without a cancellation")
+			}
+			if got := time.Since(e.base); got < tt.wait {
+				t.Errorf("woke after %v, before %v", got, tt.wait)
+			}
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	e := &engine{ctx: ctx, base: time.Now()}
+	if e.sleepUntil(int64(time.Hour), timer) {
+		t.Error("sleepUntil = true under a canceled context")
+	}
+}

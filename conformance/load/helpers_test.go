@@ -1,5 +1,3 @@
-//go:build unix
-
 package load
 
 import (
@@ -7,4 +5,5 @@ import (
 	"syscall"
 )
 
+// errMFILE is a dial error of a process out of file descriptors.
 var errMFILE = fmt.Errorf("dial tcp: %w", syscall.EMFILE)

@@ -193,8 +193,8 @@ func (t *InferenceTarget) Close() error {
 // sent because the look-ahead had not prepared them.
 func (t *InferenceTarget) LateBodies() int64 { return t.ahead.late.Load() }
 
-// sampleSeed is the stream of the run's seed that sample i of a load run
-// of model m draws from.
+// sampleSampler is the stream of the seed that sample i of a load run of
+// model m draws from.
 func sampleSampler(seed uint64, m ModelRef, sample uint64) *sampler {
 	return newSampler(seed, "load", m.Label(), strconv.FormatUint(sample, 10))
 }

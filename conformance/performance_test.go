@@ -404,3 +404,95 @@ func TestAppendInferBody(t *testing.T) {
 		t.Error("a NaN input encoded without error")
 	}
 }
+
+// TestInferenceTarget runs the load target against the fake: a
+// conforming answer succeeds, one that breaks the contract fails with
+// the kind it breaks it by.
+func TestInferenceTarget(t *testing.T) {
+	cnn := ModelRef{Name: fakeoip.Model, Version: fakeoip.Version, Reference: "seed-cnn", ReferenceVersion: "fp32"}
+	tests := []struct {
+		name    string
+		fault   string
+		model   ModelRef
+		samples int
+		errKind string // the kind every query fails with; "" for success
+	}{
+		{"one sample", fakeoip.FaultNone, cnn, 1, ""},
+		{"a batch", fakeoip.FaultNone, cnn, 4, ""},
+		{"a wrong output datatype", fakeoip.FaultOutputDatatype, cnn, 1, load.KindInvalid},
+		{"garbage", fakeoip.FaultGarbageInfer, cnn, 1, load.KindInvalid},
+		{"an unknown model", fakeoip.FaultNone, ModelRef{Name: "nope", Reference: "seed-cnn", ReferenceVersion: "fp32"}, 1, "status 404"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer((&fakeoip.Server{Fault: tt.fault}).Handler())
+			defer srv.Close()
+			keep := newKeeper(1, "test")
+			tgt, err := newInferenceTarget(InferenceLoad{Target: srv.URL, Model: tt.model, Seed: 1, Samples: tt.samples}, keep, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tgt.Close()
+			res, err := load.Run(context.Background(), load.Plan{Concurrency: 2, MinQueries: 20, Duration: time.Millisecond, Warmup: 2}, tgt, load.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.errKind == "" {
+				if res.Failed != 0 || res.Succeeded < 20 {
+					t.Fatalf("%d of %d queries failed (%v), want none", res.Failed, res.Sent, res.Errors)
+				}
+				kept := keep.sample()
+				if len(kept) < 16 {
+					t.Fatalf("kept %d queries for the accuracy sample, want at least 16", len(kept))
+				}
+				for _, q := range kept {
+					if got := q.outputs["logits"].Shape; !slices.Equal(got, []int64{int64(tt.samples), fakeoip.Classes}) {
+						t.Errorf("query %d kept logits of shape %v", q.seq, got)
+					}
+				}
+				return
+			}
+			if res.Succeeded != 0 || res.Errors[tt.errKind] != res.Sent {
+				t.Errorf("errors %v of %d queries, want all %q", res.Errors, res.Sent, tt.errKind)
+			}
+		})
+	}
+	for _, bad := range []InferenceLoad{
+		{Target: "ftp://x", Model: cnn},
+		{Target: "http://127.0.0.1:1", Model: ModelRef{Name: "m", Reference: "resnet", ReferenceVersion: "fp32"}},
+		{Target: "http://127.0.0.1:1", Model: cnn, Samples: -1},
+		{Target: "http://127.0.0.1:1"},
+	} {
+		if _, err := NewInferenceTarget(bad); err == nil {
+			t.Errorf("NewInferenceTarget(%+v) = nil error", bad)
+		}
+	}
+}
+
+// TestPrematureEarlyStop holds rule 9: a run whose early-stopping bound
+// misses the budget once its outstanding queries completed is run again
+// without early stopping, and that run decides.
+func TestPrematureEarlyStop(t *testing.T) {
+	defer func(f func(context.Context, load.Plan, load.Target, load.Options) (*load.Result, error)) { runLoad = f }(runLoad)
+	var stops []bool // whether each single-stream run could stop early
+	runLoad = func(ctx context.Context, p load.Plan, tg load.Target, o load.Options) (*load.Result, error) {
+		if p.MinQueries != 64 { // the cache audit's
+			return load.Run(ctx, p, tg, o)
+		}
+		stops = append(stops, o.Stop != nil)
+		res, err := load.Run(ctx, p, tg, o)
+		if res != nil && len(stops) == 1 {
+			res.EarlyStopped = true // as if the bound had met the budget
+		}
+		return res, err
+	}
+	latency := "latency:\n  singleStreamP90: 1ns\n  maxSendLateness: 1s\n  minimums:\n    singleStream: {queries: 64, duration: 50ms}\n    cacheAudit: {queries: 48}"
+	rep := runFake(t, &fakeoip.Server{}, Options{Profile: fakePerfProfile(t, latency)})
+	r := result(t, rep, "performance/single-stream")
+	if !slices.Equal(stops, []bool{true, false}) {
+		t.Errorf("runs could stop early: %v, want [true false] (a second run without early stopping)", stops)
+	}
+	if r.Status != spec.Fail || !strings.Contains(r.Message, "early stop proved premature") || strings.Contains(r.Message, "early-stopping bound") {
+		t.Errorf("single-stream = %s (%s), want a fail on the second run's p90 that says why it ran again", r.Status, r.Message)
+	}
+}

@@ -394,7 +394,9 @@ func TestDemo(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	for _, want := range []string{"reference server listening on http://127.0.0.1:", "verdict: CONFORMANT at core, safety", "report: " + filepath.Join(out, "report.json")} {
+	for _, want := range []string{"reference server listening on http://127.0.0.1:", "verdict: CONFORMANT at core, performance, safety",
+		"latency: single-stream seed-cnn@fp32: ", "latency: server seed-rnn@fp32: p99 ", "latency: cache-audit seed-rnn@fp32: p90 ratio repeated/distinct ",
+		"report: " + filepath.Join(out, "report.json")} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}

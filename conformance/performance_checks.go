@@ -522,6 +522,10 @@ func fmtMeasure(m Measure) string {
 	if math.IsInf(v, 1) {
 		return "+Inf " + m.Unit
 	}
+	if math.Abs(v) >= 1000 {
+		// Three significant digits without an exponent: 1002 ms, not 1e+03.
+		return fmt.Sprintf("%.0f %s", v, m.Unit)
+	}
 	return fmt.Sprintf("%.3g %s", v, m.Unit)
 }
 

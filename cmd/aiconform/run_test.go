@@ -387,14 +387,19 @@ func TestRunConfigErrors(t *testing.T) {
 }
 
 // TestDemo is the walking skeleton end to end: the reference server
-// in-process, the built-in profile, every check passing.
+// in-process, the built-in profile, every core and safety check passing
+// and every performance scenario measured. Whether the measurements meet
+// the reference card's budgets depends on the machine (this test runs
+// beside others, under the race detector), so here a performance check
+// may also fail or err, provided it measured and said why; .ci/run runs
+// the demo alone and requires it conformant at every level.
 func TestDemo(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "demo")
 	code, stdout, stderr := runCLI(t, "demo", "--out", out)
-	if code != ExitOK {
+	if code != ExitOK && code != ExitFail {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	for _, want := range []string{"reference server listening on http://127.0.0.1:", "verdict: CONFORMANT at core, performance, safety",
+	for _, want := range []string{"reference server listening on http://127.0.0.1:", "verdict: ",
 		"latency: single-stream seed-cnn@fp32: ", "latency: server seed-rnn@fp32: p99 ", "latency: cache-audit seed-rnn@fp32: p90 ratio repeated/distinct ",
 		"report: " + filepath.Join(out, "report.json")} {
 		if !strings.Contains(stdout, want) {
@@ -409,24 +414,40 @@ func TestDemo(t *testing.T) {
 			requested++
 		}
 	}
+	if len(rep.Checks) != requested {
+		t.Errorf("%d checks, want the %d of the requested levels %v", len(rep.Checks), requested, rep.RequestedLevels)
+	}
 	// The demo's server is plain http without auth: the checks of
 	// authentication and TLS do not apply to it.
 	notApplicable := []string{"security/auth-required", "security/tls"}
-	if len(rep.Checks) != requested || rep.Summary.Pass != len(rep.Checks)-len(notApplicable) {
-		t.Errorf("summary %+v of %d checks at the requested levels %v", rep.Summary, requested, rep.RequestedLevels)
-	}
 	for _, c := range rep.Checks {
-		if slices.Contains(notApplicable, c.ID) {
+		switch {
+		case slices.Contains(notApplicable, c.ID):
 			if c.Status != spec.Skip || !strings.HasPrefix(c.Message, spec.NotApplicablePrefix) {
 				t.Errorf("%s: %s: %s, want a not-applicable skip", c.ID, c.Status, c.Message)
 			}
-			continue
-		}
-		if c.Status != spec.Pass {
+		case c.Level == spec.Performance:
+			if len(c.Evidence.Performance) == 0 {
+				t.Errorf("%s: %s: %s, with no scenario measured", c.ID, c.Status, c.Message)
+			}
+			for _, ev := range c.Evidence.Performance {
+				if ev.Result == nil || ev.Result.Sent == 0 {
+					t.Errorf("%s on %s: no timed query in its evidence", c.ID, ev.Model)
+				}
+			}
+			if c.Status == spec.Skip {
+				t.Errorf("%s: skipped: %s", c.ID, c.Message)
+			} else if c.Status != spec.Pass {
+				t.Logf("%s: %s on this machine: %s", c.ID, c.Status, c.Message)
+			}
+		case c.Status != spec.Pass:
 			t.Errorf("%s: %s: %s", c.ID, c.Status, c.Message)
 		}
 	}
-	if rep.Levels[spec.Core] != spec.VerdictPass || rep.Levels[spec.Safety] != spec.VerdictPass || rep.Verdict != spec.VerdictPass {
+	if rep.Levels[spec.Core] != spec.VerdictPass || rep.Levels[spec.Safety] != spec.VerdictPass {
 		t.Errorf("levels %v verdict %s", rep.Levels, rep.Verdict)
+	}
+	if (code == ExitOK) != (rep.Verdict == spec.VerdictPass) {
+		t.Errorf("exit %d with verdict %s", code, rep.Verdict)
 	}
 }

@@ -63,25 +63,35 @@ func rank(p float64, n int64) int64 {
 // equivalent to the bucket of the rank-th smallest recorded value, or -1
 // when the rank passes the recorded values (it falls on a failed query).
 func rankValues(h *hdrhistogram.Histogram, ranks []int64) []int64 {
+	if h == nil {
+		return rankWalk(func(func(int64, int64) bool) {}, ranks)
+	}
+	return rankWalk(func(yield func(high, n int64) bool) {
+		for _, b := range h.Distribution() {
+			if !yield(b.To, b.Count) {
+				return
+			}
+		}
+	}, ranks)
+}
+
+// rankWalk is rankValues over any histogram: buckets yields, in
+// ascending order, each bucket's highest equivalent value and its count.
+func rankWalk(buckets func(yield func(high, n int64) bool), ranks []int64) []int64 {
 	out := make([]int64, len(ranks))
 	for i := range out {
 		out[i] = -1
 	}
-	if h == nil {
-		return out
-	}
 	var cum int64
 	j := 0
-	for _, b := range h.Distribution() {
-		cum += b.Count
+	buckets(func(high, n int64) bool {
+		cum += n
 		for j < len(ranks) && ranks[j] <= cum {
-			out[j] = b.To
+			out[j] = high
 			j++
 		}
-		if j == len(ranks) {
-			break
-		}
-	}
+		return j < len(ranks)
+	})
 	return out
 }
 

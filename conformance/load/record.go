@@ -204,26 +204,12 @@ func (r *recorder) summariseWindows() []Window {
 
 // packedRankValues is rankValues for a window's sparse histogram.
 func packedRankValues(h *hdrhistogram.PackedHistogram, ranks []int64) []int64 {
-	out := make([]int64, len(ranks))
-	for i := range out {
-		out[i] = -1
-	}
 	if h == nil {
-		return out
+		return rankWalk(func(func(int64, int64) bool) {}, ranks)
 	}
-	var cum int64
-	j := 0
-	for v, n := range h.ForEachBucket {
-		cum += n
-		for j < len(ranks) && ranks[j] <= cum {
-			out[j] = highestEquivalent(v, windowDigits)
-			j++
-		}
-		if j == len(ranks) {
-			break
-		}
-	}
-	return out
+	return rankWalk(func(yield func(high, n int64) bool) {
+		h.ForEachBucket(func(v, n int64) bool { return yield(highestEquivalent(v, windowDigits), n) })
+	}, ranks)
 }
 
 // highestEquivalent is the highest value in the bucket whose lowest value

@@ -158,7 +158,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	models, err := loadModels(p, opts.Goldens)
+	models, goldens, err := loadModels(p, opts.Goldens)
 	if err != nil {
 		return nil, err
 	}
@@ -246,9 +246,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		Tool:            Tool{Name: ToolName, Version: opts.ToolVersion},
 		Target:          base,
 		Profile:         ProfileRef{Name: p.Name, Source: p.Source(), SHA256: p.Digest()},
+		Goldens:         goldens,
 		RequestedLevels: slices.Clone(p.Levels),
 		StartTime:       start.UTC(),
 		Seed:            strconv.FormatUint(seed, 10),
+	}
+	if card != nil {
+		rep.ModelCard = &DocumentRef{Source: card.source, SHA256: card.digest}
 	}
 	if opts.Deadline > 0 {
 		d := Millis(opts.Deadline)
@@ -313,12 +317,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	rep.EndTime = now().UTC()
 	rep.Duration = Millis(rep.EndTime.Sub(rep.StartTime))
-	rep.Levels = levelVerdicts(rep.Checks)
-	rep.Verdict = verdict(rep.RequestedLevels, rep.Levels)
-	rep.Summary = summarize(rep.Checks)
-	rep.Uncovered = uncovered(rep.RequestedLevels, rep.Checks)
-	rep.Warnings = warnings(rep.Checks)
-	rep.Claim = claims(rep)
+	rep.Derive()
 	return rep, nil
 }
 

@@ -4,13 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/aiconform/aiconform/internal/fakeoip"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/aiconform/aiconform/internal/fakeoip"
 	"github.com/aiconform/aiconform/internal/testnet"
 	"github.com/aiconform/aiconform/schemas"
 	"github.com/aiconform/aiconform/spec"
@@ -154,6 +156,15 @@ func TestRunConformant(t *testing.T) {
 	}
 	if rep.Kind != ReportKind || rep.SpecVersion != spec.Version || rep.Tool.Version != "test" || rep.Profile.Name != "fake" || rep.Profile.Source != "fake.yaml" {
 		t.Errorf("report header %+v %+v %+v", rep.Kind, rep.Tool, rep.Profile)
+	}
+	if rep.Goldens.Source != BuiltinGoldens || len(rep.Goldens.SHA256) != 64 || rep.ModelCard != nil {
+		t.Errorf("goldens %+v, model card %+v; want the built-in goldens by their manifest's sha256 and no card", rep.Goldens, rep.ModelCard)
+	}
+	derived := *rep
+	derived.Levels, derived.Claim, derived.Summary, derived.Verdict = nil, nil, Summary{}, ""
+	derived.Derive()
+	if d := cmp.Diff(rep, &derived); d != "" {
+		t.Errorf("Derive on the report's checks disagrees with Run (-run +derive):\n%s", d)
 	}
 	if !rep.EndTime.After(rep.StartTime) || rep.Duration.Unit != UnitMillisecond || rep.Duration.Value <= 0 {
 		t.Errorf("times %v..%v, duration %+v", rep.StartTime, rep.EndTime, rep.Duration)

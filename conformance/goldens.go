@@ -59,24 +59,29 @@ func goldensFS(p *Profile, builtin fs.FS) (fs.FS, string, error) {
 // (schema, digests, every case checked against its contract). Any problem
 // is a configuration error: a run without trustworthy goldens cannot
 // happen.
-func loadModels(p *Profile, builtin fs.FS) ([]*modelUnderTest, error) {
+func loadModels(p *Profile, builtin fs.FS) ([]*modelUnderTest, DocumentRef, error) {
 	fsys, where, err := goldensFS(p, builtin)
 	if err != nil {
-		return nil, err
+		return nil, DocumentRef{}, err
 	}
 	dir, err := golden.Open(fsys, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
+		return nil, DocumentRef{}, fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
 	}
+	manifest, err := fs.ReadFile(fsys, golden.ManifestFile)
+	if err != nil {
+		return nil, DocumentRef{}, fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
+	}
+	ref := DocumentRef{Source: p.goldensSource(), SHA256: golden.Digest(manifest)}
 	var out []*modelUnderTest
 	for i, m := range p.Models {
 		c, err := spec.ModelContract(m.Reference, m.ReferenceVersion)
 		if err != nil {
-			return nil, &ProfileError{Source: p.Source(), Violations: []schemas.Violation{{Pointer: fmt.Sprintf("/models/%d", i), Message: err.Error()}}}
+			return nil, DocumentRef{}, &ProfileError{Source: p.Source(), Violations: []schemas.Violation{{Pointer: fmt.Sprintf("/models/%d", i), Message: err.Error()}}}
 		}
 		tol, ok := spec.Tolerance(c.Tolerance)
 		if !ok {
-			return nil, fmt.Errorf("%w: reference version %s names tolerance class %q, which spec %s does not define", ErrConfig, c.Version, c.Tolerance, spec.Version)
+			return nil, DocumentRef{}, fmt.Errorf("%w: reference version %s names tolerance class %q, which spec %s does not define", ErrConfig, c.Version, c.Tolerance, spec.Version)
 		}
 		mut := &modelUnderTest{ref: m, contract: c, tol: tol}
 		for _, s := range dir.Sets {
@@ -85,9 +90,9 @@ func loadModels(p *Profile, builtin fs.FS) ([]*modelUnderTest, error) {
 			}
 		}
 		if len(mut.sets) == 0 {
-			return nil, fmt.Errorf("%w: %s: /models/%d: %s has no golden cases for reference %s/%s", ErrConfig, where, i, m.Label(), m.Reference, m.ReferenceVersion)
+			return nil, DocumentRef{}, fmt.Errorf("%w: %s: /models/%d: %s has no golden cases for reference %s/%s", ErrConfig, where, i, m.Label(), m.Reference, m.ReferenceVersion)
 		}
 		out = append(out, mut)
 	}
-	return out, nil
+	return out, ref, nil
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/aiconform/aiconform/golden"
 	"github.com/aiconform/aiconform/schemas"
 )
 
@@ -236,6 +237,8 @@ var builtinProfiles embed.FS
 // served models and their budgets.
 type modelCard struct {
 	source string
+	// digest is the sha256 of the card's bytes.
+	digest string
 	models []cardModel
 }
 
@@ -335,7 +338,7 @@ func loadModelCard(p *Profile) (*modelCard, error) {
 	if err := json.Unmarshal(j, &d); err != nil {
 		return nil, &ProfileError{Source: src, Violations: []schemas.Violation{{Pointer: "/service/models", Message: err.Error()}}}
 	}
-	card := &modelCard{source: src}
+	card := &modelCard{source: src, digest: golden.Digest(b)}
 	var bad []schemas.Violation
 	for i, sm := range d.Service.Models {
 		cm := cardModel{name: sm.Name, version: sm.Version, reference: sm.Reference.Model, referenceVersion: sm.Reference.Version}

@@ -20,6 +20,10 @@ type Report struct {
 	// Target is the base URL of the endpoint under test.
 	Target  string     `json:"target"`
 	Profile ProfileRef `json:"profile"`
+	// Goldens is the golden manifest the run compared against.
+	Goldens DocumentRef `json:"goldens"`
+	// ModelCard is the model card the profile names, when it names one.
+	ModelCard *DocumentRef `json:"modelCard,omitempty"`
 	// StartTime and EndTime bound the run (RFC 3339, UTC).
 	StartTime time.Time `json:"startTime"`
 	EndTime   time.Time `json:"endTime"`
@@ -52,6 +56,20 @@ type Report struct {
 	Checks []Result     `json:"checks"`
 }
 
+// Derive computes the parts of the report that follow from its checks and
+// requested levels: the level verdicts, the overall verdict, the summary,
+// the uncovered requirements, the warnings and the claims. Run calls it;
+// a verifier calls it on a copy of a report it was given to see whether
+// the report's own verdicts follow from its checks.
+func (r *Report) Derive() {
+	r.Levels = levelVerdicts(r.Checks)
+	r.Verdict = verdict(r.RequestedLevels, r.Levels)
+	r.Summary = summarize(r.Checks)
+	r.Uncovered = uncovered(r.RequestedLevels, r.Checks)
+	r.Warnings = warnings(r.Checks)
+	r.Claim = claims(r)
+}
+
 // Conformant reports whether every requested level passed.
 func (r *Report) Conformant() bool { return r.Verdict == spec.VerdictPass }
 
@@ -62,6 +80,13 @@ func (r *Report) ConformantAt(levels []spec.Level) bool {
 		return r.Conformant()
 	}
 	return verdict(levels, r.Levels) == spec.VerdictPass
+}
+
+// DocumentRef identifies a document a run read: the file (or "builtin"
+// for the one built into the tool) and the sha256 of its bytes.
+type DocumentRef struct {
+	Source string `json:"source"`
+	SHA256 string `json:"sha256"`
 }
 
 // Tool names the program that produced a report.

@@ -116,7 +116,7 @@ func TestOversizeMemory(t *testing.T) {
 			io.WriteString(w, `{"error":"data does not match the shape after `+strings.Repeat("x", int(n%2))+`"}`)
 		}},
 	}
-	models, err := loadModels(fakeProfile(t), fakeoip.Goldens(t, 1))
+	models, _, err := loadModels(fakeProfile(t), fakeoip.Goldens(t, 1))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ func sample() *conformance.Report {
 		Tool:            conformance.Tool{Name: "aiconform", Version: "1.2.3"},
 		Target:          "http://127.0.0.1:8000",
 		Profile:         conformance.ProfileRef{Name: "reference", Source: "builtin", SHA256: strings.Repeat("ab", 32)},
+		Goldens:         conformance.DocumentRef{Source: "builtin", SHA256: spec.PublishedGoldenManifest().SHA256},
 		StartTime:       start,
 		EndTime:         start.Add(1500 * time.Millisecond),
 		Duration:        conformance.Millis(1500 * time.Millisecond),

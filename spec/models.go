@@ -105,6 +105,19 @@ type ModelVersion struct {
 	ToleranceClass string         `json:"toleranceClass"`
 }
 
+// GoldenManifest names the published golden set of this version of the
+// standard by the path of its manifest in the project and the manifest's
+// sha256. A report whose goldens have another manifest was not checked
+// against the published goldens.
+type GoldenManifest struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+// PublishedGoldenManifest returns the published golden manifest of this
+// version of the standard.
+func PublishedGoldenManifest() GoldenManifest { return mustModels().GoldenManifest }
+
 type modelDoc struct {
 	ID       string    `json:"id"`
 	Battery  Battery   `json:"battery"`
@@ -114,10 +127,11 @@ type modelDoc struct {
 }
 
 type modelsDoc struct {
-	Kind        string         `json:"kind"`
-	SpecVersion string         `json:"specVersion"`
-	Versions    []ModelVersion `json:"versions"`
-	Models      []modelDoc     `json:"models"`
+	Kind           string         `json:"kind"`
+	SpecVersion    string         `json:"specVersion"`
+	GoldenManifest GoldenManifest `json:"goldenManifest"`
+	Versions       []ModelVersion `json:"versions"`
+	Models         []modelDoc     `json:"models"`
 }
 
 var loadModels = sync.OnceValues(func() (*modelsDoc, error) {

@@ -311,7 +311,7 @@ func loadModelCard(p *Profile) (*modelCard, error) {
 	var err error
 	if p.source == BuiltinSource {
 		// The built-in profile's card lies beside it, embedded.
-		src = BuiltinSource + ":" + p.ModelCard
+		src = builtinCardPrefix + p.ModelCard
 		b, err = fs.ReadFile(builtinProfiles, path.Join("profiles", p.ModelCard))
 	} else {
 		b, err = os.ReadFile(src)

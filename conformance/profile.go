@@ -5,7 +5,9 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -264,6 +266,32 @@ func BuiltinProfile() (*Profile, error) {
 
 // BuiltinProfileYAML returns the built-in profile's document.
 func BuiltinProfileYAML() []byte { return bytes.Clone(builtinProfileYAML) }
+
+// builtinFile is the file name of the built-in profile in profiles/.
+const builtinFile = "reference.yaml"
+
+// builtinCardPrefix starts the source a report records for a model card
+// built into the tool: "builtin:NAME".
+const builtinCardPrefix = BuiltinSource + ":"
+
+// BuiltinDocument returns the file name and bytes of a document built into
+// the tool, named by the source a report records for it: BuiltinSource for
+// the built-in profile, "builtin:NAME" for the model card it points at. ok
+// is false when source names no built-in document.
+func BuiltinDocument(source string) (name string, data []byte, ok bool) {
+	if source == BuiltinSource {
+		return builtinFile, BuiltinProfileYAML(), true
+	}
+	card, isCard := strings.CutPrefix(source, builtinCardPrefix)
+	if !isCard || !fs.ValidPath(card) || strings.Contains(card, "/") {
+		return "", nil, false
+	}
+	b, err := fs.ReadFile(builtinProfiles, path.Join("profiles", card))
+	if err != nil {
+		return "", nil, false
+	}
+	return card, b, true
+}
 
 // Validate checks a profile built in Go (or read by ParseProfile) against
 // the profile schema and the rules the schema cannot express.

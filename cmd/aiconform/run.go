@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -8,12 +9,14 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aiconform/aiconform"
+	"github.com/aiconform/aiconform/attest"
 	"github.com/aiconform/aiconform/conformance"
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reports"
@@ -44,12 +47,15 @@ type runOptions struct {
 	// CAFile holds the PEM CA certificates that verify an https target
 	// (--ca-file); empty uses the system's trusted roots.
 	CAFile string
+	// SignKey is the private key that signs the report's attestation
+	// (--sign-key); empty signs nothing.
+	SignKey string
 }
 
 func newRunCmd(s Streams) *cobra.Command {
 	o := runOptions{OutDir: "aiconform-report"}
 	cmd := &cobra.Command{
-		Use:   "run --target URL [--profile FILE] [--out DIR] [--timeout D] [--deadline D] [--seed N] [--ca-file FILE]",
+		Use:   "run --target URL [--profile FILE] [--out DIR] [--timeout D] [--deadline D] [--seed N] [--ca-file FILE] [--sign-key KEY]",
 		Short: "Run the conformance suite against an Open Inference Protocol v2 endpoint",
 		Long: "run checks the endpoint at --target against a profile (without --profile, the built-in profile of\n" +
 			"the reference models), writes DIR/report.json and prints a summary table.\n" +
@@ -60,7 +66,9 @@ func newRunCmd(s Streams) *cobra.Command {
 			"A target that stops answering (3 requests in a row without a response) ends the run: the remaining\n" +
 			"checks end with status error and the report is written; --deadline caps the whole run the same way.\n" +
 			"An https target is verified against the system's trusted roots, or against --ca-file for a private CA;\n" +
-			"when its TLS handshake fails, only the TLS check runs and the others end with status error.",
+			"when its TLS handshake fails, only the TLS check runs and the others end with status error.\n" +
+			"--sign-key KEY signs the report once it is written, as `aiconform report sign` does, into\n" +
+			"DIR/attestation.json; a signing failure is reported, keeps the report and exits non-zero.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.SeedSet = cmd.Flags().Changed("seed")
@@ -76,6 +84,7 @@ func newRunCmd(s Streams) *cobra.Command {
 	cmd.Flags().StringVar(&o.CAFile, "ca-file", "", "PEM CA certificates that verify an https target (default: the system's trusted roots)")
 	cmd.Flags().Uint64Var(&o.Seed, "seed", 0, "64-bit seed of the inputs drawn during the run, decimal or 0x hex (default: drawn from a cryptographic source; the report records it)")
 	cmd.Flags().BoolVarP(&o.Quiet, "quiet", "q", false, "show no progress on stderr (a bar on a terminal, else a line per finished check)")
+	cmd.Flags().StringVar(&o.SignKey, "sign-key", "", "Ed25519 private key (PKCS #8 PEM, see keygen) that signs the report into DIR/attestation.json")
 	cmd.Flags().StringSliceVar(&o.FailOn, "fail-on", nil, "requested levels whose verdicts decide the exit code, comma-separated, e.g. core (default: every requested level)")
 	return cmd
 }
@@ -96,6 +105,12 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 	roots, err := loadCAFile(o.CAFile)
 	if err != nil {
 		return usageError(fmt.Errorf("run: %w", err))
+	}
+	var signKey *attest.PrivateKey
+	if o.SignKey != "" {
+		if signKey, err = attest.ReadPrivateKey(o.SignKey); err != nil {
+			return usageError(fmt.Errorf("run: --sign-key: %w", err))
+		}
 	}
 	cleanup, err := prepareOutDir(o.OutDir)
 	if err != nil {
@@ -129,7 +144,40 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 		opts.Seed = &o.Seed
 	}
 	rep, err := runSuite(ctx, s, opts, o.Quiet)
-	return finishRun(s, o.OutDir, rep, err, failOn...)
+	finished := finishRun(s, o.OutDir, rep, err, failOn...)
+	if signKey == nil || err != nil {
+		return finished
+	}
+	return signRun(s, o.OutDir, rep, signKey, finished)
+}
+
+// signRun signs the report of a run once finishRun has written it, and
+// returns the run's outcome; when signing fails, it says why and the exit
+// status is not zero (the report stays).
+func signRun(s Streams, outDir string, rep *conformance.Report, key *attest.PrivateKey, finished error) error {
+	path := filepath.Join(outDir, reports.JSONFile)
+	written, werr := os.ReadFile(path)
+	want, jerr := reports.JSON(rep)
+	var serr error
+	if werr != nil || jerr != nil || !bytes.Equal(written, want) {
+		if finished != nil {
+			// finishRun did not write the report, and says why.
+			return finished
+		}
+		serr = fmt.Errorf("%s is not the report of this run", path)
+	} else {
+		_, serr = signReport(s.Out, path, "", key, attest.Sources{})
+	}
+	if serr == nil {
+		return finished
+	}
+	serr = fmt.Errorf("run: the report %s was not signed: %w", path, serr)
+	var ee *exitError
+	if errors.As(finished, &ee) && ee.Code != ExitOK {
+		fmt.Fprintf(s.Err, "aiconform: %v\n", serr)
+		return finished
+	}
+	return exitCode(ExitFail, serr)
 }
 
 // runSuite runs the suite with progress on s.Err unless quiet.

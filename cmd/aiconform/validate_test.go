@@ -335,7 +335,7 @@ func TestValidateRedactsCredentials(t *testing.T) {
 // added to it.
 func TestValidateSpecVersion(t *testing.T) {
 	hasSpecVersion := map[string]bool{
-		"golden-manifest": true, "modelcard": true, "profile": true, "report": true, "requirements": true,
+		"golden-manifest": true, "modelcard": true, "profile": true, "report": true, "requirements": true, "submission": true,
 		"oip-error": false, "oip-infer-request": false, "oip-infer-response": false,
 		"oip-model-metadata": false, "oip-server-metadata": false,
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 
@@ -82,7 +81,7 @@ func (c Change) Line() string {
 		moves = append(moves, orAbsent(c.Old)+" → "+orAbsent(c.New))
 	}
 	if c.OldValue != nil || c.NewValue != nil {
-		m := formatMeasure(c.OldValue) + " → " + formatMeasure(c.NewValue)
+		m := formatFigure(c.OldValue) + " → " + formatFigure(c.NewValue)
 		if c.Growth != nil {
 			m += fmt.Sprintf(" (%+.1f%%)", float64(*c.Growth)*100)
 		}
@@ -98,27 +97,13 @@ func (c Change) Line() string {
 	return line
 }
 
-// formatMeasure writes a figure with six significant digits and its
-// unit (none for a dimensionless one).
-func formatMeasure(m *conformance.Measure) string {
+// formatFigure writes a figure of a change, or absent when one of the
+// reports lacks it.
+func formatFigure(m *conformance.Measure) string {
 	if m == nil {
 		return absent
 	}
-	s := formatNumber(float64(m.Value))
-	if m.Unit != "" && m.Unit != conformance.UnitCount {
-		s += " " + m.Unit
-	}
-	return s
-}
-
-func formatNumber(v float64) string {
-	switch {
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	}
-	return strconv.FormatFloat(v, 'g', 6, 64)
+	return formatMeasure(*m)
 }
 
 func percent(v float64) string { return strconv.FormatFloat(v*100, 'g', 6, 64) + "%" }

@@ -63,10 +63,6 @@ func reportModels(r *conformance.Report) []string {
 	return slices.Compact(out)
 }
 
-func modelLabel(model, version string) string {
-	return conformance.ModelRef{Name: model, Version: version}.Label()
-}
-
 // verdicts compares the overall verdict and the verdict of every level
 // either report requested.
 func (d *differ) verdicts() {

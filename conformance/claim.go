@@ -38,8 +38,10 @@ func uncovered(requested []spec.Level, results []Result) map[spec.Level][]string
 	return out
 }
 
-// isMustCheck reports whether a result cites a MUST requirement.
-func isMustCheck(r Result) bool {
+// Must reports whether r is a MUST check: one that cites a MUST
+// requirement (spec/v1/README.md, "Check results"). Any other check is a
+// SHOULD check, whose failure is a warning, not a verdict.
+func (r Result) Must() bool {
 	for _, id := range r.Requirements {
 		if req, ok := spec.Lookup(id); ok && req.Strength == spec.Must {
 			return true
@@ -52,7 +54,7 @@ func isMustCheck(r Result) bool {
 func warnings(results []Result) []string {
 	out := []string{}
 	for _, r := range results {
-		if !isMustCheck(r) && (r.Status == spec.Fail || r.Status == spec.Error) {
+		if !r.Must() && (r.Status == spec.Fail || r.Status == spec.Error) {
 			out = append(out, fmt.Sprintf("%s (%s): %s", r.ID, strings.Join(r.Requirements, ", "), r.Status))
 		}
 	}
@@ -76,7 +78,7 @@ func claims(rep *Report) []LevelClaim {
 			}
 		}
 		for _, r := range rep.Checks {
-			if r.Level == l && r.Status == spec.Skip && isMustCheck(r) && !strings.HasPrefix(r.Message, spec.NotApplicablePrefix) {
+			if r.Level == l && r.Status == spec.Skip && r.Must() && !strings.HasPrefix(r.Message, spec.NotApplicablePrefix) {
 				c.Reasons = append(c.Reasons, fmt.Sprintf("rule 3: MUST check %s was not checked: %s", r.ID, r.Message))
 			}
 		}

@@ -234,7 +234,7 @@ func levelVerdicts(results []Result) map[spec.Level]spec.Verdict {
 			}
 			switch r.Status {
 			case spec.Fail, spec.Error:
-				if isMustCheck(r) {
+				if r.Must() {
 					v = spec.VerdictFail
 				}
 			case spec.Pass:

@@ -24,10 +24,6 @@ import (
 // JSONFile is the name of the JSON report inside a report directory.
 const JSONFile = "report.json"
 
-// MessageWidth is the most columns of a check's message the summary table
-// shows, however wide the terminal; report.json has the whole message.
-const MessageWidth = 96
-
 // DefaultWidth is the width, in terminal columns, the summary table fits
 // when the caller does not know the terminal's.
 const DefaultWidth = 100
@@ -111,9 +107,9 @@ func Summary(w io.Writer, rep *conformance.Report) error {
 // requirements, status, message), the whole message of each failed check
 // the table cut, the counts, the verdict of each level and the overall
 // verdict. The table fits width columns (DefaultWidth when width is not
-// positive) by cutting the message column, which shows at most
-// MessageWidth columns; the other columns keep the width of their longest
-// cell. Only when those leave the message fewer than 16 columns is the
+// positive): the other columns keep the width of their longest cell and
+// the message column takes every column they leave, cutting a longer
+// message. Only when they leave the message fewer than 16 columns is the
 // table wider than asked. The lines below the table are not cut, so a
 // failed check's message can be copied whole.
 func SummaryWidth(w io.Writer, rep *conformance.Report, width int) error {
@@ -229,7 +225,7 @@ func messageWidth(rep *conformance.Report, width int) int {
 	for _, f := range fixed {
 		n -= f
 	}
-	return min(max(n, minMessageWidth), MessageWidth)
+	return max(n, minMessageWidth)
 }
 
 // truncate cuts s to at most n columns, marking a cut with "…".

@@ -176,25 +176,31 @@ func TestSummary(t *testing.T) {
 // still follows the table.
 func TestSummaryWidth(t *testing.T) {
 	rep := sample()
-	wide := strings.Repeat("日本語のメッセージ ", 12)
+	wide := strings.TrimSpace(strings.Repeat("日本語のメッセージ ", 12))
 	rep.Checks = append(rep.Checks,
 		conformance.Result{ID: "numerics/batch-invariance", Requirements: []string{"NUM-BATCH-INVARIANCE"}, Level: spec.Core, Status: spec.Error,
 			Message: "error: " + wide},
 		conformance.Result{ID: "api/binary-data", Requirements: []string{"OIP-BINARY-DATA"}, Level: spec.Core, Status: spec.Pass,
 			Message: strings.Repeat("a passing check with a long message ", 6)},
 	)
-	// CHECK 25, REQUIREMENTS 20, STATUS 6 and the borders take 64 columns.
+	// CHECK 25, REQUIREMENTS 20, STATUS 6 and the borders take 64 columns;
+	// the message column takes the rest, and the table is no wider than
+	// its longest message needs.
+	longest := 0
+	for _, c := range rep.Checks {
+		longest = max(longest, twwidth.Width(c.Message))
+	}
 	tests := []struct {
 		name     string
 		width    int
-		maxLine  int
 		msgWidth int
 	}{
-		{"unknown terminal", 0, DefaultWidth, DefaultWidth - 64},
-		{"default", DefaultWidth, DefaultWidth, DefaultWidth - 64},
-		{"narrow", 90, 90, 90 - 64},
-		{"too narrow for the other columns", 40, 64 + minMessageWidth, minMessageWidth},
-		{"wide terminal", 300, 64 + MessageWidth, MessageWidth},
+		{"unknown terminal", 0, DefaultWidth - 64},
+		{"default", DefaultWidth, DefaultWidth - 64},
+		{"narrow", 90, 90 - 64},
+		{"too narrow for the other columns", 40, minMessageWidth},
+		{"wide terminal", 200, 200 - 64},
+		{"wider than every message", 400, 400 - 64},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,6 +209,7 @@ func TestSummaryWidth(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := b.String()
+			maxLine := 64 + min(tt.msgWidth, longest)
 			widest := 0
 			for _, line := range strings.Split(out, "\n") {
 				if !strings.ContainsAny(line, "│┌└├") {
@@ -210,12 +217,12 @@ func TestSummaryWidth(t *testing.T) {
 				}
 				w := twwidth.Width(line)
 				widest = max(widest, w)
-				if w > tt.maxLine {
-					t.Errorf("a table line is %d columns wide, want at most %d: %q", w, tt.maxLine, line)
+				if w > maxLine {
+					t.Errorf("a table line is %d columns wide, want at most %d: %q", w, maxLine, line)
 				}
 			}
-			if widest != tt.maxLine {
-				t.Errorf("the table is %d columns wide, want %d (message column %d):\n%s", widest, tt.maxLine, tt.msgWidth, out)
+			if widest != maxLine {
+				t.Errorf("the table is %d columns wide, want %d (message column %d):\n%s", widest, maxLine, tt.msgWidth, out)
 			}
 			for _, c := range rep.Checks {
 				full := fmt.Sprintf("\n%s %s: %s\n", c.Status, c.ID, c.Message)

@@ -12,6 +12,7 @@ import (
 	"github.com/aiconform/aiconform/conformance"
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reference/serve"
+	"github.com/aiconform/aiconform/reports"
 )
 
 func init() { registerCommand(newDemoCmd) }
@@ -24,15 +25,17 @@ type demoOptions struct {
 	SeedSet bool
 	// Quiet silences the progress shown on stderr during the run.
 	Quiet bool
+	// Formats are the renderings written into OutDir besides report.json.
+	Formats []string
 }
 
 func newDemoCmd(s Streams) *cobra.Command {
-	o := demoOptions{OutDir: "aiconform-demo"}
+	o := demoOptions{OutDir: "aiconform-demo", Formats: formatNames(reports.DefaultFormats)}
 	cmd := &cobra.Command{
 		Use:   "demo [--out DIR]",
 		Short: "Serve the reference models in-process and run the conformance suite against them",
 		Long: "demo starts the reference server on a free loopback port, runs the suite with the built-in\n" +
-			"profile against it, writes DIR/report.json, prints the summary and where the report is,\n" +
+			"profile against it, writes DIR/report.json with its renderings, prints the summary and where the report is,\n" +
 			"and stops the server. Exit 0 when every check passes, 1 otherwise.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -42,6 +45,7 @@ func newDemoCmd(s Streams) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.OutDir, "out", o.OutDir, "directory the report is written to")
 	cmd.Flags().Uint64Var(&o.Seed, "seed", 0, "64-bit seed of the inputs drawn during the run (default: drawn from a cryptographic source)")
+	cmd.Flags().StringSliceVar(&o.Formats, "format", o.Formats, formatFlagHelp)
 	cmd.Flags().BoolVarP(&o.Quiet, "quiet", "q", false, "show no progress on stderr (a bar on a terminal, else a line per finished check)")
 	return cmd
 }
@@ -49,6 +53,10 @@ func newDemoCmd(s Streams) *cobra.Command {
 func runDemo(ctx context.Context, o demoOptions, s Streams) (err error) {
 	if o.OutDir == "" {
 		return usageError(errors.New("demo: --out must not be empty"))
+	}
+	out, err := newReportOutput(o.OutDir, o.Formats)
+	if err != nil {
+		return usageError(fmt.Errorf("demo: %w", err))
 	}
 	cleanup, err := prepareOutDir(o.OutDir)
 	if err != nil {
@@ -97,6 +105,6 @@ func runDemo(ctx context.Context, o demoOptions, s Streams) (err error) {
 	if o.SeedSet {
 		opts.Seed = &o.Seed
 	}
-	rep, err := runSuite(ctx, s, opts, o.Quiet)
-	return finishRun(s, o.OutDir, rep, err)
+	rep, err := runSuite(ctx, s, opts, o.Quiet, out)
+	return finishRun(s, out, rep, err)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/reports"
 	"github.com/aiconform/aiconform/spec"
 )
 
@@ -90,7 +91,7 @@ func TestFinishRunFailOn(t *testing.T) {
 				Verdict:         spec.VerdictFail,
 			}
 			var out, errOut bytes.Buffer
-			err := finishRun(Streams{Out: &out, Err: &errOut}, t.TempDir(), rep, nil, tt.failOn...)
+			err := finishRun(Streams{Out: &out, Err: &errOut}, &reportOutput{Dir: t.TempDir(), Formats: []reports.Format{reports.FormatJSON}}, rep, nil, tt.failOn...)
 			code := ExitOK
 			var ee *exitError
 			if errors.As(err, &ee) {

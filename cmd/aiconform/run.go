@@ -50,15 +50,18 @@ type runOptions struct {
 	// SignKey is the private key that signs the report's attestation
 	// (--sign-key); empty signs nothing.
 	SignKey string
+	// Formats are the renderings written into OutDir besides report.json.
+	Formats []string
 }
 
 func newRunCmd(s Streams) *cobra.Command {
-	o := runOptions{OutDir: "aiconform-report"}
+	o := runOptions{OutDir: "aiconform-report", Formats: formatNames(reports.DefaultFormats)}
 	cmd := &cobra.Command{
 		Use:   "run --target URL [--profile FILE] [--out DIR] [--timeout D] [--deadline D] [--seed N] [--ca-file FILE] [--sign-key KEY]",
 		Short: "Run the conformance suite against an Open Inference Protocol v2 endpoint",
 		Long: "run checks the endpoint at --target against a profile (without --profile, the built-in profile of\n" +
-			"the reference models), writes DIR/report.json and prints a summary table.\n" +
+			"the reference models), writes DIR/report.json, report.md, report.html and junit.xml\n" +
+			"(--format chooses; ndjson streams DIR/report.ndjson a line per check) and prints a summary table.\n" +
 			"Exit 0 conformant at the requested levels, 1 not conformant, 2 usage or configuration error\n" +
 			"(a bad profile is reported as FILE: /json/pointer: message), 3 the target could not be reached.\n" +
 			"--fail-on core,safety lets only those requested levels decide between 0 and 1; the report still\n" +
@@ -84,6 +87,7 @@ func newRunCmd(s Streams) *cobra.Command {
 	cmd.Flags().StringVar(&o.CAFile, "ca-file", "", "PEM CA certificates that verify an https target (default: the system's trusted roots)")
 	cmd.Flags().Uint64Var(&o.Seed, "seed", 0, "64-bit seed of the inputs drawn during the run, decimal or 0x hex (default: drawn from a cryptographic source; the report records it)")
 	cmd.Flags().BoolVarP(&o.Quiet, "quiet", "q", false, "show no progress on stderr (a bar on a terminal, else a line per finished check)")
+	cmd.Flags().StringSliceVar(&o.Formats, "format", o.Formats, formatFlagHelp)
 	cmd.Flags().StringVar(&o.SignKey, "sign-key", "", "Ed25519 private key (PKCS #8 PEM, see keygen) that signs the report into DIR/attestation.json")
 	cmd.Flags().StringSliceVar(&o.FailOn, "fail-on", nil, "requested levels whose verdicts decide the exit code, comma-separated, e.g. core (default: every requested level)")
 	return cmd
@@ -103,6 +107,10 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 		return usageError(errors.New("run: --out must not be empty"))
 	}
 	roots, err := loadCAFile(o.CAFile)
+	if err != nil {
+		return usageError(fmt.Errorf("run: %w", err))
+	}
+	out, err := newReportOutput(o.OutDir, o.Formats)
 	if err != nil {
 		return usageError(fmt.Errorf("run: %w", err))
 	}
@@ -143,8 +151,8 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 	if o.SeedSet {
 		opts.Seed = &o.Seed
 	}
-	rep, err := runSuite(ctx, s, opts, o.Quiet)
-	finished := finishRun(s, o.OutDir, rep, err, failOn...)
+	rep, err := runSuite(ctx, s, opts, o.Quiet, out)
+	finished := finishRun(s, out, rep, err, failOn...)
 	if signKey == nil || err != nil {
 		return finished
 	}
@@ -180,13 +188,35 @@ func signRun(s Streams, outDir string, rep *conformance.Report, key *attest.Priv
 	return exitCode(ExitFail, serr)
 }
 
-// runSuite runs the suite with progress on s.Err unless quiet.
-func runSuite(ctx context.Context, s Streams, opts conformance.Options, quiet bool) (*conformance.Report, error) {
+// runSuite runs the suite with progress on s.Err unless quiet, streaming
+// the checks into out's NDJSON file when it has one.
+func runSuite(ctx context.Context, s Streams, opts conformance.Options, quiet bool, out *reportOutput) (*conformance.Report, error) {
+	if err := out.open(); err != nil {
+		return nil, err
+	}
 	prog := newProgress(s.Err, quiet)
-	opts.Progress = prog.hook()
+	opts.Progress = chainProgress(prog.hook(), out.hook())
 	rep, err := conformance.Run(ctx, opts)
 	prog.done()
 	return rep, err
+}
+
+// chainProgress calls every non-nil hook in turn; nil when there is none.
+func chainProgress(hooks ...func(conformance.ProgressEvent)) func(conformance.ProgressEvent) {
+	var live []func(conformance.ProgressEvent)
+	for _, h := range hooks {
+		if h != nil {
+			live = append(live, h)
+		}
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	return func(ev conformance.ProgressEvent) {
+		for _, h := range live {
+			h(ev)
+		}
+	}
 }
 
 // loadCAFile reads the CA certificates of --ca-file; "" returns nil, the
@@ -222,10 +252,13 @@ func prepareOutDir(dir string) (cleanup func(), err error) {
 }
 
 // finishRun turns the outcome of conformance.Run into output and an exit
-// code: it prints the summary, writes the report and says where it is.
-// failOn are the levels whose verdicts decide the exit code; none means
-// every requested level.
-func finishRun(s Streams, outDir string, rep *conformance.Report, err error, failOn ...spec.Level) error {
+// code: it prints the summary, writes the report's files and says where
+// they are. failOn are the levels whose verdicts decide the exit code;
+// none means every requested level.
+func finishRun(s Streams, out *reportOutput, rep *conformance.Report, err error, failOn ...spec.Level) error {
+	if err != nil {
+		out.abandon()
+	}
 	switch {
 	case errors.Is(err, conformance.ErrUnreachable):
 		return exitCode(ExitUnreachable, err)
@@ -238,11 +271,11 @@ func finishRun(s Streams, outDir string, rep *conformance.Report, err error, fai
 		return exitCode(ExitFail, err)
 	}
 	printLatency(s.Out, rep)
-	path, err := reports.WriteJSON(outDir, rep)
+	paths, err := out.write(rep)
+	printPaths(s.Out, paths)
 	if err != nil {
 		return usageError(fmt.Errorf("cannot write the report: %w", err))
 	}
-	fmt.Fprintf(s.Out, "report: %s\n", path)
 	if len(failOn) > 0 {
 		fmt.Fprintf(s.Out, "exit status decided by --fail-on %s: %s\n", joinLevels(failOn), failOnVerdict(rep, failOn))
 	}

@@ -214,7 +214,7 @@ func TestRunSignKey(t *testing.T) {
 	profile := runSmallProfile(t, 3)
 	ts := runReferenceServer(t, nil)
 	out := filepath.Join(t.TempDir(), "out")
-	code, stdout, stderr := runCLI(t, "run", "--target", ts.URL, "--out", out, "--profile", profile, "--sign-key", key, "-q")
+	code, stdout, stderr := runCLI(t, "run", "--target", ts.URL, "--out", out, "--profile", profile, "--sign-key", key, "-q", "--format", "json")
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -230,7 +230,7 @@ func TestRunSignKey(t *testing.T) {
 	}
 
 	// A bad key is refused before the run.
-	code, _, stderr = runCLI(t, "run", "--target", ts.URL, "--out", t.TempDir(), "--profile", profile, "--sign-key", pub, "-q")
+	code, _, stderr = runCLI(t, "run", "--target", ts.URL, "--out", t.TempDir(), "--profile", profile, "--sign-key", pub, "-q", "--format", "json")
 	if code != ExitUsage || !strings.Contains(stderr, "--sign-key") {
 		t.Errorf("public key as --sign-key: exit %d\n%s", code, stderr)
 	}
@@ -251,7 +251,7 @@ func TestRunSignKey(t *testing.T) {
 	}
 	ts2 := runReferenceServer(t, touch)
 	out2 := filepath.Join(t.TempDir(), "out")
-	code, stdout, stderr = runCLI(t, "run", "--target", ts2.URL, "--out", out2, "--profile", profile, "--sign-key", key, "-q")
+	code, stdout, stderr = runCLI(t, "run", "--target", ts2.URL, "--out", out2, "--profile", profile, "--sign-key", key, "-q", "--format", "json")
 	if code != ExitFail || !strings.Contains(stderr, "was not signed") || !strings.Contains(stderr, profile+" has sha256") {
 		t.Errorf("exit %d, want 1 saying the report was not signed\n%s%s", code, stdout, stderr)
 	}

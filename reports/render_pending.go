@@ -13,9 +13,6 @@ var errPending = errors.New("reports: renderer not written yet")
 // Markdown writes rep as Markdown.
 func Markdown(w io.Writer, rep *conformance.Report) error { return errPending }
 
-// HTML writes rep as one self-contained HTML page.
-func HTML(w io.Writer, rep *conformance.Report) error { return errPending }
-
 // JUnit writes rep as JUnit XML.
 func JUnit(w io.Writer, rep *conformance.Report) error { return errPending }
 

@@ -24,7 +24,8 @@ import (
 
 // Environment of TestHTMLInBrowser.
 const (
-	// demoReportEnv names a report.json to render instead of the fixture.
+	// demoReportEnv names a report.json to open instead of the fixture;
+	// the run's report.html beside it must be its rendering.
 	demoReportEnv = "AICONFORM_DEMO_REPORT"
 	// artifactsEnv names the folder the page, its screenshots and its PDF
 	// are written to; without it they go to a temporary folder.
@@ -57,6 +58,17 @@ func TestHTMLInBrowser(t *testing.T) {
 	var b bytes.Buffer
 	if err := HTML(&b, rep); err != nil {
 		t.Fatal(err)
+	}
+	if p := os.Getenv(demoReportEnv); p != "" {
+		// The page the run wrote beside its report.json is the one a
+		// reader opens: it must be the rendering of that report.
+		written, err := os.ReadFile(filepath.Join(filepath.Dir(p), FormatHTML.FileName()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(written, b.Bytes()) {
+			t.Fatalf("the report.html beside %s is not the HTML rendering of that report", p)
+		}
 	}
 	pagePath, err := filepath.Abs(filepath.Join(dir, "report.html"))
 	if err != nil {

@@ -19,24 +19,10 @@ import (
 // junitXSD is the JUnit schema the rendering validates against.
 const junitXSD = "testdata/junit/junit-10.xsd"
 
-// requireToolsEnv, set to 1, makes a missing external tool a test
-// failure rather than a skip; CI sets it.
-const requireToolsEnv = "AICONFORM_REQUIRE_TOOLS"
-
-// xmllint returns the path of xmllint, or skips t (fails it when
-// AICONFORM_REQUIRE_TOOLS=1) when it is not installed.
+// xmllint returns the path of xmllint; see requireTool.
 func xmllint(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("xmllint")
-	if err == nil {
-		return p
-	}
-	msg := "xmllint is not installed (Debian package libxml2-utils), so the JUnit XML is not validated against " + junitXSD
-	if os.Getenv(requireToolsEnv) == "1" {
-		t.Fatalf("%s, and %s=1 requires it", msg, requireToolsEnv)
-	}
-	t.Skipf("%s; set %s=1 to make this a failure", msg, requireToolsEnv)
-	return ""
+	return requireTool(t, "xmllint", "xmllint is not installed (Debian package libxml2-utils), so the JUnit XML is not validated against "+junitXSD)
 }
 
 // validateJUnit runs xmllint --noout --schema junitXSD on doc.

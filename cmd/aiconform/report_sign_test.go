@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/aiconform/aiconform"
 	"github.com/aiconform/aiconform/attest"
+	"github.com/aiconform/aiconform/conformance"
 	"github.com/aiconform/aiconform/golden"
 	"github.com/aiconform/aiconform/internal/reportfixture"
 )
@@ -261,4 +264,52 @@ func TestRunSignKey(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out2, attest.FileName)); !os.IsNotExist(err) {
 		t.Errorf("an attestation was written (%v)", err)
 	}
+}
+
+// TestFindSubjectBuiltin: a subject that is no file given or beside the
+// attestation is matched against the documents built into the tool — the
+// golden manifest, the built-in profile and its model card — and nothing
+// else.
+func TestFindSubjectBuiltin(t *testing.T) {
+	profileName, profile, _ := conformance.BuiltinDocument(conformance.BuiltinSource)
+	tests := []struct {
+		name  string
+		want  []byte
+		where string
+	}{
+		{attest.GoldenManifestName, readBuiltinManifest(t), "the golden manifest built into aiconform"},
+		{profileName, profile, "the " + profileName + " built into aiconform"},
+		{"reference.modelcard.yaml", nil, "the reference.modelcard.yaml built into aiconform"},
+		{"acme.yaml", nil, ""},
+		{"../reference.yaml", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, where, err := findSubject(tt.name, map[string]string{}, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if where != tt.where {
+				t.Errorf("found in %q, want %q", where, tt.where)
+			}
+			if tt.want != nil && !bytes.Equal(b, tt.want) {
+				t.Errorf("the bytes found are not the built-in document's")
+			}
+			if tt.where == "" && b != nil {
+				t.Errorf("found %d bytes for a document the tool does not have", len(b))
+			}
+			if tt.where != "" && len(b) == 0 {
+				t.Errorf("found no bytes")
+			}
+		})
+	}
+}
+
+func readBuiltinManifest(t *testing.T) []byte {
+	t.Helper()
+	b, err := fs.ReadFile(aiconform.Goldens(), attest.GoldenManifestName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aiconform/aiconform"
 	"github.com/aiconform/aiconform/attest"
+	"github.com/aiconform/aiconform/conformance"
 )
 
 func init() { registerReportCommand(newReportVerifyCmd) }
@@ -31,8 +32,8 @@ func newReportVerifyCmd(s Streams) *cobra.Command {
 		Long: "verify checks the attestation's signature over the DSSE pre-authentication encoding with the public\n" +
 			"key --pub, that it is an aiconform report statement, then the sha256 of every subject: a subject is\n" +
 			"the FILE of the same base name, else the file of that name beside the attestation, else, for the\n" +
-			"golden manifest alone, the manifest built into the tool. One line per subject: ok, MISMATCH with\n" +
-			"both digests, or not found.\n" +
+			"golden manifest and the built-in profile and model card alone, the one built into the tool.\n" +
+			"One line per subject: ok, MISMATCH with both digests, or not found.\n" +
 			"Exit 0 the signature is valid and every subject matched, 1 otherwise, 2 unreadable input or a bad key.",
 		Example: "  aiconform report verify --pub acme.pub aiconform-report/attestation.json\n" +
 			"  aiconform report verify --pub acme.pub attestation.json report.json goldens/manifest.json acme.yaml",
@@ -113,9 +114,10 @@ func runReportVerify(o reportVerifyOptions, s Streams) error {
 }
 
 // findSubject finds the file of a subject: the given file of that base
-// name, else the file of that name in dir, else, for the golden manifest,
-// the one built into the tool. It returns nil data when there is none,
-// and says where the bytes came from.
+// name, else the file of that name in dir, else, for the golden manifest
+// and the built-in profile and its model card, the one built into the
+// tool. It returns nil data when there is none, and says where the bytes
+// came from.
 func findSubject(name string, given map[string]string, dir string) ([]byte, string, error) {
 	if p, ok := given[name]; ok {
 		b, err := os.ReadFile(p)
@@ -131,6 +133,11 @@ func findSubject(name string, given map[string]string, dir string) ([]byte, stri
 	case name == attest.GoldenManifestName:
 		b, err := fs.ReadFile(aiconform.Goldens(), name)
 		return b, "the golden manifest built into aiconform", err
+	}
+	for _, src := range []string{conformance.BuiltinSource, conformance.BuiltinSource + ":" + name} {
+		if doc, b, ok := conformance.BuiltinDocument(src); ok && doc == name {
+			return b, "the " + name + " built into aiconform", nil
+		}
 	}
 	return nil, "", nil
 }

@@ -12,18 +12,26 @@ import (
 // a relative error against a zero reference is +Inf).
 type Float float64
 
-// MarshalJSON implements json.Marshaler.
-func (f Float) MarshalJSON() ([]byte, error) {
-	v := float64(f)
+// NonFinite names a non-finite value as reports write it: "NaN", "+Inf"
+// or "-Inf"; ok is false for a finite one.
+func NonFinite(v float64) (name string, ok bool) {
 	switch {
 	case math.IsNaN(v):
-		return []byte(`"NaN"`), nil
+		return "NaN", true
 	case math.IsInf(v, 1):
-		return []byte(`"+Inf"`), nil
+		return "+Inf", true
 	case math.IsInf(v, -1):
-		return []byte(`"-Inf"`), nil
+		return "-Inf", true
 	}
-	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+	return "", false
+}
+
+// MarshalJSON implements json.Marshaler.
+func (f Float) MarshalJSON() ([]byte, error) {
+	if name, ok := NonFinite(float64(f)); ok {
+		return []byte(`"` + name + `"`), nil
+	}
+	return strconv.AppendFloat(nil, float64(f), 'g', -1, 64), nil
 }
 
 // UnmarshalJSON implements json.Unmarshaler.

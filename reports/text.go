@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/spec"
 )
 
@@ -17,13 +18,10 @@ import (
 // with 6 significant digits, and the non-finite values as NaN, +Inf and
 // -Inf (as report.json does).
 func formatNumber(v float64) string {
+	if name, ok := numerics.NonFinite(v); ok {
+		return name
+	}
 	switch {
-	case math.IsNaN(v):
-		return "NaN"
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
 	case v == 0:
 		return "0" // and not -0
 	case v == math.Trunc(v) && math.Abs(v) < 1e15:

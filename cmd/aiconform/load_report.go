@@ -159,14 +159,11 @@ func distributionRow(d load.Distribution, st histStats) []string {
 }
 
 // formatMs writes a value in milliseconds as a duration to the
-// microsecond ("1.234ms"), +Inf as "+Inf".
+// microsecond ("1.234ms"), a non-finite one by name ("+Inf").
 func formatMs(v numerics.Float) string {
 	f := float64(v)
-	switch {
-	case math.IsInf(f, 1):
-		return "+Inf"
-	case math.IsNaN(f) || math.IsInf(f, -1):
-		return strconv.FormatFloat(f, 'g', -1, 64)
+	if name, ok := numerics.NonFinite(f); ok {
+		return name
 	}
 	return (time.Duration(math.Round(f*1e3)) * time.Microsecond).String()
 }

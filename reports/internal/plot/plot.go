@@ -12,6 +12,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/aiconform/aiconform/numerics"
 )
 
 // The canvas, in viewBox units, and the plot area inside it.
@@ -136,14 +138,10 @@ func n(v float64) string {
 // Number formats a value for a label: plain decimals where they are
 // short, an exponent where they are not, and NaN, +Inf, -Inf as such.
 func Number(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "NaN"
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	case v == 0:
+	if name, ok := numerics.NonFinite(v); ok {
+		return name
+	}
+	if v == 0 {
 		return "0"
 	}
 	a := math.Abs(v)

@@ -83,8 +83,7 @@ func Sign(st *Statement, key *PrivateKey) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// signer signs DSSE envelopes with an Ed25519 key; as a dsse.Verifier it
-// verifies with the key's public half.
+// signer signs DSSE envelopes with an Ed25519 key.
 type signer struct{ key *PrivateKey }
 
 func (s signer) Sign(_ context.Context, data []byte) ([]byte, error) {

@@ -219,11 +219,16 @@ func toFloat(v any) float64 {
 	panic(fmt.Sprintf("reports: %T is not a number", v))
 }
 
-// shortMeasure writes a measure for the page with its unit; a
-// dimensionless count (unit "1") has none.
+// shortMeasure writes a measure for the page with its unit: none for a
+// dimensionless count (unit "1"), seconds for a thousand milliseconds and
+// more.
 func shortMeasure(m conformance.Measure) string {
-	if m.Unit == conformance.UnitCount || m.Unit == "" {
+	v := float64(m.Value)
+	switch {
+	case m.Unit == conformance.UnitCount || m.Unit == "":
 		return shortNumber(m.Value)
+	case m.Unit == conformance.UnitMillisecond && math.Abs(v) >= 1000 && !math.IsInf(v, 0):
+		return shortNumber(v/1000) + " s"
 	}
 	return shortNumber(m.Value) + " " + m.Unit
 }

@@ -138,7 +138,7 @@ func TestHTMLContents(t *testing.T) {
 		`<li>rule 2: MUST requirement LAT-OFFLINE is not covered by any check of the run</li>`,
 		// The facts of the run.
 		`<code>18446744073709551615</code>`,
-		`<dt>Deadline</dt><dd>600000 ms</dd>`,
+		`<dt>Deadline</dt><dd>600 s</dd>`,
 		`acme-édition 模型`,
 		// A failed check's evidence is open; a passing one's is closed.
 		`<details open>` + "\n" + `<summary>Evidence of safety/malformed-json: 3 exchanges · 1 figure</summary>`,
@@ -200,6 +200,7 @@ func TestHTMLFormatting(t *testing.T) {
 		{"NaN", shortNumber(numerics.Float(math.NaN())), "NaN"},
 		{"-Inf", shortNumber(math.Inf(-1)), "-Inf"},
 		{"measure", shortMeasure(conformance.Measure{Value: 750, Unit: "ms"}), "750 ms"},
+		{"seconds", shortMeasure(conformance.Measure{Value: 31250, Unit: "ms"}), "31.25 s"},
 		{"count", shortMeasure(conformance.Measure{Value: 4, Unit: conformance.UnitCount}), "4"},
 		{"+Inf measure", shortMeasure(conformance.Measure{Value: numerics.Float(math.Inf(1)), Unit: "ms"}), "+Inf ms"},
 		{"status", statusText(spec.Error), "! error"},

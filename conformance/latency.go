@@ -4,10 +4,8 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"math"
 	"os"
-	"path"
 	"path/filepath"
 	"time"
 
@@ -312,7 +310,10 @@ func loadModelCard(p *Profile) (*modelCard, error) {
 	if p.source == BuiltinSource {
 		// The built-in profile's card lies beside it, embedded.
 		src = builtinCardPrefix + p.ModelCard
-		b, err = fs.ReadFile(builtinProfiles, path.Join("profiles", p.ModelCard))
+		var ok bool
+		if _, b, ok = BuiltinDocument(src); !ok {
+			err = fmt.Errorf("%s is not built into the tool", src)
+		}
 	} else {
 		b, err = os.ReadFile(src)
 	}

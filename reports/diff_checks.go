@@ -141,11 +141,11 @@ func (d *differ) cases(b, a *conformance.Result) {
 	}
 	if missing > 0 {
 		d.add(Change{Effect: Note, Kind: ChangeCase, Check: a.ID, Requirements: a.Requirements, Old: fmt.Sprint(missing), New: absent,
-			Message: fmt.Sprintf("%d case%s of the old report %s not in the new one", missing, diffPlural(missing), isAre(missing))})
+			Message: fmt.Sprintf("%s of the old report %s not in the new one", plural(missing, "case", "cases"), isAre(missing))})
 	}
 	if added > 0 {
 		d.add(Change{Effect: Note, Kind: ChangeCase, Check: a.ID, Requirements: a.Requirements, Old: absent, New: fmt.Sprint(added),
-			Message: fmt.Sprintf("%d case%s of the new report %s not in the old one", added, diffPlural(added), isAre(added))})
+			Message: fmt.Sprintf("%s of the new report %s not in the old one", plural(added, "case", "cases"), isAre(added))})
 	}
 }
 

@@ -47,8 +47,8 @@ func WriteDiff(w io.Writer, c *Comparison) error {
 			fmt.Fprintf(&b, "  %s\n", ch.Line())
 		}
 	}
-	fmt.Fprintf(&b, "%d regression%s, %d improvement%s, %d note%s\n",
-		c.Regressions, diffPlural(c.Regressions), c.Improvements, diffPlural(c.Improvements), c.Notes, diffPlural(c.Notes))
+	fmt.Fprintf(&b, "%s, %s, %s\n",
+		plural(c.Regressions, "regression", "regressions"), plural(c.Improvements, "improvement", "improvements"), plural(c.Notes, "note", "notes"))
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -149,12 +149,5 @@ func firstReason(rs []string) string {
 	if len(rs) == 1 {
 		return rs[0]
 	}
-	return fmt.Sprintf("%s (and %d more reason%s)", rs[0], len(rs)-1, diffPlural(len(rs)-1))
-}
-
-func diffPlural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
+	return fmt.Sprintf("%s (and %s)", rs[0], plural(len(rs)-1, "more reason", "more reasons"))
 }

@@ -117,11 +117,7 @@ func Parse(name string, b []byte) (*conformance.Report, error) {
 	if len(vs) > 0 {
 		lines := make([]string, len(vs))
 		for i, v := range vs {
-			p := v.Pointer
-			if p == "" {
-				p = "/"
-			}
-			lines[i] = fmt.Sprintf("%s: %s: %s", name, p, v.Message)
+			lines[i] = name + ": " + v.String()
 		}
 		return nil, errors.New(strings.Join(lines, "\n"))
 	}

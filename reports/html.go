@@ -191,11 +191,8 @@ func evidenceSummary(e *conformance.Evidence) string {
 		{len(e.Cases), "case"},
 		{len(e.Performance), "scenario run"},
 	} {
-		switch {
-		case c.n == 1:
-			parts = append(parts, "1 "+c.noun)
-		case c.n > 1:
-			parts = append(parts, fmt.Sprintf("%d %ss", c.n, c.noun))
+		if c.n > 0 {
+			parts = append(parts, plural(c.n, c.noun, c.noun+"s"))
 		}
 	}
 	if e.TLS != nil {

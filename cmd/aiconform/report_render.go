@@ -62,13 +62,7 @@ or an output file that cannot be written.`,
 }
 
 // renderFormatNames lists the formats for help texts.
-func renderFormatNames() string {
-	names := make([]string, len(reports.Formats))
-	for i, f := range reports.Formats {
-		names[i] = string(f)
-	}
-	return strings.Join(names, ", ")
-}
+func renderFormatNames() string { return strings.Join(formatNames(reports.Formats), ", ") }
 
 // runReportRender reads the report, renders it and writes the rendering.
 func runReportRender(o reportRenderOptions, s Streams) error {

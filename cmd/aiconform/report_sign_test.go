@@ -272,6 +272,10 @@ func TestRunSignKey(t *testing.T) {
 // else.
 func TestFindSubjectBuiltin(t *testing.T) {
 	profileName, profile, _ := conformance.BuiltinDocument(conformance.BuiltinSource)
+	cardName, card, ok := conformance.BuiltinDocument(conformance.BuiltinSource + ":reference.modelcard.yaml")
+	if !ok {
+		t.Fatal("the built-in profile's model card is not built in")
+	}
 	tests := []struct {
 		name  string
 		want  []byte
@@ -279,7 +283,7 @@ func TestFindSubjectBuiltin(t *testing.T) {
 	}{
 		{attest.GoldenManifestName, readBuiltinManifest(t), "the golden manifest built into aiconform"},
 		{profileName, profile, "the " + profileName + " built into aiconform"},
-		{"reference.modelcard.yaml", nil, "the reference.modelcard.yaml built into aiconform"},
+		{cardName, card, "the " + cardName + " built into aiconform"},
 		{"acme.yaml", nil, ""},
 		{"../reference.yaml", nil, ""},
 	}

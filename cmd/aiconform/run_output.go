@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,8 @@ type reportOutput struct {
 	// while the run goes on, when that format was asked for.
 	ndjson *reports.NDJSONStream
 	file   *os.File
+	// written are the files write wrote, in order.
+	written []string
 }
 
 // formatFlagHelp is the help of the --format flag of run and demo.
@@ -127,17 +130,18 @@ func (o *reportOutput) write(rep *conformance.Report) ([]string, error) {
 			paths = append(paths, p)
 			continue
 		}
-		var b strings.Builder
+		var b bytes.Buffer
 		if err := reports.Render(&b, rep, f, reports.Options{}); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p, err))
 			continue
 		}
-		if err := reports.WriteFileAtomic(p, []byte(b.String()), 0o644); err != nil {
+		if err := reports.WriteFileAtomic(p, b.Bytes(), 0o644); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		paths = append(paths, p)
 	}
+	o.written = paths
 	return paths, errors.Join(errs...)
 }
 

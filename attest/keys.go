@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/aiconform/aiconform/internal/atomicfile"
 )
 
 // PEM block types of the key files.
@@ -204,26 +206,12 @@ func WriteKeyFiles(prefix string, k *PrivateKey) (private, public string, err er
 	if err != nil {
 		return "", "", err
 	}
-	if err := createFile(private, privPEM, 0o600); err != nil {
+	if err := atomicfile.WriteNew(private, privPEM, 0o600); err != nil {
 		return "", "", err
 	}
-	if err := createFile(public, k.Public().MarshalPEM(), 0o644); err != nil {
+	if err := atomicfile.WriteNew(public, k.Public().MarshalPEM(), 0o644); err != nil {
 		os.Remove(private)
 		return "", "", err
 	}
 	return private, public, nil
-}
-
-// createFile writes data to a new file, failing when path exists.
-func createFile(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return fmt.Errorf("attest: %w", err)
-	}
-	_, werr := f.Write(data)
-	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
-		os.Remove(path)
-		return fmt.Errorf("attest: writing %s: %w", path, err)
-	}
-	return nil
 }

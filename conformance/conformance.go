@@ -6,8 +6,10 @@
 //
 // Run errors only when a run cannot happen at all: an invalid profile or
 // options (errors.Is(err, ErrConfig)), a target that cannot be connected
-// to (errors.Is(err, ErrUnreachable)), or a run interrupted by its
-// caller's context. A misbehaving target — one that hangs, answers
+// to (errors.Is(err, ErrUnreachable)), or a caller's context ended before
+// the run began. A run whose context ends while it goes on returns within
+// about InterruptGrace with a report whose Interrupted says so and whose
+// checks not run are skipped, saying so. A misbehaving target — one that hangs, answers
 // garbage or streams an endless body — fails checks: every request is
 // bounded by a timeout and every body by a limit. A target that stops
 // answering (DefaultMaxStrikes requests in a row without a response) is
@@ -127,7 +129,8 @@ type ProgressEvent struct {
 	Result *Result
 }
 
-// Run checks the target against the profile and returns the report.
+// Run checks the target against the profile and returns the report; see
+// the package documentation for when it errs instead.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	now := opts.Clock
 	if now == nil {
@@ -206,40 +209,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		runCtx, cancel = context.WithTimeout(ctx, opts.Deadline)
 		defer cancel()
 	}
-	b := restBinding{c: c}
-	tlsTarget, err := newTLSTarget(base, opts.RootCAs)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	var untrusted error
-	if tlsTarget != nil {
-		hs := tlsTarget.handshake(runCtx, c.timeout, false)
-		switch {
-		case hs.dialErr != nil:
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("conformance: run interrupted: %w", err)
-			}
-			return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, base, hs.dialErr)
-		case hs.err != nil:
-			untrusted = fmt.Errorf("not sent: the TLS handshake with the target failed (%v), and the suite sends nothing, credentials included, over a connection it cannot trust", hs.err)
-			c.refuse = untrusted
-		}
-	}
-	if probe := b.live(runCtx); untrusted == nil && probe.err != nil {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("conformance: run interrupted: %w", err)
-		}
-		if isDialError(probe.err) {
-			return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, base, probe.err)
-		}
-	}
-	nonce, err := newNonce()
-	if err != nil {
-		return nil, fmt.Errorf("conformance: %w", err)
-	}
-	e := &env{b: b, c: c, models: models, nonce: nonce, oracle: opts.Oracle, seed: seed, results: map[string]Result{}, tls: tlsTarget,
-		rootCAs: opts.RootCAs, latency: p.Latency, modelCard: p.ModelCard, runLoad: runLoad}
-
 	rep := &Report{
 		Kind:            ReportKind,
 		SpecVersion:     spec.Version,
@@ -261,24 +230,66 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if rep.Tool.Version == "" {
 		rep.Tool.Version = "unknown"
 	}
+	var selected []check
+	for _, ch := range checks {
+		if slices.Contains(p.Levels, ch.Level) {
+			selected = append(selected, ch)
+		}
+	}
+	// finish completes the report; an interrupted run records every check
+	// it did not run.
+	midCheck := false
+	finish := func() (*Report, error) {
+		if ctx.Err() != nil {
+			interrupt(rep, selected, context.Cause(ctx), midCheck)
+		}
+		rep.EndTime = now().UTC()
+		rep.Duration = Millis(rep.EndTime.Sub(rep.StartTime))
+		rep.Derive()
+		return rep, nil
+	}
+	b := restBinding{c: c}
+	tlsTarget, err := newTLSTarget(base, opts.RootCAs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	var untrusted error
+	if tlsTarget != nil {
+		hs := tlsTarget.handshake(runCtx, c.timeout, false)
+		switch {
+		case ctx.Err() != nil:
+			return finish()
+		case hs.dialErr != nil:
+			return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, base, hs.dialErr)
+		case hs.err != nil:
+			untrusted = fmt.Errorf("not sent: the TLS handshake with the target failed (%v), and the suite sends nothing, credentials included, over a connection it cannot trust", hs.err)
+			c.refuse = untrusted
+		}
+	}
+	if probe := b.live(runCtx); untrusted == nil && probe.err != nil {
+		if ctx.Err() != nil {
+			return finish()
+		}
+		if isDialError(probe.err) {
+			return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, base, probe.err)
+		}
+	}
+	nonce, err := newNonce()
+	if err != nil {
+		return nil, fmt.Errorf("conformance: %w", err)
+	}
+	e := &env{b: b, c: c, models: models, nonce: nonce, oracle: opts.Oracle, seed: seed, results: map[string]Result{}, tls: tlsTarget,
+		rootCAs: opts.RootCAs, latency: p.Latency, modelCard: p.ModelCard, runLoad: runLoad}
+
 	progress := opts.Progress
 	if progress == nil {
 		progress = func(ProgressEvent) {}
 	}
-	total := 0
-	for _, ch := range checks {
-		if slices.Contains(p.Levels, ch.Level) {
-			total++
+	for _, ch := range selected {
+		if ctx.Err() != nil {
+			break
 		}
-	}
-	for _, ch := range checks {
-		if !slices.Contains(p.Levels, ch.Level) {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("conformance: run interrupted before %s: %w", ch.ID, err)
-		}
-		ev := ProgressEvent{Index: len(rep.Checks) + 1, Total: total, ID: ch.ID}
+		ev := ProgressEvent{Index: len(rep.Checks) + 1, Total: len(selected), ID: ch.ID}
 		progress(ev)
 		c.setStep(len(rep.Checks))
 		switch why, declared := p.declaredNotApplicable(ch.Requirements); {
@@ -287,9 +298,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		case declared:
 			ch.Run = func(context.Context, *env) Result { return Result{Status: spec.Skip, Message: why} }
 		}
-		res := runCheck(runCtx, ch, e, opts.Deadline)
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("conformance: run interrupted during %s: %w", ch.ID, err)
+		res, ok := runInterruptible(ctx, runCtx, ch, e, opts.Deadline)
+		if !ok {
+			// Interrupted while it ran: finish records it as not run.
+			midCheck = true
+			break
 		}
 		e.mu.Lock()
 		e.results[ch.ID] = res
@@ -300,6 +313,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		progress(ev)
 	}
 	switch {
+	case ctx.Err() != nil:
 	case untrusted != nil:
 		rep.Stopped = fmt.Sprintf("the run sent nothing to the target: %v", untrusted)
 	case c.hasStopped():
@@ -315,10 +329,59 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	case runCtx.Err() != nil:
 		rep.Stopped = fmt.Sprintf("the run's deadline of %v passed", opts.Deadline)
 	}
-	rep.EndTime = now().UTC()
-	rep.Duration = Millis(rep.EndTime.Sub(rep.StartTime))
-	rep.Derive()
-	return rep, nil
+	return finish()
+}
+
+// InterruptGrace is how long an interrupted run waits for the check that
+// was running to return before it leaves it behind: every request of the
+// check is cancelled at once, but a check may be computing.
+const InterruptGrace = time.Second
+
+// runInterruptible runs a check with runCheck and returns its result, or
+// false when the caller's ctx ended while it ran: the run was
+// interrupted, and the check's result, cut short, is not one. A check
+// that does not return within InterruptGrace of the interruption is left
+// to end on its own.
+func runInterruptible(ctx, runCtx context.Context, ch check, e *env, deadline time.Duration) (Result, bool) {
+	done := make(chan Result, 1)
+	go func() { done <- runCheck(runCtx, ch, e, deadline) }()
+	select {
+	case res := <-done:
+		return res, ctx.Err() == nil
+	case <-ctx.Done():
+	}
+	select {
+	case <-done:
+	case <-time.After(InterruptGrace):
+	}
+	return Result{}, false
+}
+
+// interrupt records in rep that its run was interrupted by cause, while
+// a check ran (midCheck) or between two: every selected check that has no
+// result is added, skipped with a message that begins spec.NotRunPrefix.
+// A run interrupted after its last check is complete and not marked.
+func interrupt(rep *Report, selected []check, cause error, midCheck bool) {
+	ran := len(rep.Checks)
+	if ran == len(selected) {
+		return
+	}
+	why := "the run was interrupted"
+	if cause != nil && cause != context.Canceled {
+		why = fmt.Sprintf("the run was interrupted (%v)", cause)
+	}
+	where := "before " + selected[ran].ID
+	if midCheck {
+		where = "during " + selected[ran].ID
+	}
+	rep.Interrupted = fmt.Sprintf("%s %s, after %d of %d checks", why, where, ran, len(selected))
+	for i, ch := range selected[ran:] {
+		msg := spec.NotRunPrefix + why + " before this check"
+		if i == 0 && midCheck {
+			msg = spec.NotRunPrefix + why + " while this check ran"
+		}
+		rep.Checks = append(rep.Checks, Result{ID: ch.ID, Requirements: slices.Clone(ch.Requirements), Level: ch.Level, Status: spec.Skip, Message: msg, Duration: Millis(0)})
+	}
 }
 
 // runLoad runs the load plans of the performance checks; tests replace

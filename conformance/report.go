@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"strings"
 	"time"
 
 	"github.com/aiconform/aiconform/numerics"
@@ -32,9 +33,11 @@ type Report struct {
 	// about them alone.
 	RequestedLevels []spec.Level `json:"requestedLevels"`
 	// Levels gives every level of the standard a verdict: pass, fail or
-	// not-run (no check of that level ran).
+	// not-run (no check of that level ran, or the run was interrupted
+	// before all of them had).
 	Levels map[spec.Level]spec.Verdict `json:"levels"`
-	// Verdict is pass when every requested level passes, fail otherwise.
+	// Verdict is pass when every requested level passes, not-run when the
+	// run was interrupted, fail otherwise.
 	Verdict spec.Verdict `json:"verdict"`
 	// Seed is the 64-bit seed of every input drawn during the run, in
 	// decimal; the same seed against the same target sends the same
@@ -43,8 +46,12 @@ type Report struct {
 	// Deadline is the cap of the whole run, when one was set.
 	Deadline *Measure `json:"deadline,omitempty"`
 	// Stopped says why the run gave up on its target, when it did.
-	Stopped string  `json:"stopped,omitempty"`
-	Summary Summary `json:"summary"`
+	Stopped string `json:"stopped,omitempty"`
+	// Interrupted says when the run was interrupted (by a signal, or its
+	// caller), when it was: the checks it did not run are skipped with a
+	// message that begins spec.NotRunPrefix.
+	Interrupted string  `json:"interrupted,omitempty"`
+	Summary     Summary `json:"summary"`
 	// Uncovered lists, per requested level, the MUST requirements no
 	// check of the run cites.
 	Uncovered map[spec.Level][]string `json:"uncovered,omitempty"`
@@ -64,10 +71,25 @@ type Report struct {
 func (r *Report) Derive() {
 	r.Levels = levelVerdicts(r.Checks)
 	r.Verdict = verdict(r.RequestedLevels, r.Levels)
+	if r.Interrupted != "" {
+		r.markInterrupted()
+	}
 	r.Summary = summarize(r.Checks)
 	r.Uncovered = uncovered(r.RequestedLevels, r.Checks)
 	r.Warnings = warnings(r.Checks)
 	r.Claim = claims(r)
+}
+
+// markInterrupted makes the verdicts of an interrupted run: a level some
+// of whose checks did not run is not-run, unless a MUST check of it
+// already failed; the run's verdict is not-run.
+func (r *Report) markInterrupted() {
+	for _, c := range r.Checks {
+		if c.Status == spec.Skip && strings.HasPrefix(c.Message, spec.NotRunPrefix) && r.Levels[c.Level] != spec.VerdictFail {
+			r.Levels[c.Level] = spec.VerdictNotRun
+		}
+	}
+	r.Verdict = spec.VerdictNotRun
 }
 
 // Conformant reports whether every requested level passed.

@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	"github.com/aiconform/aiconform/golden"
+	"github.com/aiconform/aiconform/internal/atomicfile"
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/spec"
 )
@@ -214,7 +215,7 @@ func writeDirAtomic(dir string, files map[string][]byte) (err error) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return fmt.Errorf("reference: %w", err)
 		}
-		if err := os.WriteFile(p, b, 0o644); err != nil {
+		if err := atomicfile.WriteFile(p, b, 0o644); err != nil {
 			return fmt.Errorf("reference: %w", err)
 		}
 	}
@@ -235,34 +236,6 @@ func writeDirAtomic(dir string, files map[string][]byte) (err error) {
 		if err := os.RemoveAll(old); err != nil {
 			return fmt.Errorf("reference: removing the old golden set %s: %w", old, err)
 		}
-	}
-	return nil
-}
-
-// WriteFileAtomic writes b to name through a temporary file in the same
-// directory and a rename.
-func WriteFileAtomic(name string, b []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("reference: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err := f.Write(b); err != nil {
-		return fmt.Errorf("reference: writing %s: %w", name, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("reference: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("reference: writing %s: %w", name, err)
-	}
-	if err := os.Rename(f.Name(), name); err != nil {
-		return fmt.Errorf("reference: %w", err)
 	}
 	return nil
 }

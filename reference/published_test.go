@@ -14,6 +14,7 @@ import (
 
 	"github.com/aiconform/aiconform"
 	"github.com/aiconform/aiconform/golden"
+	"github.com/aiconform/aiconform/internal/atomicfile"
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/safetensors"
 )
@@ -53,7 +54,7 @@ func TestUpdatePublished(t *testing.T) {
 		if err := os.MkdirAll(weightsDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := WriteFileAtomic(filepath.Join(weightsDir, WeightsFile(id)), b); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(weightsDir, WeightsFile(id)), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		refs[id] = WeightsRef(id, b)

@@ -69,9 +69,12 @@ func mdVerdicts(b *strings.Builder, rep *conformance.Report) {
 	if at == "" {
 		at = "no requested level"
 	}
-	if rep.Conformant() {
+	switch {
+	case rep.Conformant():
 		fmt.Fprintf(b, "**CONFORMANT** at %s\n\n", at)
-	} else {
+	case rep.Interrupted != "":
+		fmt.Fprintf(b, "**INTERRUPTED, NOT RUN** at %s\n\n", at)
+	default:
 		fmt.Fprintf(b, "**NOT CONFORMANT** at %s\n\n", at)
 	}
 	b.WriteString("| Level | Requested | Verdict |\n|---|---|---|\n")
@@ -175,5 +178,8 @@ func mdNotes(b *strings.Builder, rep *conformance.Report) {
 	}
 	if rep.Stopped != "" {
 		fmt.Fprintf(b, "## Stopped\n\nThe run gave up on its target: %s\n", mdText(rep.Stopped))
+	}
+	if rep.Interrupted != "" {
+		fmt.Fprintf(b, "## Interrupted\n\nThis run is incomplete: %s. The checks it did not run are skipped, each saying so.\n", mdText(rep.Interrupted))
 	}
 }

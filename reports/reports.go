@@ -18,6 +18,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/internal/atomicfile"
 	"github.com/aiconform/aiconform/spec"
 )
 
@@ -55,46 +56,14 @@ func WriteJSON(dir string, rep *conformance.Report) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("reports: %w", err)
+	}
 	p := filepath.Join(dir, JSONFile)
-	if err := WriteFileAtomic(p, b, 0o644); err != nil {
-		return "", err
+	if err := atomicfile.WriteFile(p, b, 0o644); err != nil {
+		return "", fmt.Errorf("reports: %w", err)
 	}
 	return p, nil
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the same
-// directory and a rename, creating the directory if needed.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("reports: %w", err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("reports: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("reports: writing %s: %w", f.Name(), err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("reports: writing %s: %w", f.Name(), err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("reports: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("reports: writing %s: %w", f.Name(), err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("reports: %w", err)
-	}
-	return nil
 }
 
 // Summary writes the terminal summary fitted to DefaultWidth columns; see
@@ -174,9 +143,15 @@ func SummaryWidth(w io.Writer, rep *conformance.Report, width int) error {
 		}
 		fmt.Fprintf(w, "claim: %s not claimable: %s%s\n", c.Level, strings.Join(reasons, "; "), more)
 	}
-	if rep.Conformant() {
+	if rep.Interrupted != "" {
+		fmt.Fprintf(w, "interrupted: %s\n", rep.Interrupted)
+	}
+	switch {
+	case rep.Conformant():
 		fmt.Fprintf(w, "verdict: CONFORMANT at %s\n", joinLevels(rep.RequestedLevels))
-	} else {
+	case rep.Interrupted != "":
+		fmt.Fprintf(w, "verdict: INTERRUPTED, NOT RUN at %s\n", joinLevels(rep.RequestedLevels))
+	default:
 		fmt.Fprintf(w, "verdict: NOT CONFORMANT at %s\n", joinLevels(rep.RequestedLevels))
 	}
 	return nil

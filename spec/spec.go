@@ -51,6 +51,10 @@ const (
 // the rest of the message names the condition that is false.
 const NotApplicablePrefix = "not applicable: "
 
+// NotRunPrefix begins the message of a skip whose check did not run
+// because the run was interrupted (spec/v1/report.md, "Interrupted runs").
+const NotRunPrefix = "not run: "
+
 // Verdict is a level's outcome in a report.
 type Verdict string
 

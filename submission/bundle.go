@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/aiconform/aiconform/attest"
-	"github.com/aiconform/aiconform/reports"
+	"github.com/aiconform/aiconform/internal/atomicfile"
 )
 
 // Limits on what Open reads, so that a hostile bundle cannot exhaust
@@ -80,13 +80,19 @@ func (b *Bundle) Write(path string) error {
 		if err != nil {
 			return err
 		}
-		return reports.WriteFileAtomic(path, data, 0o644)
+		if err := atomicfile.WriteNew(path, data, 0o644); err != nil {
+			return fmt.Errorf("submission: %w", err)
+		}
+		return nil
 	}
 	if entries, err := os.ReadDir(path); err == nil && len(entries) > 0 {
 		return fmt.Errorf("submission: %s is not empty; a bundle is written to a new or empty directory", path)
 	}
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		return fmt.Errorf("submission: %w", err)
+	}
 	for _, name := range b.Names() {
-		if err := reports.WriteFileAtomic(filepath.Join(path, name), b.files[name], 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(path, name), b.files[name], 0o644); err != nil {
 			return fmt.Errorf("submission: %w", err)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/aiconform/aiconform/conformance/load"
+	"github.com/aiconform/aiconform/internal/atomicfile"
 	"github.com/aiconform/aiconform/numerics"
 )
 
@@ -168,12 +169,11 @@ func formatMs(v numerics.Float) string {
 	return (time.Duration(math.Round(f*1e3)) * time.Microsecond).String()
 }
 
-// loadOutput is one file a run writes its result to: written to a
-// temporary file beside it and renamed into place, so that a reader never
-// sees half a result.
+// loadOutput is one file a run writes its result to, atomically, so that
+// a reader never sees half a result.
 type loadOutput struct {
 	path  string
-	tmp   *os.File
+	tmp   *atomicfile.File
 	write func(io.Writer, *load.Result) error
 }
 
@@ -190,9 +190,9 @@ func openLoadOutputs(cmdName, outDir, jsonFile, hdrLog string) (*loadOutputs, er
 		if path == "" {
 			return nil
 		}
-		tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+		tmp, err := atomicfile.Create(path, 0o644)
 		if err != nil {
-			return fmt.Errorf("%s: %s %s: cannot write there: %w", cmdName, flag, path, err)
+			return fmt.Errorf("%s: %s: %w", cmdName, flag, err)
 		}
 		outs.files = append(outs.files, &loadOutput{path: path, tmp: tmp, write: write})
 		return nil
@@ -233,15 +233,14 @@ func (o *loadOutputs) write(r *load.Result) ([]string, error) {
 	var paths []string
 	for _, f := range o.files {
 		err := f.write(f.tmp, r)
-		if cerr := f.tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(f.tmp.Name(), f.path)
+		if err != nil {
+			err = fmt.Errorf("cannot write %s: %w", f.path, err)
+		} else {
+			err = f.tmp.Commit()
 		}
 		if err != nil {
 			o.abort()
-			return paths, fmt.Errorf("cannot write %s: %w", f.path, err)
+			return paths, err
 		}
 		f.tmp = nil
 		paths = append(paths, f.path)
@@ -253,8 +252,7 @@ func (o *loadOutputs) write(r *load.Result) ([]string, error) {
 func (o *loadOutputs) abort() {
 	for _, f := range o.files {
 		if f.tmp != nil {
-			f.tmp.Close()
-			os.Remove(f.tmp.Name())
+			f.tmp.Abort()
 			f.tmp = nil
 		}
 	}

@@ -12,8 +12,16 @@ import (
 )
 
 func main() {
+	os.Exit(runMain(os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
+}
+
+// runMain runs Main as the process does: the first SIGINT or SIGTERM
+// ends the command cleanly (a run writes its report, a server drains),
+// and a second one gets the default behaviour and ends the process at
+// once.
+func runMain(args []string, s Streams) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := Main(ctx, os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
-	stop()
-	os.Exit(code)
+	defer stop()
+	context.AfterFunc(ctx, stop)
+	return Main(ctx, args, s)
 }

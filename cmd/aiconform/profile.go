@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/internal/atomicfile"
 )
 
 func init() { registerCommand(newProfileCmd) }
@@ -147,52 +147,15 @@ func runProfileInit(ctx context.Context, o profileInitOptions, s Streams) error 
 	return nil
 }
 
-// writeNewFile writes data to path atomically: to a temporary file in the
-// same directory, then linked (or, with force, renamed) into place, so
-// that path never holds a partial document and, without force, an
-// existing file is never replaced.
-func writeNewFile(path string, data []byte, force bool) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if rerr := os.Remove(tmp); err == nil && rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-			err = fmt.Errorf("removing %s: %w", tmp, rerr)
-		}
-	}()
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Chmod(0o644)
-	}
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return fmt.Errorf("cannot write %s: %w", path, werr)
-	}
+// writeNewFile writes data to path atomically, so that path never holds
+// a partial document; without force, an existing file is never replaced.
+func writeNewFile(path string, data []byte, force bool) error {
 	if force {
-		if err := os.Rename(tmp, path); err != nil {
-			return fmt.Errorf("cannot write %s: %w", path, err)
-		}
-		return nil
+		return atomicfile.WriteFile(path, data, 0o644)
 	}
-	switch err := os.Link(tmp, path); {
-	case err == nil:
-		return nil
-	case errors.Is(err, fs.ErrExist):
+	err := atomicfile.WriteNew(path, data, 0o644)
+	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%s exists; pass --force to overwrite it", path)
 	}
-	// A file system without hard links: check, then rename.
-	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("%s exists; pass --force to overwrite it", path)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	return nil
+	return err
 }

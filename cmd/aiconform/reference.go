@@ -11,6 +11,7 @@ import (
 
 	"github.com/aiconform/aiconform"
 	"github.com/aiconform/aiconform/golden"
+	"github.com/aiconform/aiconform/internal/atomicfile"
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reference/onnxexport"
 )
@@ -106,7 +107,7 @@ func runReferenceExport(o referenceExportOptions, s Streams) error {
 	}
 	for _, f := range files {
 		p := filepath.Join(o.Out, f.name)
-		if err := reference.WriteFileAtomic(p, f.b); err != nil {
+		if err := atomicfile.WriteFile(p, f.b, 0o644); err != nil {
 			return usageError(fmt.Errorf("reference export: %w", err))
 		}
 		fmt.Fprintf(s.Out, "wrote %s (%d bytes, sha256 %s)\n", p, len(f.b), golden.Digest(f.b))

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/internal/atomicfile"
 	"github.com/aiconform/aiconform/reports"
 )
 
@@ -91,8 +94,11 @@ func runReportRender(o reportRenderOptions, s Streams) error {
 		}
 		return nil
 	}
-	if err := reports.WriteFileAtomic(o.Output, b.Bytes(), 0o644); err != nil {
+	if err := os.MkdirAll(filepath.Dir(o.Output), 0o755); err != nil {
 		return usageError(fmt.Errorf("cannot write %s: %w", o.Output, err))
+	}
+	if err := atomicfile.WriteFile(o.Output, b.Bytes(), 0o644); err != nil {
+		return usageError(err)
 	}
 	return nil
 }

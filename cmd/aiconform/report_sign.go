@@ -4,13 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aiconform/aiconform"
 	"github.com/aiconform/aiconform/attest"
-	"github.com/aiconform/aiconform/reports"
+	"github.com/aiconform/aiconform/internal/atomicfile"
 )
 
 func init() { registerReportCommand(newReportSignCmd) }
@@ -105,7 +106,10 @@ func signReport(w io.Writer, reportPath, out string, key *attest.PrivateKey, src
 	if out == "" {
 		out = filepath.Join(filepath.Dir(reportPath), attest.FileName)
 	}
-	if err := reports.WriteFileAtomic(out, env, 0o644); err != nil {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return "", fmt.Errorf("cannot write %s: %w", out, err)
+	}
+	if err := atomicfile.WriteFile(out, env, 0o644); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(w, "attestation: %s (signed by key %s)\n", out, key.Public().KeyID())

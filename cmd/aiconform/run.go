@@ -269,6 +269,9 @@ func finishRun(s Streams, out *reportOutput, rep *conformance.Report, err error,
 	if err != nil {
 		return usageError(fmt.Errorf("cannot write the report: %w", err))
 	}
+	if rep.Interrupted != "" {
+		return exitCode(ExitFail, nil)
+	}
 	if len(failOn) > 0 {
 		fmt.Fprintf(s.Out, "exit status decided by --fail-on %s: %s\n", joinLevels(failOn), failOnVerdict(rep, failOn))
 	}

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/internal/atomicfile"
 	"github.com/aiconform/aiconform/reports"
 )
 
@@ -23,7 +23,7 @@ type reportOutput struct {
 	// ndjson streams a line per finished check into DIR/report.ndjson
 	// while the run goes on, when that format was asked for.
 	ndjson *reports.NDJSONStream
-	file   *os.File
+	file   *atomicfile.File
 	// written are the files write wrote, in order.
 	written []string
 }
@@ -69,15 +69,16 @@ func formatNames(fs []reports.Format) []string {
 	return out
 }
 
-// open starts the NDJSON stream when it was asked for. The stream is the
-// one file of a run that is not written atomically: a log pipeline reads
-// it while it grows, and its last line, of type "end", says the run is
-// over.
+// open starts the NDJSON stream when it was asked for. A log pipeline
+// follows it while it grows under its pending name, report.ndjson.partial
+// (see ndjsonPending); it takes the name report.ndjson, atomically like
+// every file of a run, once its last line, of type "end", is written.
 func (o *reportOutput) open() error {
 	if !slices.Contains(o.Formats, reports.FormatNDJSON) {
 		return nil
 	}
-	f, err := os.Create(filepath.Join(o.Dir, reports.FormatNDJSON.FileName()))
+	p := filepath.Join(o.Dir, reports.FormatNDJSON.FileName())
+	f, err := atomicfile.CreatePending(p, ndjsonPending(p), 0o644)
 	if err != nil {
 		return usageError(fmt.Errorf("cannot write the report: %w", err))
 	}
@@ -98,11 +99,13 @@ func (o *reportOutput) hook() func(conformance.ProgressEvent) {
 	}
 }
 
+// ndjsonPending is the name of the NDJSON stream while the run goes on.
+func ndjsonPending(path string) string { return path + ".partial" }
+
 // abandon removes the NDJSON stream of a run that ended without a report.
 func (o *reportOutput) abandon() {
 	if o.file != nil {
-		o.file.Close()
-		os.Remove(o.file.Name())
+		o.file.Abort()
 		o.file, o.ndjson = nil, nil
 	}
 }
@@ -119,9 +122,10 @@ func (o *reportOutput) write(rep *conformance.Report) ([]string, error) {
 				continue
 			}
 			err := o.ndjson.End(rep)
-			if cerr := o.file.Close(); err == nil {
-				err = cerr
+			if err == nil {
+				err = o.file.Commit()
 			}
+			o.file.Abort()
 			o.file, o.ndjson = nil, nil
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", p, err))
@@ -135,7 +139,7 @@ func (o *reportOutput) write(rep *conformance.Report) ([]string, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", p, err))
 			continue
 		}
-		if err := reports.WriteFileAtomic(p, b.Bytes(), 0o644); err != nil {
+		if err := atomicfile.WriteFile(p, b.Bytes(), 0o644); err != nil {
 			errs = append(errs, err)
 			continue
 		}

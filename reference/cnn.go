@@ -44,8 +44,6 @@ const (
 	// batches run in chunks, which bounds the memory of a graph and the
 	// number of distinct graphs a model ever builds.
 	cnnChunk = 16
-	// cnnMaxIdle bounds the compiled graphs a model keeps for reuse.
-	cnnMaxIdle = 8
 )
 
 // SeedCNNWeightSpecs lists seed-cnn's tensors in PyTorch's state_dict names
@@ -65,8 +63,9 @@ func SeedCNNWeightSpecs() []weightgen.Spec {
 //
 // Concurrency: Forward runs each chunk on a program of its own from the
 // model's pool (see program). Batches larger than cnnChunk run in chunks,
-// so programs exist for batch sizes 1…cnnChunk only; at most cnnMaxIdle
-// idle programs are kept (the least recently used are dropped). Building a
+// so programs exist for batch sizes 1…cnnChunk only. The pool is bounded
+// (MaxIdlePrograms and IdleProgramBytes idle, the least recently used
+// dropped first; MaxLivePrograms in all, see newGraphPool). Building a
 // program takes a package-wide lock (graphMu); running one does not.
 type seedCNN struct {
 	// graphModel's params holds the weights with their state_dict names.
@@ -83,8 +82,7 @@ func NewSeedCNN(weights map[string]numerics.Tensor, dtype numerics.DType) (Model
 		return nil, err
 	}
 	m := &seedCNN{graphModel: gm}
-	pool := &graphPool{build: m.build, close: (*program).close, maxIdle: cnnMaxIdle}
-	if err := m.start(pool, progKey{batch: 1}); err != nil {
+	if err := m.start(newGraphPool(m.build), progKey{batch: 1}); err != nil {
 		return nil, err
 	}
 	return m, nil

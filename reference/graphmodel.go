@@ -3,6 +3,7 @@ package reference
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -24,6 +25,41 @@ import (
 // internal/encoding.NewGroup), which is not safe for concurrent use.
 // Running compiled programs needs no lock.
 var graphMu sync.Mutex
+
+// The tensor package keeps a free list of tensor headers, which gorgonia
+// fills when it unbinds a node's value, as run does after every run. Two
+// nodes may hold the same tensor (an op that writes in place returns its
+// input), and a header given back twice would be handed to two owners, so
+// the free list is turned off; headers are then left to the garbage
+// collector, like every other allocation.
+func init() { tensor.DontUsePool() }
+
+// Bounds of each model's pool of compiled programs (see programPool), per
+// model id and version. A program holds its graph (about 1 KiB a node),
+// its private copy of the model's weights (seed-transformer: about 5 MB in
+// FP32 and 10 MB in FP64; seed-cnn and seed-rnn: under 0.5 MB) and its
+// inputs between runs; the values a run computes (up to 90 MB in FP32 and
+// 175 MB in FP64 for seed-transformer on 8 sequences of 64) are dropped
+// when the run ends.
+const (
+	// MaxIdlePrograms bounds the compiled programs a model keeps for reuse
+	// between requests, each for one batch size and sequence length; the
+	// least recently used is closed first.
+	MaxIdlePrograms = 8
+	// IdleProgramBytes bounds the memory those idle programs hold in all
+	// (about 6 seed-transformer programs in FP32, 3 in FP64).
+	IdleProgramBytes = 32 << 20
+)
+
+// MaxLivePrograms returns the bound on the programs a model built now has
+// at once, idle or running: GOMAXPROCS (at least 2). It bounds the model's
+// forward passes running at once (more than the CPUs would only share
+// them) and so the memory of their computed values; further calls wait
+// for a program to come back.
+func MaxLivePrograms() int { return max(runtime.GOMAXPROCS(0), 2) }
+
+// nodeBytes is the memory a graph node takes, about, besides its value.
+const nodeBytes = 1 << 10
 
 // progKey is what a compiled program is built for: a batch size and, for
 // the sequence models, a sequence length (0 for seed-cnn).
@@ -50,9 +86,14 @@ type graphPool = programPool[progKey, *program]
 // the model's pool, runs it alone and returns it: two calls never share a
 // program, and concurrent calls run in parallel on programs of their own.
 type program struct {
+	g       *G.ExprGraph
 	vm      G.VM
 	inputs  []programInput
 	outputs []programOutput
+	// bytes is the memory the program holds between runs, about: its
+	// graph's constant values, its inputs and outputs, and nodeBytes a
+	// node.
+	bytes int
 }
 
 // programInput is an input node of a program, bound anew at each run.
@@ -74,6 +115,19 @@ type programOutput struct {
 
 // close releases the program's tape machine.
 func (p *program) close() { p.vm.Close() }
+
+// newGraphPool returns a pool of programs made by build, within
+// MaxIdlePrograms, IdleProgramBytes and MaxLivePrograms.
+func newGraphPool(build func(progKey) (*program, error)) *graphPool {
+	return &graphPool{
+		build:   build,
+		close:   (*program).close,
+		maxIdle: MaxIdlePrograms,
+		cost:    func(p *program) int { return p.bytes },
+		budget:  IdleProgramBytes,
+		maxLive: MaxLivePrograms(),
+	}
+}
 
 // graphModel is the part of a gorgonia model that does not depend on its
 // architecture; the models embed it.
@@ -160,7 +214,19 @@ func (m *graphModel) compile(key progKey, define func(g *G.ExprGraph) ([]program
 	if err != nil {
 		return nil, err
 	}
-	p = &program{inputs: inputs, outputs: outputs}
+	p = &program{g: g, inputs: inputs, outputs: outputs}
+	for _, n := range g.AllNodes() {
+		p.bytes += nodeBytes
+		if v := n.Value(); v != nil {
+			p.bytes += int(v.MemSize())
+		}
+	}
+	for _, in := range inputs {
+		p.bytes += in.node.Shape().TotalSize() * int(m.dt.Size())
+	}
+	for _, o := range outputs {
+		p.bytes += o.size * int(m.dt.Size())
+	}
 	for i := range p.outputs {
 		G.Read(p.outputs[i].node, &p.outputs[i].value)
 	}
@@ -170,8 +236,11 @@ func (m *graphModel) compile(key progKey, define func(g *G.ExprGraph) ([]program
 
 // run computes one chunk of shape key on a pooled program: it binds
 // backings[i] (a []float32 or []float64 the program keeps until its next
-// run) to input i, runs the graph and returns each output as float64. A
-// program that fails or panics may be left in any state: it is closed
+// run) to input i, runs the graph and returns each output as float64. The
+// values the run computed are dropped before the program goes back to the
+// pool: the next run allocates its own anyway (the tape machine's Reset
+// forgets them), and an idle program keeps only what it needs to run. A
+// program that fails or panics may be left in any state: it is discarded
 // instead of going back to the pool.
 func (m *graphModel) run(key progKey, backings []any) (outs [][]float64, err error) {
 	p, err := m.pool.acquire(key)
@@ -180,18 +249,18 @@ func (m *graphModel) run(key progKey, backings []any) (outs [][]float64, err err
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			p.close()
+			m.pool.discard(p)
 			outs, err = nil, fmt.Errorf("reference: %s: gorgonia panicked on %v: %v", m.id, key, r)
 		}
 	}()
 	for i, in := range p.inputs {
 		if err := G.Let(in.node, tensor.New(tensor.WithShape(in.node.Shape()...), tensor.WithBacking(backings[i]))); err != nil {
-			p.close()
+			m.pool.discard(p)
 			return nil, fmt.Errorf("reference: %s: binding %s: %w", m.id, in.what, err)
 		}
 	}
 	if err := p.vm.RunAll(); err != nil {
-		p.close()
+		m.pool.discard(p)
 		return nil, fmt.Errorf("reference: %s: running the graph: %w", m.id, err)
 	}
 	outs = make([][]float64, len(p.outputs))
@@ -201,8 +270,9 @@ func (m *graphModel) run(key progKey, backings []any) (outs [][]float64, err err
 		}
 	}
 	p.vm.Reset()
+	p.g.UnbindAllNonInputs()
 	if err != nil {
-		p.close()
+		m.pool.discard(p)
 		return nil, fmt.Errorf("reference: %s: %w", m.id, err)
 	}
 	m.pool.release(key, p)

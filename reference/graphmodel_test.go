@@ -2,10 +2,13 @@ package reference
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -160,16 +163,26 @@ func testConcurrentForward(t *testing.T, m Model, inputs []map[string]numerics.T
 	case *seedTransformer:
 		pool = m.pool
 	}
+	checkPoolBounds(t, pool)
+}
+
+// checkPoolBounds checks that pool holds at least one idle program and no
+// more idle programs than MaxIdlePrograms and IdleProgramBytes allow (a
+// single one may be larger), nor more programs in all than its maxLive,
+// and that no program is held.
+func checkPoolBounds(t *testing.T, pool *graphPool) {
+	t.Helper()
 	pool.mu.Lock()
 	defer pool.mu.Unlock()
-	cost := 0
+	bytes := 0
 	for _, it := range pool.idle {
-		if pool.cost != nil {
-			cost += pool.cost(it.key)
-		}
+		bytes += it.prog.bytes
 	}
-	if n := len(pool.idle); n < 1 || n > pool.maxIdle || (n > 1 && cost > pool.budget) {
-		t.Errorf("%d idle programs of cost %d after the runs, want 1…%d of cost at most %d", n, cost, pool.maxIdle, pool.budget)
+	if n := len(pool.idle); n < 1 || n > MaxIdlePrograms || (n > 1 && bytes > IdleProgramBytes) {
+		t.Errorf("%d idle programs of %d bytes, want 1…%d of at most %d bytes", n, bytes, MaxIdlePrograms, IdleProgramBytes)
+	}
+	if pool.live != len(pool.idle) || pool.live > pool.maxLive {
+		t.Errorf("%d live programs with %d idle and none held, want as many, and at most %d", pool.live, len(pool.idle), pool.maxLive)
 	}
 }
 
@@ -229,5 +242,109 @@ func TestDescribeKinds(t *testing.T) {
 		if got := describeKinds(tt.names); got != tt.want {
 			t.Errorf("describeKinds(%q) = %q, want %q", tt.names, got, tt.want)
 		}
+	}
+}
+
+// TestPoolBoundedOverManyShapes sends each model more distinct shapes than
+// its pool keeps (50 sequence lengths, or seed-cnn's 16 batch sizes, the
+// most it builds programs for) and checks that the
+// pool stays within its bounds, that every program it evicted was closed
+// and then collected (nothing keeps an evicted program alive), and that
+// the shapes sent first, whose programs were evicted and are built anew,
+// give the same answers bit for bit.
+func TestPoolBoundedOverManyShapes(t *testing.T) {
+	many := 50
+	if tfRaceEnabled {
+		many = 2 * MaxIdlePrograms
+	}
+	tests := []struct {
+		name   string
+		shapes int
+		model  func(t *testing.T) (Model, *graphModel)
+		// input returns the i-th input (i = 1…shapes), of a shape of its own.
+		input func(i int) map[string]numerics.Tensor
+	}{
+		{
+			name:   "seed-cnn FP32 batch sizes",
+			shapes: cnnChunk,
+			model: func(t *testing.T) (Model, *graphModel) {
+				m := testModel(t, numerics.FP32).(*seedCNN)
+				return m, &m.graphModel
+			},
+			input: func(i int) map[string]numerics.Tensor {
+				return map[string]numerics.Tensor{"input": images(fmt.Sprintf("shapes-%d", i), i)}
+			},
+		},
+		{
+			name:   "seed-rnn FP64 lengths",
+			shapes: many,
+			model: func(t *testing.T) (Model, *graphModel) {
+				m := testRNN(t, numerics.FP64)
+				return m, &m.graphModel
+			},
+			input: func(i int) map[string]numerics.Tensor {
+				return map[string]numerics.Tensor{"input": as(sequences(fmt.Sprintf("shapes-%d", i), 1+i%3, i), numerics.FP64)}
+			},
+		},
+		{
+			name:   "seed-transformer FP32 lengths",
+			shapes: many,
+			model: func(t *testing.T) (Model, *graphModel) {
+				m, err := NewSeedTransformer(testWeights(t, SeedTransformerID), numerics.FP32)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return m, &m.(*seedTransformer).graphModel
+			},
+			input: func(i int) map[string]numerics.Tensor {
+				return tfInputs(tfTokens(fmt.Sprintf("shapes-%d", i), 1, i), numerics.Tensor{})
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, gm := tt.model(t)
+			var closed, collected atomic.Int64
+			pool := gm.pool
+			pool.close = func(p *program) {
+				closed.Add(1)
+				runtime.AddCleanup(p, func(*atomic.Int64) { collected.Add(1) }, &collected)
+				p.close()
+			}
+			first := map[int]map[string]numerics.Tensor{}
+			for i := 1; i <= tt.shapes; i++ {
+				out, err := m.Forward(tt.input(i))
+				if err != nil {
+					t.Fatalf("shape %d: %v", i, err)
+				}
+				if i <= 3 {
+					first[i] = out
+				}
+				if st := pool.snapshot(); st.Idle > MaxIdlePrograms || st.Live > pool.maxLive {
+					t.Fatalf("after shape %d: %d idle and %d live programs, want at most %d and %d", i, st.Idle, st.Live, MaxIdlePrograms, pool.maxLive)
+				}
+			}
+			checkPoolBounds(t, pool)
+			st := pool.snapshot()
+			if st.Evictions == 0 || st.Builds <= int64(MaxIdlePrograms) {
+				t.Fatalf("%d builds and %d evictions over %d shapes, want more builds than the pool keeps and evictions", st.Builds, st.Evictions, tt.shapes)
+			}
+			for i, want := range first {
+				got, err := m.Forward(tt.input(i))
+				if err != nil {
+					t.Fatalf("shape %d again: %v", i, err)
+				}
+				if d := cmp.Diff(want, got); d != "" {
+					t.Errorf("shape %d again, on a program built anew (-first +again):\n%s", i, d)
+				}
+			}
+			for deadline := time.Now().Add(10 * time.Second); collected.Load() < closed.Load() && time.Now().Before(deadline); {
+				runtime.GC()
+				time.Sleep(10 * time.Millisecond)
+			}
+			if c, n := collected.Load(), closed.Load(); n == 0 || c < n {
+				t.Errorf("%d of %d closed programs were collected, want all (and some closed)", c, n)
+			}
+		})
 	}
 }

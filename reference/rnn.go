@@ -21,8 +21,6 @@ const (
 	// rnnChunk is the largest batch one gorgonia graph computes; larger
 	// batches run in chunks.
 	rnnChunk = 16
-	// rnnMaxIdle bounds the compiled graphs a model keeps for reuse.
-	rnnMaxIdle = 8
 )
 
 // SeedRNNWeightSpecs lists seed-rnn's tensors in the state_dict names and
@@ -55,9 +53,8 @@ func SeedRNNWeightSpecs() []weightgen.Spec {
 // Concurrency: as for seed-cnn, Forward runs each chunk on a program of
 // its own, for its batch size and sequence length, from the model's pool.
 // Batches larger than rnnChunk run in chunks, so programs exist for batch
-// sizes 1…rnnChunk and lengths 1…rnnMaxSteps only; at most rnnMaxIdle idle
-// programs are kept (the least recently used are dropped). Building a
-// program takes graphMu; running one does not.
+// sizes 1…rnnChunk and lengths 1…rnnMaxSteps only; the pool is bounded as
+// seed-cnn's. Building a program takes graphMu; running one does not.
 type seedRNN struct {
 	// graphModel's params holds the weights with their state_dict names
 	// and layouts; the graphs use them transposed or tiled.
@@ -74,8 +71,7 @@ func NewSeedRNN(weights map[string]numerics.Tensor, dtype numerics.DType) (Model
 		return nil, err
 	}
 	m := &seedRNN{graphModel: gm}
-	pool := &graphPool{build: m.build, close: (*program).close, maxIdle: rnnMaxIdle}
-	if err := m.start(pool, progKey{batch: 1, length: 1}); err != nil {
+	if err := m.start(newGraphPool(m.build), progKey{batch: 1, length: 1}); err != nil {
 		return nil, err
 	}
 	return m, nil

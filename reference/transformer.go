@@ -25,13 +25,6 @@ const (
 	// tfChunk is the largest batch one gorgonia graph computes; larger
 	// batches run in chunks of tfChunk sequences.
 	tfChunk = 8
-	// tfMaxIdle bounds the compiled graphs a model keeps for reuse, and
-	// tfIdleRows the positions (batch·length) they compute in all: a
-	// program's memory grows with its positions (about 90 MB in FP32 and
-	// 175 MB in FP64 for 8 sequences of 64), so at most two programs of
-	// the largest size are kept.
-	tfMaxIdle  = 16
-	tfIdleRows = 2 * tfChunk * TransformerMaxLen
 	// tfEps is LayerNorm's ε.
 	tfEps = 1e-5
 )
@@ -79,9 +72,8 @@ func SeedTransformerWeightSpecs() []weightgen.Spec {
 //
 // Concurrency is that of seedCNN: Forward runs each chunk on a program of
 // its own, for its (batch, length), from the model's pool; batches larger
-// than tfChunk run in chunks; the idle programs are bounded in number and
-// in size (tfMaxIdle, tfIdleRows, see newTFPool); building a program takes
-// the package-wide graphMu.
+// than tfChunk run in chunks; the pool is bounded as seed-cnn's; building a
+// program takes the package-wide graphMu.
 type seedTransformer struct {
 	// graphModel's params holds the graph's parameters keyed by graph
 	// name: weight matrices transposed to [in,out] (in_proj split into its
@@ -93,18 +85,6 @@ type seedTransformer struct {
 	emb any
 	// pe is the positional encoding of positions 0…63 in float64, [64,128].
 	pe []float64
-}
-
-// newTFPool returns a pool of seed-transformer programs made by build,
-// bounded by tfMaxIdle programs and tfIdleRows positions (batch·length).
-func newTFPool(build func(progKey) (*program, error)) *graphPool {
-	return &graphPool{
-		build:   build,
-		close:   (*program).close,
-		maxIdle: tfMaxIdle,
-		cost:    func(k progKey) int { return k.batch * k.length },
-		budget:  tfIdleRows,
-	}
 }
 
 // NewSeedTransformer returns seed-transformer at the version computing in
@@ -135,7 +115,7 @@ func NewSeedTransformer(weights map[string]numerics.Tensor, dtype numerics.DType
 	}
 	m.params["fc.weightT"] = transposed(w["fc.weight"], 0, tfVocab, tfModel)
 	m.params["fc.bias"] = w["fc.bias"]
-	if err := m.start(newTFPool(m.build), progKey{batch: 1, length: 1}); err != nil {
+	if err := m.start(newGraphPool(m.build), progKey{batch: 1, length: 1}); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	G "gorgonia.org/gorgonia"
-
 	"github.com/aiconform/aiconform/golden"
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/reference/plainref"
@@ -358,43 +356,6 @@ func TestSeedTransformerConcurrentForward(t *testing.T) {
 		inputs = append(inputs, tfInputs(tfTokens(fmt.Sprintf("concurrent-%d", i), n, T), tfMask(T, lengths...)))
 	}
 	testConcurrentForward(t, m, inputs)
-}
-
-// TestSeedTransformerPoolBound checks that the transformer's pool keeps
-// the most recently released programs, as many as fit in tfMaxIdle
-// programs and tfIdleRows positions (programPool's own test covers the
-// mechanics; this one pins the transformer's bounds).
-func TestSeedTransformerPoolBound(t *testing.T) {
-	pool := newTFPool(nil)
-	var shapes []progKey
-	for i := range 2 * tfMaxIdle {
-		shapes = append(shapes, progKey{1, 1 + i%7})
-	}
-	shapes = append(shapes, progKey{8, 64}, progKey{8, 64}, progKey{1, 2}, progKey{8, 64}, progKey{8, 64}, progKey{8, 64}, progKey{3, 5})
-	var released []*program
-	for _, s := range shapes {
-		g := G.NewGraph()
-		G.NewScalar(g, G.Float64, G.WithValue(1.0))
-		p := &program{vm: G.NewTapeMachine(g)}
-		pool.release(s, p)
-		released = append(released, p)
-		// The longest suffix of released within the bounds.
-		k, rows := 0, 0
-		for i := len(released) - 1; i >= 0; i-- {
-			r := shapes[i].batch * shapes[i].length
-			if k > 0 && (k+1 > tfMaxIdle || rows+r > tfIdleRows) {
-				break
-			}
-			k, rows = k+1, rows+r
-		}
-		var idle []*program
-		for _, it := range pool.idle {
-			idle = append(idle, it.prog)
-		}
-		if !slices.Equal(idle, released[len(released)-k:]) {
-			t.Fatalf("after releasing %v: %d idle programs, want the last %d released (%d positions; bounds %d programs, %d positions)", s, len(idle), k, rows, tfMaxIdle, tfIdleRows)
-		}
-	}
 }
 
 // TestSeedTransformerLayout pins the architecture and PyTorch layouts with

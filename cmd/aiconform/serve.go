@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -40,6 +41,16 @@ type serveOptions struct {
 	BatchMax   int
 	BatchDelay time.Duration
 
+	// DebugAddr is the address of the debug listener (--debug-addr:
+	// pprof and expvar, see serve.DebugHandler); "" for none.
+	DebugAddr string
+	// Grace is how long a shutdown waits for the requests in flight
+	// (--grace).
+	Grace time.Duration
+	// MemoryLimit is the Go runtime's soft memory limit (--memory-limit,
+	// as GOMEMLIMIT writes it); "" for the default or GOMEMLIMIT.
+	MemoryLimit string
+
 	// LookupEnv reads the environment; nil uses os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 }
@@ -52,6 +63,7 @@ func newServeCmd(s Streams) *cobra.Command {
 		MaxConcurrent:  serve.DefaultMaxConcurrent(),
 		BatchMax:       serve.DefaultMaxBatch,
 		BatchDelay:     serve.DefaultMaxDelay,
+		Grace:          serve.ShutdownTimeout,
 	}
 	cmd := &cobra.Command{
 		Use:   "serve [--addr HOST:PORT] [flags]",
@@ -66,9 +78,19 @@ func newServeCmd(s Streams) *cobra.Command {
 			"from $VAR (401 otherwise), except GET /v2/health/live and /v2/health/ready, which stay open for\n" +
 			"orchestrator probes. With --tls-cert F --tls-key F it serves https (TLS 1.2 or later) with that\n" +
 			"certificate chain and key. It prints the address it listens on, logs one line per request to stderr\n" +
-			"(never a header or a token) and shuts down gracefully on SIGINT or SIGTERM.\n" +
-			"Exit 0 after a shutdown, 2 when the address cannot be bound, a flag is wrong, the token\n" +
-			"variable is unset or empty, or a TLS file cannot be read.\n" +
+			"(never a header or a token).\n" +
+			"On SIGINT or SIGTERM it shuts down gracefully: it stops accepting connections at once, lets the\n" +
+			"requests in flight finish for up to --grace, then cuts off any still running.\n" +
+			"Exit 0 after a shutdown in which every request finished, 1 when requests were cut off, 2 when the\n" +
+			"address cannot be bound, a flag is wrong, the token variable is unset or empty, or a TLS file\n" +
+			"cannot be read.\n" +
+			"Memory: each model version keeps at most " + fmt.Sprint(reference.MaxIdlePrograms) + " compiled programs idle for reuse (at most " + formatBytes(reference.IdleProgramBytes) + "\n" +
+			"of them) and has at most GOMAXPROCS programs (at least 2) at once, further inferences waiting for\n" +
+			"one; a forward pass drops the values it computed when it ends. A dynamic batcher holds at most\n" +
+			"--max-concurrent requests, and a request body at most --max-body-bytes. The Go\n" +
+			"runtime runs under a soft memory limit (--memory-limit), near which it collects more often and\n" +
+			"gives freed memory back to the system. --debug-addr serves pprof and expvar on a listener of\n" +
+			"its own, for operators; never expose it.\n" +
 			"Concurrent inferences of compatible inputs to the same model version are batched dynamically:\n" +
 			"merged into one forward pass of at most --batch-max rows, a request waiting at most --batch-delay\n" +
 			"for others (0 for either turns batching off); each gets its own rows of the outputs back.\n" +
@@ -89,6 +111,9 @@ func newServeCmd(s Streams) *cobra.Command {
 	f.BoolVar(&o.ListFaults, "list-faults", false, "list the fault profiles with the requirement each breaks, and exit")
 	f.IntVar(&o.BatchMax, "batch-max", o.BatchMax, "dynamic batching: most rows merged into one forward pass (0 turns batching off)")
 	f.DurationVar(&o.BatchDelay, "batch-delay", o.BatchDelay, "dynamic batching: longest a request waits for others to share its forward pass (0 turns batching off)")
+	f.StringVar(&o.DebugAddr, "debug-addr", "", "serve net/http/pprof (/debug/pprof/) and expvar (/debug/vars: memstats, goroutines) on a separate listener at `HOST:PORT`; off by default, never expose it")
+	f.DurationVar(&o.Grace, "grace", o.Grace, "on SIGINT or SIGTERM, how long the requests in flight may run before they are cut off")
+	f.StringVar(&o.MemoryLimit, "memory-limit", "", "soft memory limit of the Go runtime, as GOMEMLIMIT writes it (512MiB, 2GiB; units B, KiB, MiB, GiB, TiB), or off; near it the garbage collector runs more often and returns freed memory to the system (default "+formatBytes(defaultMemoryLimit)+", or $GOMEMLIMIT when that is set)")
 	return cmd
 }
 
@@ -170,6 +195,22 @@ func runServe(ctx context.Context, o serveOptions, s Streams) error {
 	if err != nil {
 		return usageError(err)
 	}
+	if o.Grace <= 0 {
+		return usageError(fmt.Errorf("serve: --grace is %s, want > 0", o.Grace))
+	}
+	lookup := o.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	env, _ := lookup("GOMEMLIMIT")
+	memLimit, err := resolveMemoryLimit(o.MemoryLimit, env != "", debug.SetMemoryLimit(-1))
+	if err != nil {
+		return usageError(err)
+	}
+	if memLimit.set {
+		// Restored on return, for callers that run serve in-process.
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(memLimit.bytes))
+	}
 	models, err := reference.Builtin()
 	if err != nil {
 		return exitCode(ExitFail, fmt.Errorf("serve: %w", err))
@@ -188,6 +229,8 @@ func runServe(ctx context.Context, o serveOptions, s Streams) error {
 		} else {
 			fmt.Fprintln(s.Out, "batching: off")
 		}
+		fmt.Fprintf(s.Out, "memory: soft limit %s (%s); per model version at most %d idle compiled programs (%s) and %d at once\n",
+			memLimit, memLimit.source, reference.MaxIdlePrograms, formatBytes(reference.IdleProgramBytes), reference.MaxLivePrograms())
 		if o.AuthTokenEnv != "" {
 			fmt.Fprintf(s.Out, "auth: bearer token from $%s required; /v2/health/live and /v2/health/ready stay open\n", o.AuthTokenEnv)
 		}
@@ -199,9 +242,23 @@ func runServe(ctx context.Context, o serveOptions, s Streams) error {
 		if len(o.Faults) > 0 {
 			fmt.Fprintln(s.Out, faultBanner(o.Faults))
 		}
-		fmt.Fprintf(s.Out, "listening on %s://%s (stop with Ctrl-C)\n", scheme, addr)
+		fmt.Fprintf(s.Out, "listening on %s://%s (stop with Ctrl-C; requests in flight get %s to finish)\n", scheme, addr, o.Grace)
 	}
-	err = serve.ListenAndServeTLS(ctx, o.Addr, srv.Handler(), tlsCfg, ready)
+	if o.DebugAddr != "" {
+		var lc net.ListenConfig
+		dln, err := lc.Listen(ctx, "tcp", o.DebugAddr)
+		if err != nil {
+			return usageError(fmt.Errorf("serve: --debug-addr: %w", &serve.ListenError{Addr: o.DebugAddr, Err: err}))
+		}
+		dctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		// A profile being taken when serve stops is cut off after a
+		// second rather than holding the exit.
+		go func() { done <- serve.Serve(dctx, dln, serve.DebugHandler(), serve.WithShutdownGrace(time.Second)) }()
+		defer func() { stop(); <-done }()
+		fmt.Fprintf(s.Out, "debug: pprof and expvar on http://%s/debug/\n", dln.Addr())
+	}
+	err = serve.ListenAndServeTLS(ctx, o.Addr, srv.Handler(), tlsCfg, ready, serve.WithShutdownGrace(o.Grace))
 	var le *serve.ListenError
 	switch {
 	case errors.As(err, &le):

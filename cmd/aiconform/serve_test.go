@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -168,6 +169,9 @@ func TestServeCommandErrors(t *testing.T) {
 		{"certificate not PEM", []string{"serve", "--addr", "127.0.0.1:0", "--tls-cert", keyFile, "--tls-key", keyFile}, ExitUsage, "the certificate " + keyFile},
 		{"key of another certificate", []string{"serve", "--addr", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", otherKeyFile}, ExitUsage, "the private key " + otherKeyFile},
 		{"TLS fault without TLS", []string{"serve", "--addr", "127.0.0.1:0", "--fault", "expired-certificate"}, ExitUsage, "--fault expired-certificate needs --tls-cert"},
+		{"zero grace", []string{"serve", "--addr", "127.0.0.1:0", "--grace", "0s"}, ExitUsage, "--grace is 0s"},
+		{"bad memory limit", []string{"serve", "--addr", "127.0.0.1:0", "--memory-limit", "512MB"}, ExitUsage, "--memory-limit"},
+		{"debug address in use", []string{"serve", "--addr", "127.0.0.1:0", "--debug-addr", taken.Addr().String()}, ExitUsage, "--debug-addr"},
 	}
 	t.Setenv("AICONFORM_TEST_EMPTY_TOKEN", "")
 	t.Setenv("AICONFORM_TEST_SPACED_TOKEN", "s3cr3t value")
@@ -256,5 +260,59 @@ func TestServeCommandAuthAndLimits(t *testing.T) {
 	}
 	if strings.Contains(errOut.String()+out.String(), token) {
 		t.Errorf("the token appears in the command's output")
+	}
+}
+
+var debugRE = regexp.MustCompile(`debug: pprof and expvar on (http://\S+)/debug/`)
+
+// TestServeCommandDebugAndMemory checks --debug-addr (pprof and expvar on
+// a listener of their own, not on the protocol's) and --memory-limit (the
+// runtime's limit while serve runs, restored after, and in the banner).
+func TestServeCommandDebugAndMemory(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	srv := startServe(t, "--debug-addr", "127.0.0.1:0", "--memory-limit", "768MiB", "--grace", "3s")
+	out := srv.out.String()
+	for _, want := range []string{"memory: soft limit 768 MiB (--memory-limit)", "idle compiled programs", "requests in flight get 3s to finish"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout does not say %q:\n%s", want, out)
+		}
+	}
+	if got := debug.SetMemoryLimit(-1); got != 768<<20 {
+		t.Errorf("the runtime's memory limit is %d while serve runs, want %d", got, 768<<20)
+	}
+	m := debugRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("stdout does not give the debug address:\n%s", out)
+	}
+	tests := []struct {
+		url      string
+		status   int
+		contains string
+	}{
+		{m[1] + "/debug/vars", http.StatusOK, `"goroutines"`},
+		{m[1] + "/debug/pprof/goroutine?debug=1", http.StatusOK, "goroutine profile:"},
+		{m[1] + "/v2/health/live", http.StatusNotFound, ""},
+		{srv.base + "/debug/vars", http.StatusNotFound, ""},
+		{srv.base + "/debug/pprof/", http.StatusNotFound, ""},
+	}
+	for _, tt := range tests {
+		resp, err := http.Get(tt.url)
+		if err != nil {
+			t.Errorf("GET %s: %v", tt.url, err)
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || !strings.Contains(string(b), tt.contains) {
+			t.Errorf("GET %s = %d, want %d containing %q", tt.url, resp.StatusCode, tt.status, tt.contains)
+		}
+	}
+	srv.stop(t)
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("the runtime's memory limit is %d after serve, want it restored to %d", got, before)
+	}
+	if c, err := net.Dial("tcp", strings.TrimPrefix(m[1], "http://")); err == nil {
+		c.Close()
+		t.Error("the debug listener still accepts connections after serve stopped")
 	}
 }

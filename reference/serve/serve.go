@@ -62,6 +62,35 @@
 // Version policy: a request that names no version is served by the model's
 // default version, which is "fp32" when the model has one and otherwise the
 // lexically first of its versions.
+//
+// Bounds: what the server holds at once is bounded by its options and by
+// its models, so that its memory stays flat however long it runs:
+//
+//   - a request body is read whole, up to WithMaxBodyBytes (413 beyond);
+//   - at most WithMaxConcurrent inferences run at once (503 beyond). An
+//     inference takes its slot before it reaches its model, so a dynamic
+//     batcher (WithBatching) never holds more requests than that, under
+//     its own bound MaxQueue; a merged batch holds at most MaxBatch rows
+//     (a single larger request runs alone), its inputs copied once into
+//     merged tensors that are dropped when it ends;
+//   - the reference models (package reference) keep at most
+//     reference.MaxIdlePrograms compiled programs idle for reuse, of at
+//     most reference.IdleProgramBytes in all, and have at most
+//     reference.MaxLivePrograms() programs at once (further forward passes
+//     wait for one), per model version; a forward pass drops the values it
+//     computed when it ends, and an evicted program is dropped whole.
+//
+// The process's soft memory limit (runtime/debug.SetMemoryLimit) is the
+// command's: `aiconform serve --memory-limit`.
+//
+// Debugging: DebugHandler serves net/http/pprof and expvar (memstats,
+// goroutines), for a listener of its own (`aiconform serve --debug-addr`),
+// never the protocol's.
+//
+// Shutdown: Serve and ListenAndServe stop accepting connections as soon as
+// their context ends, let the requests in flight finish within a grace
+// (WithShutdownGrace, default ShutdownTimeout), then cut off the rest and
+// report a *ShutdownError.
 package serve
 
 import (

@@ -3,7 +3,6 @@ package conformance
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/aiconform/aiconform/conformance/load"
+	"github.com/aiconform/aiconform/internal/jsonexact"
 	"github.com/aiconform/aiconform/oip"
 	"github.com/aiconform/aiconform/schemas"
 	"github.com/aiconform/aiconform/spec"
@@ -269,13 +269,11 @@ func moreViolations(n int) string {
 	return fmt.Sprintf(" (%d violations in all)", n)
 }
 
-// as decodes a schema-valid document into a wire type.
+// as decodes a schema-valid document into a wire type, member names
+// matched exactly: the protocol allows members of its own, and one whose
+// name only folds to a field's ("outputſ") must not be read as that field.
 func as(doc any, v any) error {
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
+	return jsonexact.Decode(doc, v)
 }
 
 // errorResult is the result of a check the suite itself could not make.

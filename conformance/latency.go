@@ -320,6 +320,12 @@ func loadModelCard(p *Profile) (*modelCard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: /modelCard: %w", ErrConfig, p.Source(), err)
 	}
+	return parseModelCard(p, src, b)
+}
+
+// parseModelCard decodes and validates b, the bytes of the model card src
+// (YAML or JSON, as its name says), and checks it against profile p.
+func parseModelCard(p *Profile, src string, b []byte) (*modelCard, error) {
 	doc, err := schemas.DecodeDocument(src, b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: /modelCard: %w", ErrConfig, p.Source(), err)

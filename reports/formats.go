@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/internal/jsonexact"
 	"github.com/aiconform/aiconform/schemas"
 )
 
@@ -121,8 +121,11 @@ func Parse(name string, b []byte) (*conformance.Report, error) {
 		}
 		return nil, errors.New(strings.Join(lines, "\n"))
 	}
+	// Member names are matched exactly: the schema lets a later build of
+	// the load generator add members, and one whose name only folds to a
+	// field's ("ſent") must not be read as that field.
 	var rep conformance.Report
-	if err := json.Unmarshal(b, &rep); err != nil {
+	if err := jsonexact.Decode(doc, &rep); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return &rep, nil

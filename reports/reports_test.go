@@ -259,3 +259,38 @@ func TestTruncate(t *testing.T) {
 		}
 	}
 }
+
+// TestParseMatchesNamesExactly: a member the schema lets through because
+// its name is not a field's, though it folds to one ("ſent" to "sent"),
+// is not read as that field: the report read is the document validated.
+func TestParseMatchesNamesExactly(t *testing.T) {
+	fixture, err := os.ReadFile(filepath.Join("testdata", "fixture.report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, old, new string
+	}{
+		{"load result", `"sent": 47,`, `"sent": 47, "ſent": 999,`},
+		{"distribution", `"count": 47,`, `"count": 47, "COUNT": 999,`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !bytes.Contains(fixture, []byte(tt.old)) {
+				t.Fatalf("the fixture has no %s", tt.old)
+			}
+			doc := bytes.Replace(fixture, []byte(tt.old), []byte(tt.new), 1)
+			rep, err := Parse(JSONFile, doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range rep.Checks {
+				for _, p := range c.Evidence.Performance {
+					if r := p.Result; r != nil && (r.Sent == 999 || r.Latency.Count == 999) {
+						t.Fatalf("%s %s: a folded member was read: sent %d, latency count %d", c.ID, p.Scenario, r.Sent, r.Latency.Count)
+					}
+				}
+			}
+		})
+	}
+}

@@ -9,14 +9,17 @@ package safetensors
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"sort"
+	"unicode/utf8"
 
 	"github.com/aiconform/aiconform/numerics"
 )
@@ -78,9 +81,17 @@ func Encode(tensors map[string]numerics.Tensor, metadata map[string]string) ([]b
 		if n == "__metadata__" {
 			return nil, errors.New(`safetensors: "__metadata__" is reserved and cannot name a tensor`)
 		}
+		if !utf8.ValidString(n) {
+			return nil, fmt.Errorf("safetensors: tensor name %q is not valid UTF-8, which the JSON header cannot carry", n)
+		}
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	for k, v := range metadata {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return nil, fmt.Errorf("safetensors: __metadata__ entry %q: %q is not valid UTF-8, which the JSON header cannot carry", k, v)
+		}
+	}
 
 	header := make(map[string]any, len(names)+1)
 	if len(metadata) > 0 {
@@ -151,9 +162,16 @@ func Decode(b []byte) (*File, error) {
 		return nil, fmt.Errorf("safetensors: header length %d exceeds the file (%d bytes) or the %d-byte limit", n, len(b), MaxHeaderSize)
 	}
 	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(b[8 : 8+n]))
+	hdr := b[8 : 8+n]
+	dec := json.NewDecoder(bytes.NewReader(hdr))
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("safetensors: header is not a JSON object: %w", err)
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("safetensors: header is null, want a JSON object")
+	}
+	if rest := bytes.TrimLeft(hdr[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return nil, fmt.Errorf("safetensors: header holds %d bytes after its JSON object, want only padding spaces", len(rest))
 	}
 	data := b[8+n:]
 	f := &File{Tensors: make(map[string]numerics.Tensor, len(raw))}
@@ -162,7 +180,10 @@ func Decode(b []byte) (*File, error) {
 		begin, end int64
 	}
 	var spans []span
-	for name, msg := range raw {
+	// Entries in name order, so that the first error is the same on every
+	// decode of the same bytes.
+	for _, name := range slices.Sorted(maps.Keys(raw)) {
+		msg := raw[name]
 		if name == "__metadata__" {
 			if err := json.Unmarshal(msg, &f.Metadata); err != nil {
 				return nil, fmt.Errorf("safetensors: __metadata__ must map strings to strings: %w", err)
@@ -212,7 +233,10 @@ func Decode(b []byte) (*File, error) {
 		}
 		f.Tensors[name] = t
 	}
-	slices.SortFunc(spans, func(a, b span) int { return int(a.begin - b.begin) })
+	// By begin, then end: an empty tensor at the offset where another
+	// begins sorts first and overlaps nothing, whatever the order of the
+	// header's entries.
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Or(cmp.Compare(a.begin, b.begin), cmp.Compare(a.end, b.end)) })
 	for i := 1; i < len(spans); i++ {
 		if spans[i].begin < spans[i-1].end {
 			return nil, fmt.Errorf("safetensors: tensors %q and %q overlap", spans[i-1].name, spans[i].name)

@@ -1,13 +1,14 @@
 package load
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/aiconform/aiconform/internal/jsonexact"
 )
 
 // resultFields has Result's fields without its methods, so that decoding
@@ -16,10 +17,12 @@ type resultFields Result
 
 // UnmarshalJSON reads a result as MarshalJSON wrote it and decodes its
 // histograms, so that a result that does not decode is refused here
-// rather than misread later.
+// rather than misread later. Member names are matched exactly: a result
+// may carry members of a later build, and one whose name only folds to a
+// field's ("ſent") must not be read as that field.
 func (r *Result) UnmarshalJSON(b []byte) error {
 	var f resultFields
-	if err := json.Unmarshal(b, &f); err != nil {
+	if err := jsonexact.Unmarshal(b, &f); err != nil {
 		return fmt.Errorf("result: %w", err)
 	}
 	*r = Result(f)

@@ -189,6 +189,10 @@ func (r *recorder) expectDocument(resp *response, kind string) (any, bool) {
 		r.failf("%s: %v", resp.what(), err)
 		return nil, false
 	}
+	if ce := resp.header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		r.failf("%s answered Content-Encoding %q, which the suite did not ask for (it sends Accept-Encoding: identity)", resp.what(), ce)
+		return nil, false
+	}
 	if resp.header.Get(oip.HeaderInferenceContentLength) == "" && !isJSONContentType(resp.ex.ContentType) {
 		r.failf("%s answered Content-Type %q, want application/json", resp.what(), resp.ex.ContentType)
 		return nil, false

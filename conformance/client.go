@@ -92,19 +92,22 @@ func (c *client) hasStopped() bool {
 }
 
 // tally records the outcome of an exchange for the stop rule and keeps
-// error responses.
+// error responses. An exchange that got no complete response is a
+// strike, whether nothing came back or a response was cut short: a
+// target that sends its headers and then trickles or drops the body has
+// stopped answering as surely as one that sends nothing.
 func (c *client) tally(r *response) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if r.status >= 400 {
+		c.hygiene.scan(r, c.credentials())
+	}
+	if r.status >= 400 && isProtocolRequest(r.ex.Path) {
+		c.errorFormat.scan(r)
+	}
 	switch {
-	case r.status > 0:
+	case r.err == nil:
 		c.strikes = 0
-		if r.status >= 400 {
-			c.hygiene.scan(r, c.credentials())
-		}
-		if r.status >= 400 && isProtocolRequest(r.ex.Path) {
-			c.errorFormat.scan(r)
-		}
 	case errors.Is(r.err, errRunEnded):
 		// The run was cancelled or reached its deadline: not the target's doing.
 	default:
@@ -194,11 +197,14 @@ var errNoAnswer = errors.New("no complete response within the request timeout")
 
 // response is one exchange: what was asked, what came back.
 type response struct {
-	ex        Exchange
-	status    int
-	header    http.Header
+	ex     Exchange
+	status int
+	header http.Header
+	// body is the body read; the body of a response over the limit is
+	// dropped once scanned (see send), and limit is then the limit.
 	body      []byte
 	overLimit bool
+	limit     int64
 	err       error // transport error: no (complete) response
 	// encodeErr marks a request the suite could not even encode: its
 	// check errs, the target is not to blame.
@@ -219,7 +225,9 @@ func (r *response) outcome() string {
 	case r.err != nil:
 		return r.err.Error()
 	case r.overLimit:
-		return fmt.Sprintf("answered %d with a body over the %d-byte limit", r.status, len(r.body))
+		return fmt.Sprintf("answered %d with a body over the %d-byte limit", r.status, r.limit)
+	case r.status >= 300 && r.status < 400:
+		return fmt.Sprintf("answered %d, a redirect, which the suite does not follow", r.status)
 	}
 	return fmt.Sprintf("answered %d", r.status)
 }
@@ -328,12 +336,17 @@ func (c *client) streamRoundTrip(ctx context.Context, req *http.Request) (*http.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	req.Close = true
 	go func() { _ = req.Write(conn) }() // ends when the connection closes
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	hl := &headerLimit{r: conn, n: MaxResponseHeaderBytes, on: true}
+	resp, err := http.ReadResponse(bufio.NewReader(hl), req)
+	hl.on = false
 	if err != nil {
 		stop()
 		conn.Close()
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return nil, ctx.Err()
+		case hl.n <= 0:
+			return nil, errHeaderLimit
 		}
 		return nil, fmt.Errorf("no response: %w", err)
 	}
@@ -383,6 +396,14 @@ func (c *client) send(parent context.Context, hc *http.Client, out outgoing) *re
 		r.ex.Duration = Millis(0)
 		return r
 	}
+	// Runs last: once every scan has seen it, the body of a response
+	// over the limit goes (no check judges it), so that a run of such
+	// responses holds no more than the excerpts.
+	defer func() {
+		if r.overLimit {
+			r.body = nil
+		}
+	}()
 	defer c.tally(r)
 	ctx, cancel := context.WithTimeout(parent, c.timeout)
 	defer cancel()
@@ -414,6 +435,9 @@ func (c *client) send(parent context.Context, hc *http.Client, out outgoing) *re
 		hc.CloseIdleConnections()
 	}
 	req.Header.Set("Accept", "application/json")
+	// The suite reads bodies as they come: a compressed answer is the
+	// target's choice, for the checks to see, and never inflated.
+	req.Header.Set("Accept-Encoding", "identity")
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -442,10 +466,11 @@ func (c *client) send(parent context.Context, hc *http.Client, out outgoing) *re
 	r.header = resp.Header
 	r.ex.StatusCode = resp.StatusCode
 	r.ex.ContentType = resp.Header.Get("Content-Type")
-	b, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	b, err := readBody(resp.Body, c.maxBody, resp.ContentLength)
 	if int64(len(b)) > c.maxBody {
 		b = b[:c.maxBody]
 		r.overLimit = true
+		r.limit = c.maxBody
 		r.ex.BodyOverLimit = true
 	}
 	r.body = b
@@ -477,23 +502,72 @@ func (c *client) transportError(parent, ctx context.Context, err error) error {
 	return err
 }
 
+// readBody reads a body up to limit+1 bytes, so that a longer one shows
+// as such. Its buffer starts at the declared length (when there is one,
+// up to limit+1) and doubles as needed: reading a body costs about twice
+// its length at most, however it arrives (growing a buffer by a quarter,
+// as append does, would cost some five times).
+func readBody(r io.Reader, limit, declared int64) ([]byte, error) {
+	size := int64(512)
+	if declared >= 0 {
+		// One byte more than declared, to read the end without growing.
+		size = declared + 1
+	}
+	b := make([]byte, 0, min(size, limit+1))
+	for {
+		if len(b) == cap(b) {
+			if int64(len(b)) > limit {
+				return b, nil
+			}
+			nb := make([]byte, len(b), min(2*int64(cap(b)), limit+1))
+			copy(nb, b)
+			b = nb
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		switch {
+		case err == io.EOF:
+			return b, nil
+		case err != nil:
+			return b, err
+		}
+	}
+}
+
 // excerpt quotes at most limit bytes of b as valid UTF-8, with the token
 // and every other credential value the run sent redacted (before cutting,
 // so no part of one shows) and a note of the full length when cut;
-// cutAt > 0 says the body was cut off at that limit.
+// cutAt > 0 says the body was cut off at that limit. The quote is built
+// from the start of b, a credential that starts in it replaced whole,
+// until it is longer than limit: the rest of b, which may be as long as
+// the body limit, is never copied.
 func (c *client) excerpt(b []byte, limit int, cutAt int64) string {
-	s := string(b)
+	var secrets [][]byte
 	for _, v := range append(c.secrets.values(), c.token) {
 		if v != "" {
-			s = strings.ReplaceAll(s, v, "[redacted]")
+			secrets = append(secrets, []byte(v))
 		}
 	}
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	// The longest first, so that a credential holding another is
+	// redacted whole.
+	slices.SortFunc(secrets, func(x, y []byte) int { return len(y) - len(x) })
+	var q []byte
+	i := 0
+	for i < len(b) && len(q) <= limit {
+		if at := slices.IndexFunc(secrets, func(v []byte) bool { return bytes.HasPrefix(b[i:], v) }); at >= 0 {
+			q = append(q, "[redacted]"...)
+			i += len(secrets[at])
+			continue
+		}
+		q = append(q, b[i])
+		i++
+	}
+	s := strings.ToValidUTF8(string(q), "\uFFFD")
 	var note string
 	switch {
 	case cutAt > 0:
 		note = fmt.Sprintf("… [cut off at the %d-byte limit]", cutAt)
-	case len(s) > limit:
+	case len(s) > limit || i < len(b):
 		note = fmt.Sprintf("… [%d bytes in all]", len(b))
 	default:
 		return s
@@ -617,7 +691,12 @@ func isJSONContentType(ct string) bool {
 }
 
 // decodeJSON decodes exactly one JSON value, numbers kept as json.Number.
+// A body that is not valid UTF-8 is not JSON (encoding/json would read
+// each bad byte as U+FFFD): the error says where the first bad byte is.
 func decodeJSON(b []byte) (any, error) {
+	if at := invalidUTF8At(b); at >= 0 {
+		return nil, fmt.Errorf("body is not JSON: %w at byte %d of %d", errNotUTF8, at, len(b))
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any

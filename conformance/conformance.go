@@ -24,7 +24,6 @@ package conformance
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
@@ -75,7 +74,10 @@ type Options struct {
 	// when the profile's goldens are "builtin".
 	Goldens fs.FS
 	// HTTPClient makes the requests; nil uses a client of its own. Its
-	// Timeout, if any, applies on top of RequestTimeout.
+	// Timeout, if any, applies on top of RequestTimeout. The run uses a
+	// copy that does not follow redirects (a 3xx is judged as the
+	// target's answer, and the credential never reaches another host);
+	// its transport's other limits are its own.
 	HTTPClient *http.Client
 	// RequestTimeout bounds each exchange, body included; zero uses the
 	// profile's timeouts.request, or DefaultRequestTimeout.
@@ -175,20 +177,16 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Deadline < 0 {
 		return nil, fmt.Errorf("%w: the run's deadline is %v, want a positive duration (or none)", ErrConfig, opts.Deadline)
 	}
-	c := &client{base: base, hc: opts.HTTPClient, timeout: opts.RequestTimeout, maxBody: opts.MaxBodyBytes, token: token, now: now, maxStrikes: opts.MaxStrikes,
+	c := &client{base: base, timeout: opts.RequestTimeout, maxBody: opts.MaxBodyBytes, token: token, now: now, maxStrikes: opts.MaxStrikes,
 		secrets: &secretWatch{}}
 	c.secrets.add("the profile's credential", token)
-	if c.hc == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12}
-		c.hc = &http.Client{Transport: tr}
-	}
 	if c.timeout <= 0 {
 		c.timeout = p.requestTimeout()
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultRequestTimeout
 	}
+	c.hc = httpClient(opts.HTTPClient, opts.RootCAs, c.timeout)
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxBodyBytes
 	}

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -12,19 +13,25 @@ import (
 // response of the run, as it arrives, for the leaks the procedure lists.
 
 // leakPatterns are the patterns of SAFE-ERROR-HYGIENE but the credential
-// values, each with what a match reveals.
+// values, each with what a match reveals and, for a pattern that starts
+// with no literal text, the literals one of which any match holds: text
+// without them is not matched against the pattern at all (matching a
+// pattern that starts with a class of characters is slow).
 var leakPatterns = []struct {
-	what string
-	re   *regexp.Regexp
+	what    string
+	re      *regexp.Regexp
+	needles []string
 }{
-	{"a Python traceback", regexp.MustCompile(`Traceback \(most recent call last\)`)},
-	{"a Go goroutine header", regexp.MustCompile(`goroutine [0-9]+ \[`)},
-	{"a panic", regexp.MustCompile(`panic: `)},
-	{"a source file location", regexp.MustCompile(`[A-Za-z0-9_-]+(\.go:|\.py", line |\.java:|\.rs:)[0-9]+`)},
-	{"a Java exception", regexp.MustCompile(`Exception in thread`)},
-	{"a stack frame", regexp.MustCompile(`\bat [A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$<][A-Za-z0-9_$<>]*)+\(`)},
-	{"a file-system path", regexp.MustCompile(`(^|[^A-Za-z0-9_.~/-])/(home|root|usr|opt|var|etc|tmp|srv|app)/`)},
-	{"a Windows path", regexp.MustCompile(`\b[A-Za-z]:\\`)},
+	{"a Python traceback", regexp.MustCompile(`Traceback \(most recent call last\)`), nil},
+	{"a Go goroutine header", regexp.MustCompile(`goroutine [0-9]+ \[`), nil},
+	{"a panic", regexp.MustCompile(`panic: `), nil},
+	{"a source file location", regexp.MustCompile(`[A-Za-z0-9_-]+(\.go:|\.py", line |\.java:|\.rs:)[0-9]+`),
+		[]string{".go:", `.py", line `, ".java:", ".rs:"}},
+	{"a Java exception", regexp.MustCompile(`Exception in thread`), nil},
+	{"a stack frame", regexp.MustCompile(`\bat [A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$<][A-Za-z0-9_$<>]*)+\(`), []string{"at "}},
+	{"a file-system path", regexp.MustCompile(`(^|[^A-Za-z0-9_.~/-])/(home|root|usr|opt|var|etc|tmp|srv|app)/`),
+		[]string{"/home/", "/root/", "/usr/", "/opt/", "/var/", "/etc/", "/tmp/", "/srv/", "/app/"}},
+	{"a Windows path", regexp.MustCompile(`\b[A-Za-z]:\\`), []string{`:\`}},
 }
 
 // maxLeaks bounds the leaks a run keeps for its message and evidence.
@@ -32,6 +39,13 @@ const maxLeaks = 32
 
 // leakQuoteLimit bounds a quoted match.
 const leakQuoteLimit = 120
+
+// leakScanBytes is how much of each error body, and of each header value,
+// SAFE-ERROR-HYGIENE matches its patterns against: a stack trace shows at
+// the start of an error, and matching costs time in proportion to the
+// text (a second or more per MiB), which a body as long as the body limit
+// must not make unbounded. Credential values are looked for in all of it.
+const leakScanBytes = 64 << 10
 
 // hygieneScan is what the scan found so far. The client updates it under
 // its lock.
@@ -57,7 +71,7 @@ func (l leak) String() string {
 // read) and each header value.
 func (h *hygieneScan) scan(r *response, credentials []string) {
 	h.scanned++
-	h.scanText(r, "body", string(r.body), credentials)
+	h.scanText(r, "body", r.body, credentials)
 	names := make([]string, 0, len(r.header))
 	for k := range r.header {
 		names = append(names, k)
@@ -65,12 +79,15 @@ func (h *hygieneScan) scan(r *response, credentials []string) {
 	slices.Sort(names)
 	for _, k := range names {
 		for _, v := range r.header[k] {
-			h.scanText(r, "header "+k, v, credentials)
+			h.scanText(r, "header "+k, []byte(v), credentials)
 		}
 	}
 }
 
-func (h *hygieneScan) scanText(r *response, where, text string, credentials []string) {
+// scanText looks for leaks in one body or header value: the credentials
+// in all of it, the patterns in its first leakScanBytes. text is not
+// copied (a body may be as long as the body limit).
+func (h *hygieneScan) scanText(r *response, where string, text []byte, credentials []string) {
 	add := func(what, quote string) {
 		if len(h.leaks) >= maxLeaks {
 			h.more++
@@ -81,18 +98,22 @@ func (h *hygieneScan) scanText(r *response, where, text string, credentials []st
 		h.leaks = append(h.leaks, leak{ex: ex, where: where, what: what, quote: quote})
 	}
 	for _, cred := range credentials {
-		if cred != "" && strings.Contains(text, cred) {
+		if cred != "" && bytes.Contains(text, []byte(cred)) {
 			add("a credential the suite sent", "[redacted]")
 		}
 	}
+	text = text[:min(len(text), leakScanBytes)]
 	for _, p := range leakPatterns {
-		loc := p.re.FindStringIndex(text)
+		if p.needles != nil && !slices.ContainsFunc(p.needles, func(n string) bool { return bytes.Contains(text, []byte(n)) }) {
+			continue
+		}
+		loc := p.re.FindIndex(text)
 		if loc == nil {
 			continue
 		}
 		// Quote the match with a little of what follows it.
 		end := min(len(text), max(loc[1], loc[0]+40), loc[0]+leakQuoteLimit)
-		q := strings.TrimLeft(text[loc[0]:end], "\n\t ")
+		q := strings.TrimLeft(string(text[loc[0]:end]), "\n\t ")
 		for _, cred := range credentials {
 			if cred != "" {
 				q = strings.ReplaceAll(q, cred, "[redacted]")

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"cmp"
 	"container/heap"
 	"context"
 	"crypto/tls"
@@ -48,6 +49,9 @@ type InferenceLoad struct {
 	// MaxConnections bounds the open connections; zero uses
 	// load.DefaultMaxConnections.
 	MaxConnections int
+	// MaxBodyBytes caps each response body: a longer one fails its
+	// query. Zero uses DefaultMaxBodyBytes.
+	MaxBodyBytes int64
 }
 
 // InferenceTarget is a load.Target that sends Open Inference Protocol
@@ -131,6 +135,9 @@ func newInferenceTarget(l InferenceLoad, keep *keeper, sampleOf func(load.Query)
 	case l.Samples == 0:
 		l.Samples = 1
 	}
+	if l.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("conformance: inference load of %s: body limit %d, want a positive number of bytes (or 0 for %d)", l.Model.Label(), l.MaxBodyBytes, DefaultMaxBodyBytes)
+	}
 	t := &InferenceTarget{l: l, contract: c, length: sampleLength(c), keep: keep, sampleOf: sampleOf, shapes: map[string]outputShape{}}
 	if t.sampleOf == nil {
 		t.sampleOf = func(q load.Query) uint64 { return q.Seq }
@@ -171,7 +178,7 @@ func newInferenceTarget(l InferenceLoad, keep *keeper, sampleOf func(load.Query)
 		TLS:            tlsConfig,
 		MaxConnections: l.MaxConnections,
 		Timeout:        l.Timeout,
-		MaxBodyBytes:   int(min(DefaultMaxBodyBytes, math.MaxInt32)),
+		MaxBodyBytes:   int(min(cmp.Or(l.MaxBodyBytes, DefaultMaxBodyBytes), math.MaxInt32)),
 	})
 	if err != nil {
 		t.ahead.close()

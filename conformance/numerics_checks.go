@@ -388,40 +388,30 @@ func checkDeterminism(ctx context.Context, e *env) Result {
 		if err != nil {
 			return errorResult(fmt.Sprintf("cannot draw inputs of %s: %v", m.ref.Label(), err))
 		}
-		resps := make([]*response, repeatsInSequence+repeatsAtOnce)
-		for i := 0; i < repeatsInSequence; i++ {
-			resps[i] = e.infer(ctx, m, inferRequest{inputs: ins})
-		}
-		var wg sync.WaitGroup
-		for i := repeatsInSequence; i < len(resps); i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				resps[i] = e.infer(ctx, m, inferRequest{inputs: ins})
-			}()
-		}
-		wg.Wait()
 		in := tensors(ins)
 		var first map[string]numerics.Tensor
-		for i, resp := range resps {
+		// judge judges answer i as soon as it is in, so that no body is
+		// held longer than it takes (the bodies of the answers sent at
+		// once are held together, at most repeatsAtOnce of them).
+		judge := func(i int, resp *response) error {
 			how := "in sequence"
 			if i >= repeatsInSequence {
 				how = "at once"
 			}
-			where := fmt.Sprintf("%s answer %d of %d (%s)", m.ref.Label(), i+1, len(resps), how)
+			where := fmt.Sprintf("%s answer %d of %d (%s)", m.ref.Label(), i+1, repeatsInSequence+repeatsAtOnce, how)
 			ce := CaseEvidence{Model: m.ref.Name, Version: m.ref.Version, Set: "determinism", Case: fmt.Sprintf("answer %d (%s)", i+1, how), Tolerance: m.tol}
 			out, ok := tally.answer(resp, m, ins, ce, where)
 			if !ok {
-				continue
+				return nil
 			}
 			e.observe(observation{where: "repeat " + where, m: m, inputs: in, got: out.outputs, tol: m.tol})
 			if first == nil {
 				first = out.outputs
-				continue
+				return nil
 			}
 			agreed, err := tally.compare(ce, where+" against the first", m.contract, in, out.outputs, first, m.tol)
 			if err != nil {
-				return errorResult(fmt.Sprintf("%s: %v", where, err))
+				return fmt.Errorf("%s: %w", where, err)
 			}
 			if !agreed {
 				r.add(resp)
@@ -432,6 +422,28 @@ func checkDeterminism(ctx context.Context, e *env) Result {
 					identical = false
 				}
 			}
+			return nil
+		}
+		for i := 0; i < repeatsInSequence; i++ {
+			if err := judge(i, e.infer(ctx, m, inferRequest{inputs: ins})); err != nil {
+				return errorResult(err.Error())
+			}
+		}
+		resps := make([]*response, repeatsAtOnce)
+		var wg sync.WaitGroup
+		for i := range resps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resps[i] = e.infer(ctx, m, inferRequest{inputs: ins})
+			}()
+		}
+		wg.Wait()
+		for i, resp := range resps {
+			if err := judge(repeatsInSequence+i, resp); err != nil {
+				return errorResult(err.Error())
+			}
+			resps[i] = nil
 		}
 	}
 	r.figure("maxUlp", Count(int(min(maxULP, math.MaxInt32))))

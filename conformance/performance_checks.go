@@ -446,7 +446,7 @@ func (e *env) measure(ctx context.Context, plan load.Plan, opts load.Options, m 
 	keep := newKeeper(seed, "accuracy")
 	tgt, err := newInferenceTarget(InferenceLoad{
 		Target: e.c.base, Model: m.ref, Seed: seed, Samples: samples,
-		Token: e.c.token, RootCAs: e.rootCAs, Timeout: e.c.timeout,
+		Token: e.c.token, RootCAs: e.rootCAs, Timeout: e.c.timeout, MaxBodyBytes: e.c.maxBody,
 	}, keep, sampleOf)
 	if err != nil {
 		return nil, err

@@ -43,7 +43,8 @@ type InitOptions struct {
 	TokenEnv string
 	// Getenv looks up TokenEnv; nil uses os.Getenv.
 	Getenv func(string) string
-	// HTTPClient makes the requests; nil uses a client of its own.
+	// HTTPClient makes the requests; nil uses a client of its own. A
+	// copy that does not follow redirects is used, as in Run.
 	HTTPClient *http.Client
 }
 
@@ -120,10 +121,7 @@ func InitProfile(ctx context.Context, opts InitOptions) (*ProfileDraft, error) {
 	if timeout == 0 {
 		timeout = DefaultRequestTimeout
 	}
-	c := &client{base: base, hc: opts.HTTPClient, timeout: timeout, maxBody: DefaultMaxBodyBytes, token: token, now: time.Now}
-	if c.hc == nil {
-		c.hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	}
+	c := &client{base: base, hc: httpClient(opts.HTTPClient, nil, timeout), timeout: timeout, maxBody: DefaultMaxBodyBytes, token: token, now: time.Now}
 	b := restBinding{c: c}
 
 	resp := b.serverMetadata(ctx)

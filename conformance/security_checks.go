@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -52,9 +53,10 @@ func randomToken() (string, error) {
 var successMembers = []string{"name", "version", "extensions", "versions", "platform", "inputs", "outputs", "ready", "model_name", "model_version"}
 
 // revealed lists the members of successMembers that a JSON object body
-// holds; any other body reveals none.
+// holds; any other body reveals none. A body that is not valid UTF-8 is
+// read as if each bad byte were U+FFFD: it may still reveal metadata.
 func revealed(body []byte) []string {
-	doc, err := decodeJSON(body)
+	doc, err := decodeJSON(bytes.ToValidUTF8(body, []byte("\uFFFD")))
 	if err != nil {
 		return nil
 	}

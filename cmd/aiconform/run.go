@@ -35,6 +35,8 @@ type runOptions struct {
 	// is in a profile's timeouts.request.
 	TimeoutSet bool
 	Deadline   time.Duration
+	// MaxBody caps each response body read (--max-body).
+	MaxBody int64
 	// Seed seeds the inputs drawn during the run; SeedSet says --seed was
 	// given (otherwise the run draws one).
 	Seed    uint64
@@ -55,7 +57,7 @@ type runOptions struct {
 }
 
 func newRunCmd(s Streams) *cobra.Command {
-	o := runOptions{OutDir: "aiconform-report", Formats: formatNames(reports.DefaultFormats)}
+	o := runOptions{OutDir: "aiconform-report", Formats: formatNames(reports.DefaultFormats), MaxBody: conformance.DefaultMaxBodyBytes}
 	cmd := &cobra.Command{
 		Use:   "run --target URL [--profile FILE] [--out DIR] [--timeout D] [--deadline D] [--seed N] [--ca-file FILE] [--sign-key KEY]",
 		Short: "Run the conformance suite against an Open Inference Protocol v2 endpoint",
@@ -84,6 +86,7 @@ func newRunCmd(s Streams) *cobra.Command {
 	cmd.Flags().StringVar(&o.OutDir, "out", o.OutDir, "directory the report is written to")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "limit of each request, a positive duration such as 10s (default: the profile's timeouts.request, else 30s)")
 	cmd.Flags().DurationVar(&o.Deadline, "deadline", 0, "limit of the whole run, e.g. 10m; 0 sets none")
+	cmd.Flags().Int64Var(&o.MaxBody, "max-body", o.MaxBody, "most bytes of a response body the suite reads; a longer body fails its check")
 	cmd.Flags().StringVar(&o.CAFile, "ca-file", "", "PEM CA certificates that verify an https target (default: the system's trusted roots)")
 	cmd.Flags().Uint64Var(&o.Seed, "seed", 0, "64-bit seed of the inputs drawn during the run, decimal or 0x hex (default: drawn from a cryptographic source; the report records it)")
 	cmd.Flags().BoolVarP(&o.Quiet, "quiet", "q", false, "show no progress on stderr (a bar on a terminal, else a line per finished check)")
@@ -102,6 +105,9 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 	}
 	if o.Deadline < 0 {
 		return usageError(fmt.Errorf("run: --deadline is %v, want a positive duration (or 0 for none)", o.Deadline))
+	}
+	if o.MaxBody <= 0 {
+		return usageError(fmt.Errorf("run: --max-body is %d, want a positive number of bytes", o.MaxBody))
 	}
 	if o.OutDir == "" {
 		return usageError(errors.New("run: --out must not be empty"))
@@ -144,6 +150,7 @@ func runRun(ctx context.Context, o runOptions, s Streams) error {
 		Goldens:        aiconform.Goldens(),
 		RequestTimeout: o.Timeout,
 		Deadline:       o.Deadline,
+		MaxBodyBytes:   o.MaxBody,
 		ToolVersion:    version,
 		Oracle:         reference.BuiltinOracle(),
 		RootCAs:        roots,

@@ -1,6 +1,8 @@
 // Package testnet gives tests the loopback endpoints a conformance run
 // must cope with: a black hole, which accepts every connection and never
-// reads from it or answers, and an address where nothing listens.
+// reads from it or answers, an address where nothing listens, and a
+// listener that hands each connection to the test, to answer as no HTTP
+// server would.
 package testnet
 
 import (
@@ -57,4 +59,52 @@ func ClosedAddr(t testing.TB) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// Serve starts a listener on 127.0.0.1 that hands every connection it
+// accepts to handle, each on a goroutine of its own, and returns its
+// address. When the test ends, the listener and every connection are
+// closed and Serve waits for the handlers to return: a handler that
+// blocks must block on its connection.
+func Serve(t testing.TB, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testnet: %v", err)
+	}
+	var (
+		mu       sync.Mutex
+		conns    []net.Conn
+		handlers sync.WaitGroup
+		done     = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			handlers.Add(1)
+			go func() {
+				defer handlers.Done()
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		handlers.Wait()
+	})
+	return ln.Addr().String()
 }

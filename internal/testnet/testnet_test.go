@@ -1,6 +1,7 @@
 package testnet
 
 import (
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -30,4 +31,26 @@ func TestClosedAddr(t *testing.T) {
 		c.Close()
 		t.Error("a connection to the closed address was accepted")
 	}
+}
+
+// TestServe: each connection reaches the handler, and the handlers that
+// still block on their connections end when the test does.
+func TestServe(t *testing.T) {
+	blocked := make(chan struct{})
+	addr := Serve(t, func(c net.Conn) {
+		c.Write([]byte("hello"))
+		close(blocked)
+		var b [1]byte
+		c.Read(b[:]) // until the cleanup closes it
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	b := make([]byte, 5)
+	if _, err := io.ReadFull(c, b); err != nil || string(b) != "hello" {
+		t.Fatalf("read %q, %v; want hello", b, err)
+	}
+	<-blocked
 }

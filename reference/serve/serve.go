@@ -21,7 +21,8 @@
 //     or parameter and what was wrong with it;
 //   - 401 (with WWW-Authenticate: Bearer) for a missing or wrong bearer
 //     token, when WithAuthToken is given;
-//   - 404 for an unknown route, model or version;
+//   - 404 for an unknown route, model or version, and for a path with an
+//     empty, . or .. segment (the server never redirects);
 //   - 405 (with an Allow header) for a wrong method;
 //   - 413 for a body over the limit (WithMaxBodyBytes);
 //   - 503 with Retry-After when WithMaxConcurrent inferences are already
@@ -97,6 +98,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime"
 	"slices"
 	"strings"
@@ -389,6 +391,13 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /v2/models/{model}/infer", s.handle(s.infer))
 	mux.Handle("POST /v2/models/{model}/versions/{version}/infer", s.handle(s.infer))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p != cleanPath(p) {
+			// The mux would redirect to the cleaned path (301 or 307):
+			// the protocol has no redirects, and a path with an empty
+			// or dot segment names no endpoint of it.
+			WriteError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s in the Open Inference Protocol v2: the path has an empty, . or .. segment", r.Method, p))
+			return
+		}
 		if h, pattern := mux.Handler(r); pattern == "" {
 			// The mux has no route for this request: it would answer
 			// 404 or 405 in plain text. Learn which, answer in JSON.
@@ -405,6 +414,19 @@ func (s *Server) routes() http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// cleanPath is the path the mux routes p by: without empty, . and ..
+// segments, keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if strings.HasSuffix(p, "/") && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // discardWriter records the status and headers a handler would send.

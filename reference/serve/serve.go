@@ -68,6 +68,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime"
 	"slices"
 	"strings"
@@ -360,6 +361,13 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /v2/models/{model}/infer", s.handle(s.infer))
 	mux.Handle("POST /v2/models/{model}/versions/{version}/infer", s.handle(s.infer))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The mux would answer a path with an empty, "." or ".." segment
+		// with a redirect to its cleaned form, in HTML: no protocol
+		// endpoint has such a path.
+		if p := r.URL.EscapedPath(); r.Method != http.MethodConnect && p != canonicalPath(p) {
+			WriteError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s in the Open Inference Protocol v2: the path has an empty, . or .. segment", r.Method, r.URL.Path))
+			return
+		}
 		if h, pattern := mux.Handler(r); pattern == "" {
 			// The mux has no route for this request: it would answer
 			// 404 or 405 in plain text. Learn which, answer in JSON.
@@ -376,6 +384,20 @@ func (s *Server) routes() http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// canonicalPath returns p as http.ServeMux cleans it before routing: with
+// a leading slash, and without empty, "." and ".." segments, a trailing
+// slash kept.
+func canonicalPath(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if strings.HasSuffix(p, "/") && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // discardWriter records the status and headers a handler would send.

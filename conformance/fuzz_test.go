@@ -347,3 +347,55 @@ func FuzzModelCard(f *testing.F) {
 		}
 	})
 }
+
+// jsonLeaves counts the values of a decoded JSON array that are not
+// arrays, nested arrays recursed into, and says whether they are all
+// numbers, strings or booleans, as tensor elements are.
+func jsonLeaves(v any) (int, bool) {
+	switch x := v.(type) {
+	case []any:
+		n, ok := 0, true
+		for _, e := range x {
+			m, good := jsonLeaves(e)
+			n, ok = n+m, ok && good
+		}
+		return n, ok
+	case map[string]any, nil:
+		return 1, false
+	}
+	return 1, true
+}
+
+// FuzzCountJSONValues feeds tensor data to countJSONValues, the scan with
+// which a load run checks each answer's element count without decoding
+// it. It never panics, and on data that is valid JSON (the only data it
+// gets: json.Unmarshal has read the answer) it agrees with decoding: an
+// array of numbers, strings or booleans, nested arrays recursed into, is
+// counted as decoding counts; anything else (a scalar, an object, a
+// null) is an error.
+func FuzzCountJSONValues(f *testing.F) {
+	for _, s := range []string{
+		`[1,2,3]`, `[[1,2],[3,4]]`, ` [ [ ] , [ -1.5e3 , 2 ] ] `, `[]`, `[[],[]]`,
+		`["a,b","c\"]d",true,false]`, `[{"a":[1,2]},3]`, `[null]`, `["\\",1]`, `[1]]`, `[[1]`, `["abc`, `1`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		n, err := countJSONValues(raw)
+		var v any
+		if json.Unmarshal(raw, &v) != nil {
+			return
+		}
+		_, isArray := v.([]any)
+		want, elements := jsonLeaves(v)
+		if !isArray || !elements {
+			if err == nil {
+				t.Fatalf("countJSONValues(%s) = %d, want an error: the data is not an array of tensor elements", raw, n)
+			}
+			return
+		}
+		if err != nil || n != want {
+			t.Fatalf("countJSONValues(%s) = %d, %v; decoding counts %d", raw, n, err, want)
+		}
+	})
+}

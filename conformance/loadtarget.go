@@ -336,7 +336,9 @@ func (t *InferenceTarget) check(q load.Query, status int, body []byte) error {
 }
 
 // countJSONValues counts the scalar values of JSON tensor data, flat or
-// nested, without decoding them.
+// nested, without decoding them. raw is valid JSON (json.Unmarshal has
+// read it); an object or a null, which are no tensor elements, is an
+// error.
 func countJSONValues(raw []byte) (int, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '[' {
@@ -355,6 +357,8 @@ func countJSONValues(raw []byte) (int, error) {
 			expectValue = false
 		case ',':
 			expectValue = true
+		case '{', '}', ':':
+			return 0, errors.New("data holds an object, want numbers, strings or booleans (nested in arrays)")
 		case '"':
 			j := i + 1
 			for j < len(raw) && raw[j] != '"' {
@@ -373,6 +377,9 @@ func countJSONValues(raw []byte) (int, error) {
 			expectValue = false
 		default:
 			if expectValue {
+				if c == 'n' {
+					return 0, errors.New("data holds null, want numbers, strings or booleans (nested in arrays)")
+				}
 				n++
 			}
 			expectValue = false

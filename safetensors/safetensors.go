@@ -87,8 +87,8 @@ func Encode(tensors map[string]numerics.Tensor, metadata map[string]string) ([]b
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for k, v := range metadata {
-		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+	for _, k := range slices.Sorted(maps.Keys(metadata)) {
+		if v := metadata[k]; !utf8.ValidString(k) || !utf8.ValidString(v) {
 			return nil, fmt.Errorf("safetensors: __metadata__ entry %q: %q is not valid UTF-8, which the JSON header cannot carry", k, v)
 		}
 	}

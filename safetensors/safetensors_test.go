@@ -69,6 +69,9 @@ func TestDecodeRejects(t *testing.T) {
 		{"out of bounds", header(`{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, 4), "outside"},
 		{"overlap", header(`{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, 8), "overlap"},
 		{"unknown field", header(`{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"extra":1}}`, 4), "bad header entry"},
+		{"null header", header(`null`, 0), "header is null"},
+		{"data after the header's object", header(`{}{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, 4), "after its JSON object"},
+		{"first error in name order", header(`{"b":{"dtype":"F16"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,8]}}`, 8), `tensor "a"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,11 +83,31 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
+// TestDecodeEmptyTensorAtAnotherOffset: an empty tensor at the offset
+// where another begins overlaps nothing, whatever order the header's
+// entries are visited in.
+func TestDecodeEmptyTensorAtAnotherOffset(t *testing.T) {
+	h := `{"a":{"dtype":"I64","shape":[0],"data_offsets":[0,0]},"b":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}`
+	b := binary.LittleEndian.AppendUint64(nil, uint64(len(h)))
+	b = append(append(b, h...), make([]byte, 8)...)
+	for range 20 {
+		if _, err := Decode(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestEncodeRejectsBadTensors(t *testing.T) {
 	if _, err := Encode(map[string]numerics.Tensor{"x": numerics.NewF32([]int64{3}, []float32{1})}, nil); err == nil {
 		t.Error("Encode accepted a tensor whose data does not fill its shape")
 	}
 	if _, err := Encode(map[string]numerics.Tensor{"__metadata__": numerics.NewF32([]int64{1}, []float32{1})}, nil); err == nil {
 		t.Error("Encode accepted the reserved name __metadata__")
+	}
+	if _, err := Encode(map[string]numerics.Tensor{"caf\xe9": numerics.NewF32([]int64{1}, []float32{1})}, nil); err == nil || !strings.Contains(err.Error(), "UTF-8") {
+		t.Errorf("Encode of a name that is not UTF-8: error %v, want one saying so", err)
+	}
+	if _, err := Encode(nil, map[string]string{"k": "\xff"}); err == nil || !strings.Contains(err.Error(), "UTF-8") {
+		t.Errorf("Encode of metadata that is not UTF-8: error %v, want one saying so", err)
 	}
 }

@@ -23,6 +23,7 @@ targets=(
 	"./conformance FuzzInferenceResponse"
 	"./conformance FuzzParseProfile"
 	"./conformance FuzzModelCard"
+	"./conformance FuzzCountJSONValues"
 	"./safetensors FuzzDecode"
 	"./safetensors FuzzEncodeDecode"
 	"./golden FuzzReadManifest"

@@ -1,7 +1,12 @@
 package load
 
 import (
+	"bytes"
+	"compress/zlib"
+	"encoding/base64"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"time"
 
@@ -129,10 +134,14 @@ func summarise(h *hdrhistogram.Histogram, total, clamped int64) (Distribution, e
 }
 
 // decodeHist decodes a Distribution's histogram; an empty one decodes to
-// an empty histogram of the run's geometry.
+// an empty histogram of the run's geometry. A histogram of another
+// geometry is refused before it is decoded (checkHistGeometry).
 func decodeHist(s string, digits int) (*hdrhistogram.Histogram, error) {
 	if s == "" {
 		return newHist(digits), nil
+	}
+	if err := checkHistGeometry(s, digits); err != nil {
+		return nil, err
 	}
 	h, err := hdrhistogram.Decode([]byte(s))
 	if err != nil {
@@ -278,4 +287,43 @@ func (r *Result) Throughput() float64 {
 		return float64(r.Succeeded) / e.Seconds()
 	}
 	return 0
+}
+
+// histHeaderSize is the size of the inflated header of a V2 histogram:
+// cookie, payload length, normalizing index offset and significant digits
+// (4 bytes each, big-endian), lowest and highest trackable values (8
+// bytes each) and the conversion ratio (8 bytes).
+const histHeaderSize = 40
+
+// checkHistGeometry reads the geometry of an encoded histogram (V2
+// compressed, base64: an 8-byte header, then zlib) from its header,
+// inflating the header alone, and fails unless it is the run's: 1 µs to
+// an hour at digits significant digits. hdrhistogram.Decode allocates the
+// counts of whatever geometry the header declares before anything can
+// refuse it, tens of megabytes for a header of a few bytes declaring the
+// widest range at 5 digits.
+func checkHistGeometry(s string, digits int) error {
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return fmt.Errorf("decoding histogram: not base64: %w", err)
+	}
+	if len(raw) < 8 {
+		return fmt.Errorf("decoding histogram: %d bytes, shorter than its 8-byte header", len(raw))
+	}
+	z, err := zlib.NewReader(bytes.NewReader(raw[8:]))
+	if err != nil {
+		return fmt.Errorf("decoding histogram: %w", err)
+	}
+	defer z.Close()
+	var h [histHeaderSize]byte
+	if _, err := io.ReadFull(z, h[:]); err != nil {
+		return fmt.Errorf("decoding histogram: its %d-byte header: %w", histHeaderSize, err)
+	}
+	got := int32(binary.BigEndian.Uint32(h[12:16]))
+	lowest := int64(binary.BigEndian.Uint64(h[16:24]))
+	highest := int64(binary.BigEndian.Uint64(h[24:32]))
+	if got != int32(digits) || lowest != histLowest || highest != histHighest {
+		return fmt.Errorf("decoding histogram: it tracks %d to %d µs at %d significant digits, want the run's %d to %d µs at %d", lowest, highest, got, histLowest, histHighest, digits)
+	}
+	return nil
 }

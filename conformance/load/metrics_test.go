@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -231,5 +232,53 @@ func TestWindowsCoarsen(t *testing.T) {
 	}
 	if sent != 20000 || failed != 2000 {
 		t.Errorf("windows hold %d queries, %d failed; want 20000 and 2000", sent, failed)
+	}
+}
+
+// TestDecodeHistGeometry: a histogram of another geometry than the run's
+// is refused from its header, before its counts are allocated.
+func TestDecodeHistGeometry(t *testing.T) {
+	encode := func(h *hdrhistogram.Histogram) string {
+		t.Helper()
+		b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	run := newHist(histDigits)
+	if err := run.RecordValue(1500); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		enc  string
+		err  string // "" for success
+	}{
+		{"the run's geometry", encode(run), ""},
+		{"empty", "", ""},
+		{"the widest range at 5 digits", encode(hdrhistogram.New(1, math.MaxInt64/4, 5)), "want the run's 1 to 3600000000 µs at 3"},
+		{"other digits", encode(newHist(2)), "at 2 significant digits"},
+		{"other range", encode(hdrhistogram.New(1, 1000, histDigits)), "tracks 1 to 1000 µs"},
+		{"not base64", "%%%", "not base64"},
+		{"short", "AAAA", "shorter than its 8-byte header"},
+		{"not zlib", "AAAAAAAAAAAAAAAA", "decoding histogram"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := decodeHist(tt.enc, histDigits)
+			if tt.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if h.SignificantFigures() != histDigits || h.HighestTrackableValue() != histHighest {
+					t.Errorf("decoded a histogram of %d digits up to %d", h.SignificantFigures(), h.HighestTrackableValue())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("decodeHist error %v, want one containing %q", err, tt.err)
+			}
+		})
 	}
 }

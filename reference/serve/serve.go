@@ -391,11 +391,11 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /v2/models/{model}/infer", s.handle(s.infer))
 	mux.Handle("POST /v2/models/{model}/versions/{version}/infer", s.handle(s.infer))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; p != cleanPath(p) {
-			// The mux would redirect to the cleaned path (301 or 307):
-			// the protocol has no redirects, and a path with an empty
-			// or dot segment names no endpoint of it.
-			WriteError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s in the Open Inference Protocol v2: the path has an empty, . or .. segment", r.Method, p))
+		// The mux would answer a path with an empty, "." or ".." segment
+		// with a redirect to its cleaned form, in HTML: no protocol
+		// endpoint has such a path.
+		if p := r.URL.EscapedPath(); r.Method != http.MethodConnect && p != canonicalPath(p) {
+			WriteError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s in the Open Inference Protocol v2: the path has an empty, . or .. segment", r.Method, r.URL.Path))
 			return
 		}
 		if h, pattern := mux.Handler(r); pattern == "" {
@@ -416,9 +416,10 @@ func (s *Server) routes() http.Handler {
 	})
 }
 
-// cleanPath is the path the mux routes p by: without empty, . and ..
-// segments, keeping a trailing slash.
-func cleanPath(p string) string {
+// canonicalPath returns p as http.ServeMux cleans it before routing: with
+// a leading slash, and without empty, "." and ".." segments, a trailing
+// slash kept.
+func canonicalPath(p string) string {
 	if p == "" || p[0] != '/' {
 		p = "/" + p
 	}

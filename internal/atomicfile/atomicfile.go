@@ -130,21 +130,18 @@ func (f *File) Abort() {
 // WriteFile writes data to path atomically with permissions perm,
 // replacing what was there.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	f, err := Create(path, perm)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	return f.Commit()
+	return write(path, data, perm, (*File).Commit)
 }
 
 // WriteNew writes data to path atomically with permissions perm, failing
 // with an error that wraps fs.ErrExist when path exists: an existing file
 // is never replaced.
 func WriteNew(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, (*File).CommitNew)
+}
+
+// write writes data to a new File for path and ends it with commit.
+func write(path string, data []byte, perm os.FileMode, commit func(*File) error) error {
 	f, err := Create(path, perm)
 	if err != nil {
 		return err
@@ -153,7 +150,7 @@ func WriteNew(path string, data []byte, perm os.FileMode) error {
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("cannot write %s: %w", path, err)
 	}
-	return f.CommitNew()
+	return commit(f)
 }
 
 // syncDir flushes a directory's entries, so that a rename into it is on

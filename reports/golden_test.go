@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -16,25 +15,6 @@ import (
 // update rewrites the golden files of the renderers:
 // go test ./reports -update.
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
-
-// requireToolsEnv, set to 1, makes a missing external program a test
-// failure rather than a skip; CI sets it.
-const requireToolsEnv = "AICONFORM_REQUIRE_TOOLS"
-
-// requireTool returns the path of the program name, or skips t with why
-// when it is not installed; under AICONFORM_REQUIRE_TOOLS=1 it fails t.
-func requireTool(t *testing.T, name, why string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv(requireToolsEnv) == "1" {
-		t.Fatalf("%s, and %s=1 requires it", why, requireToolsEnv)
-	}
-	t.Skipf("%s; set %s=1 to make this a failure", why, requireToolsEnv)
-	return ""
-}
 
 // fixtureFile is a report that covers every status, a failure with long
 // evidence, non-finite numbers, non-ASCII text, text that would be markup

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/internal/tooltest"
 	"github.com/aiconform/aiconform/spec"
 )
 
@@ -41,7 +42,7 @@ const browserTimeout = 60 * time.Second
 // the verdicts in print. It leaves the page, full-page screenshots on a
 // desktop and a phone, and the printed PDF in AICONFORM_ARTIFACTS.
 func TestHTMLInBrowser(t *testing.T) {
-	exe := requireTool(t, "chromium", "chromium is not installed (Debian package chromium), so the HTML report is not opened in a browser")
+	exe := tooltest.Require(t, "chromium", "chromium is not installed (Debian package chromium), so the HTML report is not opened in a browser")
 	rep := fixture(t)
 	var err error
 	if p := os.Getenv(demoReportEnv); p != "" {

@@ -13,16 +13,17 @@ import (
 	"unicode/utf8"
 
 	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/internal/tooltest"
 	"github.com/aiconform/aiconform/spec"
 )
 
 // junitXSD is the JUnit schema the rendering validates against.
 const junitXSD = "testdata/junit/junit-10.xsd"
 
-// xmllint returns the path of xmllint; see requireTool.
+// xmllint returns the path of xmllint; see tooltest.Require.
 func xmllint(t *testing.T) string {
 	t.Helper()
-	return requireTool(t, "xmllint", "xmllint is not installed (Debian package libxml2-utils), so the JUnit XML is not validated against "+junitXSD)
+	return tooltest.Require(t, "xmllint", "xmllint is not installed (Debian package libxml2-utils), so the JUnit XML is not validated against "+junitXSD)
 }
 
 // validateJUnit runs xmllint --noout --schema junitXSD on doc.

@@ -170,7 +170,7 @@ func newInferenceTarget(l InferenceLoad, keep *keeper, sampleOf func(load.Query)
 	}
 	t.ahead = newLookahead(len(first), t.encode)
 	t.http, err = load.NewHTTPTarget(load.HTTPConfig{
-		URL:            base + modelPath(l.Model.Name, l.Model.Version) + "/infer",
+		URL:            base + oip.ModelPath(l.Model.Name, l.Model.Version) + "/infer",
 		Method:         http.MethodPost,
 		Header:         header,
 		Body:           t.ahead.take,

@@ -152,7 +152,7 @@ func anyInputs(ins []jsonObj) []any {
 
 // inferPath is the path the battery posts to: the versioned one when the
 // profile names a version.
-func inferPath(m *modelUnderTest) string { return modelPath(m.ref.Name, m.ref.Version) + "/infer" }
+func inferPath(m *modelUnderTest) string { return oip.ModelPath(m.ref.Name, m.ref.Version) + "/infer" }
 
 // battery sends cases to model m and records each that is not rejected.
 // It returns how many it sent.

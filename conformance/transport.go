@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/aiconform/aiconform/numerics"
@@ -61,7 +60,7 @@ func (b restBinding) ready(ctx context.Context) *response {
 }
 
 func (b restBinding) modelReady(ctx context.Context, model, version string) *response {
-	return b.c.get(ctx, modelPath(model, version)+"/ready")
+	return b.c.get(ctx, oip.ModelPath(model, version)+"/ready")
 }
 
 func (b restBinding) serverMetadata(ctx context.Context) *response {
@@ -69,11 +68,11 @@ func (b restBinding) serverMetadata(ctx context.Context) *response {
 }
 
 func (b restBinding) modelMetadata(ctx context.Context, model, version string) *response {
-	return b.c.get(ctx, modelPath(model, version))
+	return b.c.get(ctx, oip.ModelPath(model, version))
 }
 
 func (b restBinding) infer(ctx context.Context, model, version string, req inferRequest) *response {
-	path := modelPath(model, version) + "/infer"
+	path := oip.ModelPath(model, version) + "/infer"
 	body, header, err := encodeInfer(req)
 	if err != nil {
 		r := &response{ex: Exchange{Method: http.MethodPost, Path: path, ResponseBytes: Bytes(0), Duration: Millis(0)}}
@@ -83,15 +82,6 @@ func (b restBinding) infer(ctx context.Context, model, version string, req infer
 		return r
 	}
 	return b.c.do(ctx, http.MethodPost, path, body, header)
-}
-
-// modelPath is /v2/models/{m}[/versions/{v}].
-func modelPath(name, version string) string {
-	p := "/v2/models/" + url.PathEscape(name)
-	if version != "" {
-		p += "/versions/" + url.PathEscape(version)
-	}
-	return p
 }
 
 // encodeInfer renders a request as the REST binding sends it: a JSON

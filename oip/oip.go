@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
 	"slices"
 
 	"github.com/aiconform/aiconform/numerics"
@@ -23,6 +24,16 @@ const ExtensionBinaryData = "binary_tensor_data"
 // HeaderInferenceContentLength is the header that carries the JSON length
 // when binary tensor data follows the JSON body.
 const HeaderInferenceContentLength = "Inference-Header-Content-Length"
+
+// ModelPath is the REST path of a model, /v2/models/{m}[/versions/{v}],
+// its segments escaped.
+func ModelPath(model, version string) string {
+	p := "/v2/models/" + url.PathEscape(model)
+	if version != "" {
+		p += "/versions/" + url.PathEscape(version)
+	}
+	return p
+}
 
 // ServerMetadata is the body of GET /v2.
 type ServerMetadata struct {

@@ -10,9 +10,11 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reference/serve"
@@ -22,7 +24,10 @@ func init() { registerCommand(newServeCmd) }
 
 // serveOptions are the options of `aiconform serve`.
 type serveOptions struct {
-	Addr           string
+	Addr string
+	// GRPCAddr is the address of the gRPC binding's listener
+	// (--grpc-addr); "" for none.
+	GRPCAddr       string
 	MaxBodyBytes   int64
 	RequestTimeout time.Duration
 	MaxConcurrent  int
@@ -66,8 +71,8 @@ func newServeCmd(s Streams) *cobra.Command {
 		Grace:          serve.ShutdownTimeout,
 	}
 	cmd := &cobra.Command{
-		Use:   "serve [--addr HOST:PORT] [flags]",
-		Short: "Serve the reference models over the Open Inference Protocol v2 (REST)",
+		Use:   "serve [--addr HOST:PORT] [--grpc-addr HOST:PORT] [flags]",
+		Short: "Serve the reference models over the Open Inference Protocol v2 (REST, and gRPC with --grpc-addr)",
 		Long: "serve runs the reference server: every built-in reference model at every version behind the\n" +
 			"Open Inference Protocol v2 REST API (health, server and model metadata, model ready, infer with\n" +
 			"JSON tensors flat or nested, and the binary_tensor_data extension). A request that names no model\n" +
@@ -95,12 +100,19 @@ func newServeCmd(s Streams) *cobra.Command {
 			"merged into one forward pass of at most --batch-max rows, a request waiting at most --batch-delay\n" +
 			"for others (0 for either turns batching off); each gets its own rows of the outputs back.\n" +
 			"With --fault NAME (repeatable) the server deliberately breaks one requirement of the spec per\n" +
-			"fault, for testing the suite and to show what a failure looks like; --list-faults lists them.",
+			"fault, for testing the suite and to show what a failure looks like; --list-faults lists them.\n" +
+			"With --grpc-addr HOST:PORT it also serves the protocol's gRPC binding (inference.GRPCInferenceService)\n" +
+			"there, beside REST, with the same models, token (in the \"authorization\" metadata; ServerLive and\n" +
+			"ServerReady stay open), limits (a message up to --max-body-bytes, RESOURCE_EXHAUSTED beyond), batching,\n" +
+			"faults and TLS certificate; errors are gRPC status codes (INVALID_ARGUMENT, NOT_FOUND, UNAUTHENTICATED,\n" +
+			"UNAVAILABLE, ...). It prints \"listening on grpc://ADDR\" (grpcs:// with TLS) before the REST address, and\n" +
+			"both stop together.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), o, s) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Addr, "addr", o.Addr, "TCP address to listen on (port 0 picks a free port)")
+	f.StringVar(&o.GRPCAddr, "grpc-addr", "", "also serve the gRPC binding on this TCP `HOST:PORT` (port 0 picks a free port); off by default")
 	f.Int64Var(&o.MaxBodyBytes, "max-body-bytes", o.MaxBodyBytes, "largest request body accepted; larger ones get 413")
 	f.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "longest an inference waits for its model before it gets 503")
 	f.IntVar(&o.MaxConcurrent, "max-concurrent", o.MaxConcurrent, "most inferences running at once; one more gets 503 with Retry-After (default 4 × GOMAXPROCS)")
@@ -219,6 +231,36 @@ func runServe(ctx context.Context, o serveOptions, s Streams) error {
 	if err != nil {
 		return exitCode(ExitFail, err)
 	}
+	// The gRPC listener is bound first, so that a bad --grpc-addr is a
+	// usage error before anything is printed; it is served at once, and
+	// both servers stop when ctx ends (or when either fails).
+	sctx, stopAll := context.WithCancel(ctx)
+	defer stopAll()
+	grpcURL := ""
+	stopGRPC := func() error { return nil }
+	if o.GRPCAddr != "" {
+		var lc net.ListenConfig
+		gln, err := lc.Listen(ctx, "tcp", o.GRPCAddr)
+		if err != nil {
+			return usageError(fmt.Errorf("serve: --grpc-addr: %w", &serve.ListenError{Addr: o.GRPCAddr, Err: err}))
+		}
+		var gopts []grpc.ServerOption
+		grpcURL = "grpc://" + gln.Addr().String()
+		if tlsCfg != nil {
+			gopts = append(gopts, grpc.Creds(serve.GRPCCredentials(tlsCfg)))
+			grpcURL = "grpcs://" + gln.Addr().String()
+		}
+		done := make(chan error, 1)
+		go func() {
+			err := serve.ServeGRPC(sctx, gln, srv.GRPCServer(gopts...), serve.WithShutdownGrace(o.Grace))
+			if err != nil {
+				stopAll()
+			}
+			done <- err
+		}()
+		stopGRPC = sync.OnceValue(func() error { stopAll(); return <-done })
+		defer stopGRPC() //nolint:errcheck // an early return has its own error
+	}
 	ready := func(addr net.Addr) {
 		for _, line := range modelLines(srv, models) {
 			fmt.Fprintf(s.Out, "serving %s\n", line)
@@ -233,6 +275,9 @@ func runServe(ctx context.Context, o serveOptions, s Streams) error {
 			memLimit, memLimit.source, reference.MaxIdlePrograms, formatBytes(reference.IdleProgramBytes), reference.MaxLivePrograms())
 		if o.AuthTokenEnv != "" {
 			fmt.Fprintf(s.Out, "auth: bearer token from $%s required; /v2/health/live and /v2/health/ready stay open\n", o.AuthTokenEnv)
+			if grpcURL != "" {
+				fmt.Fprintln(s.Out, "auth over gRPC: the same token in the authorization metadata; ServerLive and ServerReady stay open")
+			}
 		}
 		scheme := "http"
 		if tlsCfg != nil {
@@ -241,6 +286,9 @@ func runServe(ctx context.Context, o serveOptions, s Streams) error {
 		}
 		if len(o.Faults) > 0 {
 			fmt.Fprintln(s.Out, faultBanner(o.Faults))
+		}
+		if grpcURL != "" {
+			fmt.Fprintf(s.Out, "listening on %s (the gRPC binding, messages up to %d bytes)\n", grpcURL, o.MaxBodyBytes)
 		}
 		fmt.Fprintf(s.Out, "listening on %s://%s (stop with Ctrl-C; requests in flight get %s to finish)\n", scheme, addr, o.Grace)
 	}
@@ -258,13 +306,14 @@ func runServe(ctx context.Context, o serveOptions, s Streams) error {
 		defer func() { stop(); <-done }()
 		fmt.Fprintf(s.Out, "debug: pprof and expvar on http://%s/debug/\n", dln.Addr())
 	}
-	err = serve.ListenAndServeTLS(ctx, o.Addr, srv.Handler(), tlsCfg, ready, serve.WithShutdownGrace(o.Grace))
+	err = serve.ListenAndServeTLS(sctx, o.Addr, srv.Handler(), tlsCfg, ready, serve.WithShutdownGrace(o.Grace))
+	grpcErr := stopGRPC()
 	var le *serve.ListenError
 	switch {
 	case errors.As(err, &le):
 		return usageError(fmt.Errorf("serve: %w", err))
-	case err != nil:
-		return exitCode(ExitFail, fmt.Errorf("serve: %w", err))
+	case err != nil || grpcErr != nil:
+		return exitCode(ExitFail, fmt.Errorf("serve: %w", errors.Join(err, grpcErr)))
 	}
 	fmt.Fprintln(s.Out, "server stopped")
 	return nil

@@ -16,6 +16,14 @@ package serve
 // batcher, the mean rows per forward pass. BenchmarkSeedCNNForward gives
 // the cost per image of one forward pass by batch size.
 //
+//	BenchmarkGRPCInfer/contents={typed,raw}/clients={1,8,64}
+//
+// sends the same requests over the gRPC binding (GRPCServer, served by
+// ServeGRPC on a loopback port) to the unbatched server, with typed
+// contents (fp32_contents in, typed outputs) or raw contents (raw in, raw
+// out), all clients sharing one connection as gRPC clients do: beside
+// path=http/batching=unbatched, it measures what the gRPC gateway costs.
+//
 // docs/performance.md ("Reference server") has the method, the numbers and
 // how to run them in interleaved rounds on a shared machine.
 
@@ -37,6 +45,8 @@ import (
 
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/oip"
+	"github.com/aiconform/aiconform/oip/grpcbind"
+	pb "github.com/aiconform/aiconform/oip/inferencepb"
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/spec"
 )
@@ -285,5 +295,82 @@ func BenchmarkSeedCNNForward(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(n)/float64(time.Millisecond), "ms/row")
 		})
+	}
+}
+
+func BenchmarkGRPCInfer(b *testing.B) {
+	m := builtinModel(b, reference.SeedCNNID, reference.VersionFP32)
+	r := rand.New(rand.NewPCG(7, 7))
+	images := make([]map[string]numerics.Tensor, benchImages)
+	for i := range images {
+		images[i] = cnnImages(r, 1)
+	}
+	srv, err := New([]reference.Model{m}, WithMaxConcurrent(4*slices.Max(benchConcurrency)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := dialGRPC(b, serveGRPC(b, srv, nil).addr)
+	for _, contents := range []string{"typed", "raw"} {
+		reqs := make([]*pb.ModelInferRequest, benchImages)
+		for i := range reqs {
+			reqs[i] = grpcInferRequest(b, reference.SeedCNNID, reference.VersionFP32, "", images[i], contents == "raw")
+		}
+		checkGRPCAnswer(b, c, reqs[0], m, images[0])
+		b.Run("contents="+contents, func(b *testing.B) {
+			for _, conc := range benchConcurrency {
+				b.Run(fmt.Sprintf("clients=%d", conc), func(b *testing.B) {
+					send := func(i int) error {
+						ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+						defer cancel()
+						_, err := c.ModelInfer(ctx, reqs[i%benchImages])
+						return err
+					}
+					runLoad(b, conc, send, nil)
+				})
+			}
+		})
+	}
+}
+
+// checkGRPCAnswer checks once that the gRPC binding answers req with what
+// the model computes for in, raw outputs for raw inputs, so that the
+// benchmark times correct answers.
+func checkGRPCAnswer(b *testing.B, c pb.GRPCInferenceServiceClient, req *pb.ModelInferRequest, m reference.Model, in map[string]numerics.Tensor) {
+	b.Helper()
+	resp, err := c.ModelInfer(context.Background(), req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if raw := len(req.RawInputContents) > 0; raw != (len(resp.RawOutputContents) > 0) {
+		b.Fatalf("raw inputs %v, %d raw outputs", raw, len(resp.RawOutputContents))
+	}
+	body, header, err := grpcbind.ResponseToREST(resp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	js, bin, err := oip.SplitBody(body, header.Get(oip.HeaderInferenceContentLength))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var got oip.InferenceResponse
+	if err := json.Unmarshal(js, &got); err != nil {
+		b.Fatal(err)
+	}
+	outs, err := oip.DecodeOutputs(got, bin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	want, err := m.Forward(in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tol, _ := spec.Tolerance("fp32")
+	for name, w := range want {
+		if d := numerics.Compare(outs[name], w, tol); !d.OK() {
+			b.Fatalf("output %q over gRPC differs from the model's: %s", name, d.Summary(tol))
+		}
+	}
+	if len(outs) != len(want) {
+		b.Fatalf("%d outputs over gRPC, want %d", len(outs), len(want))
 	}
 }

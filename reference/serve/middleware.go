@@ -107,14 +107,28 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// accessNote is what a front end that serves the calls of another binding
+// through the handler adds, in the context of the REST request a call
+// becomes, to that request's access log line; observe records in it that
+// the line was written, so that the front end can log the calls that
+// never became a request.
+type accessNote struct {
+	attrs  []slog.Attr
+	logged bool
+}
+
+// accessNoteKey is the context key of a request's *accessNote.
+type accessNoteKey struct{}
+
 // observe wraps next with panic recovery and an access log line per
-// request (method, path, status, duration, bytes written, remote address).
-// It logs no header and no query string, so credentials sent in either
-// never reach the log.
+// request (method, path, status, duration, bytes written, remote address,
+// and the attributes of the request's accessNote). It logs no header and
+// no query string, so credentials sent in either never reach the log.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		note, _ := r.Context().Value(accessNoteKey{}).(*accessNote)
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -130,14 +144,19 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			s.cfg.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			attrs := []slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", status),
 				slog.Duration("duration", time.Since(start)),
 				slog.Int64("bytes", sw.bytes),
 				slog.String("remote", r.RemoteAddr),
-			)
+			}
+			if note != nil {
+				attrs = append(attrs, note.attrs...)
+				note.logged = true
+			}
+			s.cfg.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -1,7 +1,7 @@
 // Package serve is the reference server of aiconform: it serves reference
-// models over the Open Inference Protocol v2 (REST), so that the suite has a
-// conforming "vendor" to run against and vendors have a server to compare
-// with.
+// models over the Open Inference Protocol v2, REST and (GRPCServer) gRPC,
+// so that the suite has a conforming "vendor" to run against and vendors
+// have a server to compare with.
 //
 // Routes (each with and without a /versions/{v} segment where the protocol
 // has one):
@@ -91,7 +91,64 @@
 // Shutdown: Serve and ListenAndServe stop accepting connections as soon as
 // their context ends, let the requests in flight finish within a grace
 // (WithShutdownGrace, default ShutdownTimeout), then cut off the rest and
-// report a *ShutdownError.
+// report a *ShutdownError. ServeGRPC does the same for the gRPC binding.
+//
+// gRPC binding: GRPCServer serves the service inference.GRPCInferenceService
+// of the protocol's open_inference_grpc.proto (package oip/inferencepb)
+// through the handler above: each call becomes the REST request it means
+// (package oip/grpcbind), so the models, authentication, validation,
+// limits, batching and hooks are the same, and the REST answer becomes the
+// gRPC answer. The RPCs, the requests they become and the codes they
+// answer besides OK:
+//
+//	ServerLive      GET  /v2/health/live      live: true
+//	ServerReady     GET  /v2/health/ready     ready: true
+//	ModelReady      GET  .../ready            ready: true; NOT_FOUND, UNAUTHENTICATED
+//	ServerMetadata  GET  /v2                  UNAUTHENTICATED
+//	ModelMetadata   GET  /v2/models/{m}[...]  NOT_FOUND, UNAUTHENTICATED
+//	ModelInfer      POST .../infer            INVALID_ARGUMENT, NOT_FOUND, UNAUTHENTICATED,
+//	                                          RESOURCE_EXHAUSTED, UNAVAILABLE
+//
+// where the name and version of a request are the {m} and /versions/{v}
+// of the path (an empty version: the model's default). An error answer
+// becomes the status grpcbind.CodeForStatus gives its HTTP status, with
+// the same message: 400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 404
+// NOT_FOUND, 413 RESOURCE_EXHAUSTED, 503 UNAVAILABLE, 500 INTERNAL
+// ("internal server error", as over REST, for anything that is the
+// server's fault, a panic in the translation included). The headers of an
+// answer become header metadata: retry-after on the UNAVAILABLE of the
+// concurrency limit, www-authenticate on UNAUTHENTICATED. A call whose
+// client deadline passes gets DEADLINE_EXCEEDED from grpc-go itself, and
+// the server stops waiting for its model, as for a REST client that went
+// away.
+//
+// Tensor data in gRPC: an input carries typed contents, in the field of
+// its datatype (fp32_contents for FP32, fp64_contents for FP64,
+// int64_contents for INT64; another field is INVALID_ARGUMENT), flat and
+// row-major, as JSON data over REST; or every input of the request
+// carries raw contents instead, raw_input_contents holding one entry per
+// input in order (its little-endian row-major bytes, as binary data over
+// REST; a count other than one per input, or typed contents beside raw
+// ones, is INVALID_ARGUMENT). Inputs are validated as over REST. Raw
+// inputs get raw outputs (raw_output_contents, one entry per output in
+// the order of outputs), unless the request's parameter
+// binary_data_output is false; typed inputs get typed outputs, unless the
+// request asks for binary data (binary_data_output, or binary_data on an
+// output), which makes every output raw.
+//
+// Authentication over gRPC: with WithAuthToken, every call needs the
+// metadata entry "authorization: Bearer <token>" (UNAUTHENTICATED
+// otherwise), except ServerLive and ServerReady, which stay open as the
+// REST health probes do.
+//
+// Limits over gRPC: a message received may be as large as a REST body
+// (WithMaxBodyBytes); a larger one is RESOURCE_EXHAUSTED. Typed contents
+// are held to the same limit in their REST form too (RESOURCE_EXHAUSTED
+// with the REST message), where a float may take up to about four times
+// the bytes it takes in the message: large tensors should travel raw,
+// whose REST form is about as large as the message. The concurrency
+// limit, the request timeout and batching are those of REST; GRPCServer
+// lists the settings of the connection (streams, metadata, keepalive).
 package serve
 
 import (

@@ -13,13 +13,15 @@
 # that rotates from round to round, so that a ratio between two forms
 # compares measurements taken within a minute. For each cell the script
 # keeps the result JSON, the generator's CPU time (GNU time) and the
-# server's CPU time over the cell (/proc/PID/stat), and table.py-style
-# rows go to cells.tsv.
+# server's CPU time over the cell (/proc/PID/stat); one row per cell goes to
+# cells.tsv, and the tables of medians and ratios to table.md.
 #
 # Environment: D (each cell's timed phase, default 10s), ROUNDS (default 3),
 # MODELS (default "seed-cnn seed-transformer"), CLIENTS (default "1 64"),
 # SRV_CPU and GEN_CPU (default 0 and 1), AICONFORM (a built binary; default:
-# built from this tree into the out dir), SERVE_FLAGS (extra flags of serve).
+# built from this tree into the out dir), SERVE_FLAGS (extra flags of serve),
+# GATEWAY=1 (serve with bench/grpcserve, the REST handler and grpcbind's
+# Gateway in one process, instead of `aiconform serve --grpc-addr`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-/tmp/grpcbench}
@@ -41,8 +43,14 @@ fi
 
 # The server: both bindings, pinned; --max-concurrent above the 64 clients
 # (its default, 4 x GOMAXPROCS, is 4 on one core), batching at its defaults.
-# shellcheck disable=SC2086 # SERVE_FLAGS splits on purpose
-taskset -c "$SRV_CPU" "$AICONFORM" serve --addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 --max-concurrent 256 $SERVE_FLAGS >"$OUT/serve.log" 2>&1 &
+if [ "${GATEWAY:-}" = 1 ]; then
+	go build -o "$OUT/grpcserve" ./bench/grpcserve
+	# shellcheck disable=SC2086 # SERVE_FLAGS splits on purpose
+	taskset -c "$SRV_CPU" "$OUT/grpcserve" -max-concurrent 256 $SERVE_FLAGS >"$OUT/serve.log" 2>&1 &
+else
+	# shellcheck disable=SC2086 # SERVE_FLAGS splits on purpose
+	taskset -c "$SRV_CPU" "$AICONFORM" serve --addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 --max-concurrent 256 $SERVE_FLAGS >"$OUT/serve.log" 2>&1 &
+fi
 SRV=$!
 trap 'kill "$SRV" 2>/dev/null || true' EXIT
 REST= GRPC=
@@ -62,7 +70,7 @@ HZ=$(getconf CLK_TCK)
 	echo "commit: $(git rev-parse --short HEAD)"
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-) x $(nproc)"
 	echo "go: $(go version)"
-	echo "server: $REST and $GRPC, pinned to CPU $SRV_CPU; generator pinned to CPU $GEN_CPU"
+	echo "server: $REST and $GRPC ($([ "${GATEWAY:-}" = 1 ] && echo bench/grpcserve || echo aiconform serve)), pinned to CPU $SRV_CPU; generator pinned to CPU $GEN_CPU"
 	echo "cells: $D each, $ROUNDS rounds"
 	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$OUT/machine.txt"
@@ -113,3 +121,46 @@ EOF
 	done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
+
+# The tables of docs/performance.md: medians over the rounds [range], and
+# each form's ratios to REST JSON computed within a round.
+python3 - "$OUT/cells.tsv" <<'EOF' | tee "$OUT/table.md"
+import csv, statistics, sys
+from collections import defaultdict
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+wires = ["rest-json", "rest-binary", "grpc-typed", "grpc-raw"]
+cells = defaultdict(list)
+for r in rows:
+    cells[(r["model"], int(r["clients"]), r["wire"])].append(r)
+def fmt(v):
+    return f"{v:.3g}" if v < 1000 else f"{v:.0f}"
+def stat(vals):
+    return f"{fmt(statistics.median(vals))} [{fmt(min(vals))}–{fmt(max(vals))}]"
+models = sorted({k[0] for k in cells}, key=lambda m: list(dict.fromkeys(r["model"] for r in rows)).index(m))
+clients = sorted({k[1] for k in cells})
+print("| model | clients | wire | queries/s | p50 ms | p99 ms | server CPU ms/query | generator CPU µs/query | failed |")
+print("|---|---|---|---|---|---|---|---|---|")
+for m in models:
+    for c in clients:
+        for w in wires:
+            rs = cells.get((m, c, w), [])
+            if not rs:
+                continue
+            g = lambda k: [float(r[k]) for r in rs]
+            print(f"| {m} | {c} | {w} | {stat(g('qps'))} | {stat(g('p50_ms'))} | {stat(g('p99_ms'))} | "
+                  f"{fmt(statistics.median(g('srv_cpu_us_per_query'))/1000)} | {fmt(statistics.median(g('gen_cpu_us_per_query')))} | {int(sum(g('failed')))} |")
+print()
+print("| model | clients | wire | queries/s | p50 | p99 | server CPU per query |")
+print("|---|---|---|---|---|---|---|")
+for m in models:
+    for c in clients:
+        base = {r["round"]: r for r in cells[(m, c, "rest-json")]}
+        for w in wires[1:]:
+            ratios = defaultdict(list)
+            for r in cells[(m, c, w)]:
+                b = base[r["round"]]
+                for k in ["qps", "p50_ms", "p99_ms", "srv_cpu_us_per_query"]:
+                    ratios[k].append(float(r[k]) / float(b[k]))
+            print(f"| {m} | {c} | {w} / rest-json | " + " | ".join(
+                f"{statistics.median(ratios[k]):.2f} [{min(ratios[k]):.2f}–{max(ratios[k]):.2f}]" for k in ["qps", "p50_ms", "p99_ms", "srv_cpu_us_per_query"]) + " |")
+EOF

@@ -14,15 +14,22 @@ import (
 	"hash/fnv"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/aiconform/aiconform/conformance/load"
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/oip"
+	"github.com/aiconform/aiconform/oip/grpcbind"
+	pb "github.com/aiconform/aiconform/oip/inferencepb"
 	"github.com/aiconform/aiconform/spec"
 )
 
@@ -31,7 +38,9 @@ import (
 // model's input domain (spec/v1/models.json) with the given seed, every
 // query a sample no earlier query carried.
 type InferenceLoad struct {
-	// Target is the endpoint's base URL, e.g. http://127.0.0.1:8000.
+	// Target is the endpoint: the base URL of its REST binding, e.g.
+	// http://127.0.0.1:8000, or grpc://HOST:PORT (grpcs:// with TLS) for
+	// its gRPC binding, where each query is one ModelInfer call.
 	Target string
 	// Model is the served model and the reference model it stands for.
 	Model ModelRef
@@ -40,31 +49,45 @@ type InferenceLoad struct {
 	// Samples is the number of samples per query (the batch size); zero
 	// means 1.
 	Samples int
-	// Token, when not empty, is sent as a bearer token.
+	// BinaryData sends the tensors as bytes rather than numbers: over
+	// REST, the inputs as binary tensor data with binary_data_output
+	// asking for the outputs the same way; over gRPC, the inputs as
+	// raw_input_contents. Otherwise REST carries JSON data and gRPC typed
+	// contents (fp32_contents, int64_contents).
+	BinaryData bool
+	// Token, when not empty, is sent as a bearer token (over gRPC, in the
+	// authorization metadata).
 	Token string
-	// RootCAs verify an https target; nil uses the system roots.
+	// RootCAs verify an https or grpcs target; nil uses the system roots.
 	RootCAs *x509.CertPool
 	// Timeout bounds each query; zero uses load.DefaultTimeout.
 	Timeout time.Duration
 	// MaxConnections bounds the open connections; zero uses
 	// load.DefaultMaxConnections.
 	MaxConnections int
-	// MaxBodyBytes caps each response body: a longer one fails its
-	// query. Zero uses DefaultMaxBodyBytes.
+	// MaxBodyBytes caps each response body (over gRPC, each response
+	// message): a longer one fails its query. Zero uses
+	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 }
 
 // InferenceTarget is a load.Target that sends Open Inference Protocol
 // inference requests for one served model and fails a query whose
-// response is not a 200 carrying the contract's outputs.
+// response is not a success carrying the contract's outputs. Over REST a
+// query is one POST to the model's infer route (load.HTTPTarget), over
+// gRPC one ModelInfer call (load.GRPCTarget); both run on the same
+// generator with the same semantics.
 //
-// Request bodies are prepared off the timed path: a goroutine encodes
-// the bodies of the queries ahead of the last one sent (a bounded
-// look-ahead), so a query's latency holds no encoding unless the
-// look-ahead fell behind (LateBodies counts those). A response is
-// validated structurally (status 200, the model's name, every output of
-// the contract with its datatype, its shape and as many values as the
-// shape holds) without decoding its values.
+// Requests are prepared off the timed path: a goroutine encodes the
+// bodies (over gRPC, the serialised ModelInferRequest messages) of the
+// queries ahead of the last one sent (a bounded look-ahead), so a query's
+// latency holds no encoding unless the look-ahead fell behind (LateBodies
+// counts those). A response is validated structurally (status 200 or OK,
+// the model's name, every output of the contract with its datatype, its
+// shape and as many values, or bytes of binary data, as the shape holds)
+// without decoding its values. The responses of the accuracy sample are
+// decoded after that; a gRPC one in its REST form (grpcbind.ResponseToREST),
+// so that both bindings reach the numeric checks alike.
 type InferenceTarget struct {
 	l        InferenceLoad
 	contract spec.Contract
@@ -72,11 +95,19 @@ type InferenceTarget struct {
 	// sequence axis).
 	length int64
 	// shapes are the output shapes a response must carry, by name.
-	shapes   map[string]outputShape
-	http     *load.HTTPTarget
+	shapes map[string]outputShape
+	// hit sends a query; close closes its connections.
+	hit      load.Target
+	close    func() error
 	ahead    *lookahead
 	keep     *keeper
 	sampleOf func(q load.Query) uint64
+	// wire appends the request of one query's inputs to a buffer, in the
+	// binding's form: appendInferBody, appendBinaryBody (after
+	// binaryHeader, the JSON object of every binary request) or
+	// appendModelInfer.
+	wire         func(b []byte, ins []namedTensor) ([]byte, error)
+	binaryHeader []byte
 	// bodySize is the capacity a body is encoded into.
 	bodySize int
 }
@@ -86,6 +117,8 @@ type outputShape struct {
 	datatype string
 	shape    []int64
 	count    int
+	// bytes is the size of the output as binary data.
+	bytes int64
 }
 
 // fixedSample is the sample index of the repeated arm of LAT-CACHE-AUDIT:
@@ -118,7 +151,7 @@ func NewInferenceTarget(l InferenceLoad) (*InferenceTarget, error) {
 // the accuracy sample; sampleOf, when not nil, maps a query to the
 // sample it carries (the query's Seq otherwise).
 func newInferenceTarget(l InferenceLoad, keep *keeper, sampleOf func(load.Query) uint64) (*InferenceTarget, error) {
-	base, err := parseTarget(l.Target)
+	grpcTarget, base, err := loadTargetURL(l.Target)
 	if err != nil {
 		return nil, fmt.Errorf("conformance: inference load: %w", err)
 	}
@@ -151,7 +184,26 @@ func newInferenceTarget(l InferenceLoad, keep *keeper, sampleOf func(load.Query)
 		for _, d := range shape {
 			n *= int(d)
 		}
-		t.shapes[o.Name] = outputShape{datatype: string(o.Datatype), shape: shape, count: n}
+		size, err := oip.BinarySize(string(o.Datatype), shape)
+		if err != nil {
+			return nil, fmt.Errorf("conformance: inference load of %s: output %q: %w", l.Model.Label(), o.Name, err)
+		}
+		t.shapes[o.Name] = outputShape{datatype: string(o.Datatype), shape: shape, count: n, bytes: size}
+	}
+	switch {
+	case grpcTarget:
+		t.wire = t.appendModelInfer
+	case l.BinaryData:
+		ins, err := t.inputs(0)
+		if err != nil {
+			return nil, fmt.Errorf("conformance: inference load of %s: %w", l.Model.Label(), err)
+		}
+		if t.binaryHeader, err = binaryRequestHeader(ins); err != nil {
+			return nil, fmt.Errorf("conformance: inference load of %s: %w", l.Model.Label(), err)
+		}
+		t.wire = t.appendBinaryBody
+	default:
+		t.wire = func(b []byte, ins []namedTensor) ([]byte, error) { return appendInferBody(b, ins) }
 	}
 	// One body is encoded now: a contract whose samples cannot be drawn
 	// or encoded is refused here, not query by query.
@@ -160,26 +212,58 @@ func newInferenceTarget(l InferenceLoad, keep *keeper, sampleOf func(load.Query)
 	if err != nil {
 		return nil, fmt.Errorf("conformance: inference load of %s: %w", l.Model.Label(), err)
 	}
-	header := http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}
-	if l.Token != "" {
-		header.Set("Authorization", "Bearer "+l.Token)
-	}
 	var tlsConfig *tls.Config
 	if l.RootCAs != nil {
 		tlsConfig = &tls.Config{RootCAs: l.RootCAs, MinVersion: tls.VersionTLS12}
 	}
+	maxBody := int(min(cmp.Or(l.MaxBodyBytes, DefaultMaxBodyBytes), math.MaxInt32))
 	t.ahead = newLookahead(len(first), t.encode)
-	t.http, err = load.NewHTTPTarget(load.HTTPConfig{
-		URL:            base + oip.ModelPath(l.Model.Name, l.Model.Version) + "/infer",
-		Method:         http.MethodPost,
-		Header:         header,
-		Body:           t.ahead.take,
-		Check:          t.check,
-		TLS:            tlsConfig,
-		MaxConnections: l.MaxConnections,
-		Timeout:        l.Timeout,
-		MaxBodyBytes:   int(min(cmp.Or(l.MaxBodyBytes, DefaultMaxBodyBytes), math.MaxInt32)),
-	})
+	if grpcTarget {
+		var md metadata.MD
+		if l.Token != "" {
+			md = metadata.Pairs(grpcbind.MetadataAuthorization, "Bearer "+l.Token)
+		}
+		var g *load.GRPCTarget
+		g, err = load.NewGRPCTarget(load.GRPCConfig{
+			URL:             base,
+			Method:          pb.GRPCInferenceService_ModelInfer_FullMethodName,
+			Metadata:        md,
+			Request:         t.ahead.take,
+			Check:           t.checkGRPC,
+			TLS:             tlsConfig,
+			MaxConnections:  l.MaxConnections,
+			MaxMessageBytes: maxBody,
+			Timeout:         l.Timeout,
+		})
+		if err == nil {
+			t.hit, t.close = g, g.Close
+		}
+	} else {
+		header := http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}
+		if l.BinaryData {
+			header.Set("Content-Type", oip.ContentTypeBinary)
+			header.Set(oip.HeaderInferenceContentLength, strconv.Itoa(len(t.binaryHeader)))
+			header.Set("Accept", oip.ContentTypeBinary+", application/json")
+		}
+		if l.Token != "" {
+			header.Set("Authorization", "Bearer "+l.Token)
+		}
+		var h *load.HTTPTarget
+		h, err = load.NewHTTPTarget(load.HTTPConfig{
+			URL:            base + oip.ModelPath(l.Model.Name, l.Model.Version) + "/infer",
+			Method:         http.MethodPost,
+			Header:         header,
+			Body:           t.ahead.take,
+			Check:          t.checkREST,
+			TLS:            tlsConfig,
+			MaxConnections: l.MaxConnections,
+			Timeout:        l.Timeout,
+			MaxBodyBytes:   maxBody,
+		})
+		if err == nil {
+			t.hit, t.close = h, h.Close
+		}
+	}
 	if err != nil {
 		t.ahead.close()
 		return nil, fmt.Errorf("conformance: inference load of %s: %w", l.Model.Label(), err)
@@ -187,13 +271,24 @@ func newInferenceTarget(l InferenceLoad, keep *keeper, sampleOf func(load.Query)
 	return t, nil
 }
 
+// loadTargetURL reads the target of a load: a grpc:// or grpcs:// URL is
+// the gRPC binding's, kept as it is; anything else is the base URL of the
+// REST binding, checked by parseTarget.
+func loadTargetURL(target string) (grpcTarget bool, base string, err error) {
+	if u, err := url.Parse(target); err == nil && (u.Scheme == "grpc" || u.Scheme == "grpcs") {
+		return true, strings.TrimSuffix(target, "/"), nil
+	}
+	base, err = parseTarget(target)
+	return false, base, err
+}
+
 // Hit implements load.Target.
-func (t *InferenceTarget) Hit(ctx context.Context, q load.Query) error { return t.http.Hit(ctx, q) }
+func (t *InferenceTarget) Hit(ctx context.Context, q load.Query) error { return t.hit.Hit(ctx, q) }
 
 // Close closes the target's connections and stops its look-ahead.
 func (t *InferenceTarget) Close() error {
 	t.ahead.close()
-	return t.http.Close()
+	return t.close()
 }
 
 // LateBodies is the number of request bodies encoded when their query was
@@ -223,7 +318,62 @@ func (t *InferenceTarget) encodeSample(s uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return appendInferBody(make([]byte, 0, t.bodySize), ins)
+	return t.wire(make([]byte, 0, t.bodySize), ins)
+}
+
+// binaryRequestHeader is the JSON object of a request that carries ins as
+// binary tensor data and asks for every output the same way. It is the
+// same for every query of a load, since their inputs differ only in
+// their values.
+func binaryRequestHeader(ins []namedTensor) ([]byte, error) {
+	wire := oip.InferenceRequest{Parameters: oip.Parameters{oip.ParamBinaryDataOutput: true}}
+	for _, in := range ins {
+		size, err := oip.BinarySize(string(in.t.DType), in.t.Shape)
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %w", in.name, err)
+		}
+		wire.Inputs = append(wire.Inputs, oip.RequestInput{Name: in.name, Shape: in.t.Shape, Datatype: string(in.t.DType),
+			Parameters: oip.Parameters{oip.ParamBinaryDataSize: size}})
+	}
+	return json.Marshal(wire)
+}
+
+// appendBinaryBody appends the request of ins with binary tensor data to
+// b: the target's binaryHeader, then the bytes of each input.
+func (t *InferenceTarget) appendBinaryBody(b []byte, ins []namedTensor) ([]byte, error) {
+	b = append(b, t.binaryHeader...)
+	for _, in := range ins {
+		raw, err := oip.EncodeBinary(in.t)
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %w", in.name, err)
+		}
+		b = append(b, raw...)
+	}
+	return b, nil
+}
+
+// appendModelInfer appends the serialised ModelInferRequest of ins to b:
+// typed contents, or raw contents with BinaryData.
+func (t *InferenceTarget) appendModelInfer(b []byte, ins []namedTensor) ([]byte, error) {
+	req := &pb.ModelInferRequest{ModelName: t.l.Model.Name, ModelVersion: t.l.Model.Version}
+	for _, in := range ins {
+		tensor := &pb.ModelInferRequest_InferInputTensor{Name: in.name, Datatype: string(in.t.DType), Shape: in.t.Shape}
+		if t.l.BinaryData {
+			raw, err := oip.EncodeBinary(in.t)
+			if err != nil {
+				return nil, fmt.Errorf("input %q: %w", in.name, err)
+			}
+			req.RawInputContents = append(req.RawInputContents, raw)
+		} else {
+			c, err := grpcbind.TensorContents(in.t)
+			if err != nil {
+				return nil, fmt.Errorf("input %q: %w", in.name, err)
+			}
+			tensor.Contents = c
+		}
+		req.Inputs = append(req.Inputs, tensor)
+	}
+	return proto.MarshalOptions{}.MarshalAppend(b, req)
 }
 
 // appendInferBody appends the JSON inference request of inputs to b:
@@ -281,31 +431,56 @@ func appendInferBody(b []byte, ins []namedTensor) ([]byte, error) {
 	return append(b, "]}"...), nil
 }
 
-// check validates a complete response and keeps the outputs of the
-// queries of the accuracy sample.
-func (t *InferenceTarget) check(q load.Query, status int, body []byte) error {
-	if status != http.StatusOK {
-		return &load.QueryError{Kind: load.KindStatus, Status: status, Err: fmt.Errorf("status %d, want 200", status)}
+// checkREST validates a complete REST response (JSON, or binary tensor
+// data after its JSON object) and keeps the outputs of the queries of the
+// accuracy sample.
+func (t *InferenceTarget) checkREST(q load.Query, r load.Response) error {
+	if r.Status != http.StatusOK {
+		return &load.QueryError{Kind: load.KindStatus, Status: r.Status, Err: fmt.Errorf("status %d, want 200", r.Status)}
+	}
+	js, bin, err := oip.SplitBody(r.Body, r.HeaderValue(oip.HeaderInferenceContentLength))
+	if err != nil {
+		return err
 	}
 	var resp oip.InferenceResponse
-	if err := json.Unmarshal(body, &resp); err != nil {
+	if err := json.Unmarshal(js, &resp); err != nil {
 		return fmt.Errorf("the response is not an inference response: %w", err)
 	}
+	if err := t.validateREST(resp, len(bin)); err != nil {
+		return err
+	}
+	return t.keepOutputs(q, resp, bin)
+}
+
+// validateREST checks the structure of a REST inference response whose
+// JSON object is resp, followed by binLen bytes of binary data.
+func (t *InferenceTarget) validateREST(resp oip.InferenceResponse, binLen int) error {
 	if resp.ModelName != t.l.Model.Name {
 		return fmt.Errorf("model_name is %q, want %q", resp.ModelName, t.l.Model.Name)
 	}
 	seen := 0
+	var declared int64 // bytes of binary data the outputs declare
 	for _, o := range resp.Outputs {
+		size, isBinary, err := oip.BinaryDataSize(o.Parameters)
+		if err != nil {
+			return fmt.Errorf("output %q: %w", o.Name, err)
+		}
+		if declared += size; declared > int64(binLen) {
+			return fmt.Errorf("the outputs declare more than the %d bytes of binary data the body carries after its JSON object", binLen)
+		}
 		want, ok := t.shapes[o.Name]
 		if !ok {
 			continue
 		}
 		seen++
-		if o.Datatype != want.datatype {
-			return fmt.Errorf("output %q has datatype %s, want %s", o.Name, o.Datatype, want.datatype)
+		if err := want.judge(o.Name, o.Datatype, o.Shape); err != nil {
+			return err
 		}
-		if !slices.Equal(o.Shape, want.shape) {
-			return fmt.Errorf("output %q has shape %v, want %v", o.Name, o.Shape, want.shape)
+		if isBinary {
+			if size != want.bytes {
+				return fmt.Errorf("output %q holds %d bytes of binary data, want %d (shape %v of %s)", o.Name, size, want.bytes, want.shape, want.datatype)
+			}
+			continue
 		}
 		if n, err := countJSONValues(o.Data); err != nil || n != want.count {
 			if err != nil {
@@ -314,18 +489,46 @@ func (t *InferenceTarget) check(q load.Query, status int, body []byte) error {
 			return fmt.Errorf("output %q holds %d values, want %d (shape %v)", o.Name, n, want.count, want.shape)
 		}
 	}
+	if declared != int64(binLen) {
+		return fmt.Errorf("the outputs declare %d bytes of binary data, the body carries %d after its JSON object", declared, binLen)
+	}
 	if seen != len(t.shapes) {
 		return fmt.Errorf("the response carries %d of the contract's %d outputs", seen, len(t.shapes))
 	}
+	return nil
+}
+
+// judge checks the datatype and shape a response gives output name.
+func (want outputShape) judge(name, datatype string, shape []int64) error {
+	if datatype != want.datatype {
+		return fmt.Errorf("output %q has datatype %s, want %s", name, datatype, want.datatype)
+	}
+	if !slices.Equal(shape, want.shape) {
+		return fmt.Errorf("output %q has shape %v, want %v", name, shape, want.shape)
+	}
+	return nil
+}
+
+// keepOutputs decodes the contract's outputs of a REST inference response
+// (its JSON object and the binary data after it) into the accuracy
+// sample, when the keeper wants query q.
+func (t *InferenceTarget) keepOutputs(q load.Query, resp oip.InferenceResponse, bin []byte) error {
 	if t.keep == nil || q.Warmup || !t.keep.wants(q.Seq) {
 		return nil
 	}
 	outs := map[string]numerics.Tensor{}
+	rd := oip.NewBinaryReader(bin)
 	for _, o := range resp.Outputs {
 		if _, ok := t.shapes[o.Name]; !ok {
+			// Its binary data, if any, comes before the next output's.
+			if size, isBinary, err := oip.BinaryDataSize(o.Parameters); err == nil && isBinary {
+				if _, err := rd.Next(size); err != nil {
+					return fmt.Errorf("output %q: %w", o.Name, err)
+				}
+			}
 			continue
 		}
-		x, err := decodeOutput(o, oip.NewBinaryReader(nil))
+		x, err := decodeOutput(o, rd)
 		if err != nil {
 			return fmt.Errorf("output %q: %w", o.Name, err)
 		}

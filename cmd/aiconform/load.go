@@ -62,6 +62,10 @@ type loadOptions struct {
 	SeedSet bool
 	// Samples is the batch size of each query.
 	Samples int
+	// Data is how the tensors travel: "json" (JSON data over REST, typed
+	// contents over gRPC) or "binary" (binary tensor data over REST, raw
+	// contents over gRPC).
+	Data string
 	// Timeout, MaxLateness and MaxConnections tune the generator.
 	Timeout, MaxLateness time.Duration
 	MaxConnections       int
@@ -83,6 +87,12 @@ type loadOptions struct {
 	LookupEnv func(string) (string, bool)
 }
 
+// The values of --data.
+const (
+	loadDataJSON   = "json"
+	loadDataBinary = "binary"
+)
+
 // loadMergeOptions are the options of `aiconform load merge`.
 type loadMergeOptions struct {
 	Dirs                         []string
@@ -92,17 +102,26 @@ type loadMergeOptions struct {
 // newLoadOptions returns the options of `aiconform load` before its
 // flags are parsed: the defaults.
 func newLoadOptions() loadOptions {
-	return loadOptions{Arrival: string(load.Poisson), Samples: 1}
+	return loadOptions{Arrival: string(load.Poisson), Samples: 1, Data: loadDataJSON}
 }
 
 func newLoadCmd(s Streams) *cobra.Command {
 	o := newLoadOptions()
 	cmd := &cobra.Command{
-		Use:   "load --target URL --model M (--rate R [--arrival poisson|constant] | --concurrency C) --duration D [flags]",
+		Use:   "load --target URL --model M (--rate R [--arrival poisson|constant] | --concurrency C) --duration D [--data json|binary] [flags]",
 		Short: "Send inference load to an Open Inference Protocol v2 endpoint and report its latencies",
 		Long: "load sends inference queries for one served model and reports what it measured, like vegeta's attack\n" +
 			"and report in one. Each query carries --samples samples drawn from the reference model's input domain\n" +
 			"with --seed, no two queries the same.\n" +
+			"\n" +
+			"Bindings: an http:// or https:// --target is the base URL of the REST binding, where a query is one POST\n" +
+			"to /v2/models/{m}/infer; a grpc://HOST:PORT or grpcs://HOST:PORT --target is the gRPC binding, where a\n" +
+			"query is one ModelInfer call (over a few HTTP/2 connections: one per processor, at most --max-connections).\n" +
+			"--data json sends JSON data over REST and typed contents (fp32_contents, ...) over gRPC; --data binary sends\n" +
+			"the binary tensor data extension over REST, asking for binary outputs, and raw_input_contents over gRPC.\n" +
+			"Requests are encoded ahead of their send time, and responses are checked for the model's outputs (datatype,\n" +
+			"shape, element count) without decoding their values. Over gRPC, a status the server sends counts as the\n" +
+			"REST status it means (UNAVAILABLE as 503, INVALID_ARGUMENT as 400, ...) and DEADLINE_EXCEEDED as a timeout.\n" +
 			"\n" +
 			"Open loop (--rate R): queries arrive at R per second, as a Poisson process (the default) or at constant\n" +
 			"intervals (--arrival constant), whether or not earlier ones have been answered; each query's latency\n" +
@@ -142,8 +161,8 @@ func newLoadCmd(s Streams) *cobra.Command {
 
 // bindLoadFlags defines the flags of `aiconform load` on f, bound to o.
 func bindLoadFlags(f *pflag.FlagSet, o *loadOptions) {
-	f.StringVar(&o.Target, "target", "", "base `URL` of the endpoint, e.g. http://127.0.0.1:8000 (required)")
-	f.StringVar(&o.Model, "model", "", "served model name, the {m} of /v2/models/{m}/infer (required)")
+	f.StringVar(&o.Target, "target", "", "the endpoint: the base `URL` of its REST binding, e.g. http://127.0.0.1:8000, or grpc://HOST:PORT (grpcs:// with TLS) for its gRPC binding (required)")
+	f.StringVar(&o.Model, "model", "", "served model name, the {m} of /v2/models/{m}/infer or the model_name of ModelInfer (required)")
 	f.StringVar(&o.Version, "version", "", "served model version (default: the target's default version)")
 	f.StringVar(&o.Reference, "reference", "", "reference model whose samples are sent: "+strings.Join(spec.ReferenceModels(), ", ")+" (default: --model, when it is one)")
 	f.StringVar(&o.ReferenceVersion, "reference-version", "", "reference version: "+strings.Join(spec.ReferenceVersions(), ", ")+" (default: --version when it is one, else "+spec.ReferenceVersions()[0]+")")
@@ -155,11 +174,12 @@ func bindLoadFlags(f *pflag.FlagSet, o *loadOptions) {
 	f.IntVar(&o.Warmup, "warmup", 0, "untimed queries sent one after another before the timed phase")
 	f.Int64Var(&o.MinQueries, "min-queries", 0, "minimum number of timed queries; the timed phase ends when this and --duration are both met")
 	f.IntVar(&o.Samples, "samples", o.Samples, "samples per query (the batch size)")
+	f.StringVar(&o.Data, "data", o.Data, "how the tensors travel: json (JSON data over REST, typed contents over gRPC) or binary (binary tensor data over REST, raw contents over gRPC)")
 	f.DurationVar(&o.Timeout, "timeout", load.DefaultTimeout, "limit of each query; a query that passes it fails as a timeout")
 	f.DurationVar(&o.MaxLateness, "max-lateness", load.DefaultMaxLateness, "bound on the 99th percentile of send lateness beyond which the measurement is in doubt")
 	f.IntVar(&o.MaxConnections, "max-connections", 0, "most queries outstanding (and connections open) at once (default: derived from the file-descriptor limit, at most "+strconv.Itoa(load.DefaultMaxConnections)+")")
 	f.StringVar(&o.TokenEnv, "token-env", "", "send a bearer token read from the environment variable `VAR`")
-	f.StringVar(&o.CAFile, "ca-file", "", "PEM CA certificates in `FILE` that verify an https target (default: the system's trusted roots)")
+	f.StringVar(&o.CAFile, "ca-file", "", "PEM CA certificates in `FILE` that verify an https or grpcs target (default: the system's trusted roots)")
 	f.StringVar(&o.StartAt, "start-at", "", "start at this RFC 3339 `TIME`, e.g. 2026-12-02T08:00:00Z: give every shard of a plan the same (a time already passed is an error)")
 	f.StringVar(&o.Shard, "shard", "", "run shard I of N of a Poisson plan, as `I/N` with I from 0, or auto/N to read I from $"+shardIndexEnv)
 	f.StringVar(&o.OutDir, "out", "", "write "+loadResultFile+" and "+loadLogFile+" into directory `DIR` (a shard's directory for load merge)")
@@ -238,6 +258,8 @@ func prepareLoad(o loadOptions) (*loadRun, error) {
 		return nil, fmt.Errorf("load: --max-lateness is %v, want a positive duration such as 1ms", o.MaxLateness)
 	case o.MaxConnections < 0:
 		return nil, fmt.Errorf("load: --max-connections is %d, want a positive bound (or 0 for the default)", o.MaxConnections)
+	case o.Data != loadDataJSON && o.Data != loadDataBinary:
+		return nil, fmt.Errorf("load: --data %q: want %s or %s", o.Data, loadDataJSON, loadDataBinary)
 	}
 	var token string
 	if o.TokenEnv != "" {
@@ -263,6 +285,7 @@ func prepareLoad(o loadOptions) (*loadRun, error) {
 		// two shards send the same sample.
 		Seed:           run.plan.StreamSeed(),
 		Samples:        o.Samples,
+		BinaryData:     o.Data == loadDataBinary,
 		Token:          token,
 		RootCAs:        roots,
 		Timeout:        o.Timeout,
@@ -272,16 +295,35 @@ func prepareLoad(o loadOptions) (*loadRun, error) {
 	return run, nil
 }
 
-// checkTargetURL checks that --target is an absolute http or https URL.
+// checkTargetURL checks that --target is an absolute http, https, grpc or
+// grpcs URL.
 func checkTargetURL(target string) error {
 	if target == "" {
-		return errors.New("load: --target is required: the base URL of the endpoint, e.g. http://127.0.0.1:8000")
+		return errors.New("load: --target is required: the base URL of the endpoint, e.g. http://127.0.0.1:8000, or grpc://HOST:PORT")
 	}
 	u, err := url.Parse(target)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("load: --target %q: want an absolute http or https URL, e.g. http://127.0.0.1:8000", target)
+	if err != nil || !slices.Contains([]string{"http", "https", "grpc", "grpcs"}, u.Scheme) || u.Host == "" {
+		return fmt.Errorf("load: --target %q: want an absolute http or https URL, e.g. http://127.0.0.1:8000, or grpc://HOST:PORT or grpcs://HOST:PORT", target)
 	}
 	return nil
+}
+
+// isGRPCTarget reports whether --target names the gRPC binding.
+func isGRPCTarget(target string) bool {
+	return strings.HasPrefix(target, "grpc://") || strings.HasPrefix(target, "grpcs://")
+}
+
+// describeWire says how a load's queries travel, for the banner.
+func describeWire(o loadOptions) string {
+	switch {
+	case isGRPCTarget(o.Target) && o.Data == loadDataBinary:
+		return "gRPC, raw contents"
+	case isGRPCTarget(o.Target):
+		return "gRPC, typed contents"
+	case o.Data == loadDataBinary:
+		return "REST, binary data"
+	}
+	return "REST, JSON data"
 }
 
 // loadModelRef maps --model and --version to the reference model whose
@@ -426,7 +468,7 @@ func runLoad(ctx context.Context, o loadOptions, s Streams) error {
 		return usageError(fmt.Errorf("load: %w", err))
 	}
 	defer tgt.Close()
-	fmt.Fprintf(s.Err, "load: %s at %s: %s, seed %d (%s)\n", run.inf.Model.Label(), o.Target, describePlan(run.plan), run.plan.Seed, run.seedNote)
+	fmt.Fprintf(s.Err, "load: %s at %s (%s): %s, seed %d (%s)\n", run.inf.Model.Label(), o.Target, describeWire(o), describePlan(run.plan), run.plan.Seed, run.seedNote)
 	if run.plan.Shard.Count > 1 && o.OutDir == "" && o.JSONFile == "" {
 		fmt.Fprintln(s.Err, "load: warning: a shard without --out or --json: its result is not kept for load merge")
 	}
@@ -440,6 +482,9 @@ func runLoad(ctx context.Context, o loadOptions, s Streams) error {
 	var notes []string
 	if n := tgt.LateBodies(); n > 0 {
 		notes = append(notes, fmt.Sprintf("Late bodies: %d (request bodies encoded when their query was due, so inside its latency)", n))
+	}
+	if isGRPCTarget(o.Target) {
+		notes = append(notes, "gRPC: status codes are the REST statuses the gRPC codes mean (OK 200, INVALID_ARGUMENT 400, UNAUTHENTICATED 401, NOT_FOUND 404, RESOURCE_EXHAUSTED 413, UNAVAILABLE 503, ...); DEADLINE_EXCEEDED counts as a timeout")
 	}
 	return finishLoad(s, "load", r, outs, notes, func() error {
 		if unreachable(r) {

@@ -6,10 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"google.golang.org/grpc"
 )
 
 // BenchmarkRun measures the generator's own cost per query: an open-loop
@@ -93,6 +96,97 @@ func BenchmarkHTTPClient(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkGRPCClient measures one query of GRPCTarget against an
+// in-process gRPC server on loopback that answers 16 bytes, beside
+// HTTPTarget against the fasthttp server of BenchmarkHTTPClient: one query
+// at a time (parallel=1), and 64 outstanding at once (parallel=64) over
+// 1 to 16 gRPC connections or 64 HTTP/1.1 ones. Client and server share
+// the process: ns/op is their sum per query, allocs/op and B/op both
+// sides' (fasthttp's server allocates nothing, gRPC's does).
+func BenchmarkGRPCClient(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	answer := []byte("0123456789abcdef")
+	gs := grpc.NewServer(grpc.ForceServerCodecV2(passCodec{}), grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		var req rawMessage
+		if err := stream.RecvMsg(&req); err != nil {
+			return err
+		}
+		return stream.SendMsg(&rawMessage{b: answer})
+	}))
+	go gs.Serve(ln) //nolint:errcheck // ends with Stop
+	defer gs.Stop()
+	hln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := &fasthttp.Server{Handler: func(c *fasthttp.RequestCtx) { c.Write(answer) }}
+	go hs.Serve(hln)    //nolint:errcheck // ends with Shutdown
+	defer hs.Shutdown() //nolint:errcheck // nothing to report
+	request := make([]byte, 64)
+	grpcTarget := func(b *testing.B, conns int) Target {
+		t, err := newGRPCTarget(GRPCConfig{URL: "grpc://" + ln.Addr().String(), Method: "/bench.S/M", Request: func(Query) []byte { return request }}, conns)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { t.Close() })
+		return t
+	}
+	httpTarget := func(b *testing.B, conns int) Target {
+		t, err := NewHTTPTarget(HTTPConfig{URL: fmt.Sprintf("http://%s/", hln.Addr()), MaxConnections: conns, Body: func(Query) []byte { return request }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { t.Close() })
+		return t
+	}
+	type variant struct {
+		name     string
+		parallel int
+		target   func(b *testing.B) Target
+	}
+	variants := []variant{
+		{"client=grpc/parallel=1/conns=1", 1, func(b *testing.B) Target { return grpcTarget(b, 1) }},
+		{"client=fasthttp/parallel=1/conns=1", 1, func(b *testing.B) Target { return httpTarget(b, 1) }},
+		{"client=fasthttp/parallel=64/conns=64", 64, func(b *testing.B) Target { return httpTarget(b, 64) }},
+	}
+	for _, n := range []int{1, 2, 4, 8, 16} {
+		variants = append(variants, variant{fmt.Sprintf("client=grpc/parallel=64/conns=%d", n), 64, func(b *testing.B) Target { return grpcTarget(b, n) }})
+	}
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			t := v.target(b)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+			defer cancel()
+			if err := t.Hit(ctx, Query{}); err != nil { // connect
+				b.Fatal(err)
+			}
+			var seq atomic.Uint64
+			b.ReportAllocs()
+			b.ResetTimer()
+			if v.parallel == 1 {
+				for i := range b.N {
+					if err := t.Hit(ctx, Query{Seq: uint64(i)}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return
+			}
+			b.SetParallelism(max(v.parallel/runtime.GOMAXPROCS(0), 1))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := t.Hit(ctx, Query{Seq: seq.Add(1)}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
 	}
 }

@@ -29,9 +29,9 @@ type HTTPConfig struct {
 	Body func(q Query) []byte
 	// Check judges a complete response; nil accepts status 200 alone. A
 	// non-nil error fails the query (a QueryError keeps its kind; any
-	// other error counts as KindInvalid). body is valid only during the
-	// call.
-	Check func(q Query, status int, body []byte) error
+	// other error counts as KindInvalid). The response is valid only
+	// during the call.
+	Check func(q Query, r Response) error
 	// TLS configures https; nil uses the system roots.
 	TLS *tls.Config
 	// MaxConnections bounds the open connections; zero uses
@@ -62,7 +62,7 @@ type HTTPTarget struct {
 	method  string
 	header  [][2]string
 	body    func(Query) []byte
-	check   func(Query, int, []byte) error
+	check   func(Query, Response) error
 	maxBody int
 	timeout time.Duration
 }
@@ -165,7 +165,7 @@ func (t *HTTPTarget) Hit(ctx context.Context, q Query) error {
 		}
 		return nil
 	}
-	if err := t.check(q, status, resp.Body()); err != nil {
+	if err := t.check(q, Response{Status: status, Body: resp.Body(), Header: &resp.Header}); err != nil {
 		var qe *QueryError
 		if errors.As(err, &qe) {
 			return err
@@ -173,6 +173,31 @@ func (t *HTTPTarget) Hit(ctx context.Context, q Query) error {
 		return &QueryError{Kind: KindInvalid, Err: err}
 	}
 	return nil
+}
+
+// Response is a complete HTTP response, as HTTPConfig.Check sees it.
+type Response struct {
+	// Status is the HTTP status.
+	Status int
+	// Body is the whole body.
+	Body []byte
+	// Header holds the response's headers; nil for none.
+	Header HeaderPeeker
+}
+
+// HeaderPeeker reads headers: Peek returns the value of the header name
+// (its first), nil when there is none. fasthttp's headers are one.
+type HeaderPeeker interface {
+	Peek(name string) []byte
+}
+
+// HeaderValue returns the value of the response header name, "" when the
+// response has none.
+func (r Response) HeaderValue(name string) string {
+	if r.Header == nil {
+		return ""
+	}
+	return string(r.Header.Peek(name))
 }
 
 // kindOf is the kind of a context's error.

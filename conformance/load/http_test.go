@@ -26,6 +26,7 @@ func TestHTTPTarget(t *testing.T) {
 		gotBody.Store(string(b))
 		gotHeader.Store(r.Header.Get("X-Key"))
 		gotMethod.Store(r.Method)
+		w.Header().Set("X-Echo", r.Header.Get("X-Key"))
 		fmt.Fprint(w, `{"ok":true}`)
 	})
 	mux.HandleFunc("/busy", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "busy", http.StatusServiceUnavailable) })
@@ -42,9 +43,9 @@ func TestHTTPTarget(t *testing.T) {
 	closedURL := closed.URL
 	closed.Close()
 
-	wantOK := func(q Query, status int, body []byte) error {
-		if status != 200 || string(body) != `{"ok":true}` {
-			return fmt.Errorf("status %d body %q", status, body)
+	wantOK := func(q Query, r Response) error {
+		if r.Status != 200 || string(r.Body) != `{"ok":true}` || r.HeaderValue("X-Echo") != "k1" {
+			return fmt.Errorf("status %d body %q X-Echo %q", r.Status, r.Body, r.HeaderValue("X-Echo"))
 		}
 		return nil
 	}
@@ -58,7 +59,7 @@ func TestHTTPTarget(t *testing.T) {
 			Body: func(q Query) []byte { return []byte(fmt.Sprint("query ", q.Seq)) }, Check: wantOK}, ""},
 		{"status", HTTPConfig{URL: srv.URL + "/busy"}, "status 503"},
 		{"check fails", HTTPConfig{URL: srv.URL + "/big", Check: wantOK}, KindInvalid},
-		{"check keeps its kind", HTTPConfig{URL: srv.URL + "/ok", Check: func(Query, int, []byte) error {
+		{"check keeps its kind", HTTPConfig{URL: srv.URL + "/ok", Check: func(Query, Response) error {
 			return &QueryError{Kind: KindStatus, Status: 299}
 		}}, "status 299"},
 		{"timeout", HTTPConfig{URL: srv.URL + "/slow", Timeout: 100 * time.Millisecond}, KindTimeout},

@@ -634,40 +634,34 @@ func contentField(datatype string, c *pb.InferTensorContents) (int, func(b []byt
 		"uint64_contents": len(c.GetUint64Contents()), "fp32_contents": len(c.GetFp32Contents()),
 		"fp64_contents": len(c.GetFp64Contents()), "bytes_contents": len(c.GetBytesContents()),
 	}
-	var field string
+	name, err := ContentsField(datatype)
+	if err != nil {
+		return 0, nil, err
+	}
+	field := string(name)
 	var write func(b []byte, i int) ([]byte, bool)
 	switch datatype {
 	case "BOOL":
-		field = "bool_contents"
 		write = func(b []byte, i int) ([]byte, bool) { return strconv.AppendBool(b, c.BoolContents[i]), false }
 	case "INT8", "INT16", "INT32":
-		field = "int_contents"
 		write = func(b []byte, i int) ([]byte, bool) { return strconv.AppendInt(b, int64(c.IntContents[i]), 10), false }
 	case "INT64":
-		field = "int64_contents"
 		write = func(b []byte, i int) ([]byte, bool) { return strconv.AppendInt(b, c.Int64Contents[i], 10), false }
 	case "UINT8", "UINT16", "UINT32":
-		field = "uint_contents"
 		write = func(b []byte, i int) ([]byte, bool) {
 			return strconv.AppendUint(b, uint64(c.UintContents[i]), 10), false
 		}
 	case "UINT64":
-		field = "uint64_contents"
 		write = func(b []byte, i int) ([]byte, bool) { return strconv.AppendUint(b, c.Uint64Contents[i], 10), false }
 	case "FP32":
-		field = "fp32_contents"
 		write = func(b []byte, i int) ([]byte, bool) { return appendFloat(b, float64(c.Fp32Contents[i]), 32) }
 	case "FP64":
-		field = "fp64_contents"
 		write = func(b []byte, i int) ([]byte, bool) { return appendFloat(b, c.Fp64Contents[i], 64) }
 	case "BYTES":
-		field = "bytes_contents"
 		write = func(b []byte, i int) ([]byte, bool) {
 			s, _ := json.Marshal(string(c.BytesContents[i]))
 			return append(b, s...), false
 		}
-	default:
-		return 0, nil, fmt.Errorf("datatype %q has no typed contents in the gRPC binding (FP16 and BF16 travel only as raw contents): %w", datatype, ErrNotExpressible)
 	}
 	for f, n := range fields {
 		if f != field && n > 0 {

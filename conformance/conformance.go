@@ -246,7 +246,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		rep.Derive()
 		return rep, nil
 	}
-	b := restBinding{c: c}
+	b, err := newBinding(c, base, opts.RootCAs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	defer b.close()
+	rep.Binding = b.kind()
 	tlsTarget, err := newTLSTarget(base, opts.RootCAs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -276,7 +281,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("conformance: %w", err)
 	}
-	e := &env{b: b, c: c, models: models, nonce: nonce, oracle: opts.Oracle, seed: seed, results: map[string]Result{}, tls: tlsTarget,
+	e := &env{b: b, c: c, target: base, models: models, nonce: nonce, oracle: opts.Oracle, seed: seed, results: map[string]Result{}, tls: tlsTarget,
 		rootCAs: opts.RootCAs, latency: p.Latency, modelCard: p.ModelCard, runLoad: runLoad}
 
 	progress := opts.Progress
@@ -290,9 +295,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		ev := ProgressEvent{Index: len(rep.Checks) + 1, Total: len(selected), ID: ch.ID}
 		progress(ev)
 		c.setStep(len(rep.Checks))
+		notOver, unbound := notApplicableOver(ch.Requirements, rep.Binding)
 		switch why, declared := p.declaredNotApplicable(ch.Requirements); {
 		case untrusted != nil && ch.ID != tlsCheckID:
 			ch.Run = func(context.Context, *env) Result { return errorResult(untrusted.Error()) }
+		case unbound:
+			ch.Run = func(context.Context, *env) Result { return Result{Status: spec.Skip, Message: notOver} }
 		case declared:
 			ch.Run = func(context.Context, *env) Result { return Result{Status: spec.Skip, Message: why} }
 		}
@@ -328,6 +336,28 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		rep.Stopped = fmt.Sprintf("the run's deadline of %v passed", opts.Deadline)
 	}
 	return finish()
+}
+
+// notApplicableOver returns the skip message of a check whose every
+// requirement is not applicable over binding b (spec/v1/README.md,
+// "Requirements and IDs"), and whether they all are not.
+func notApplicableOver(reqs []string, b spec.Binding) (string, bool) {
+	var whys []string
+	for _, id := range reqs {
+		req, ok := spec.Lookup(id)
+		if !ok {
+			return "", false
+		}
+		why, na := req.NotApplicableOver(b)
+		if !na {
+			return "", false
+		}
+		whys = append(whys, fmt.Sprintf("%s has no meaning over %s: %s", id, b.Name(), why))
+	}
+	if len(whys) == 0 {
+		return "", false
+	}
+	return spec.NotApplicablePrefix + strings.Join(whys, "; "), true
 }
 
 // InterruptGrace is how long an interrupted run waits for the check that

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"net"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/aiconform/aiconform/internal/fakeoip"
 	"github.com/aiconform/aiconform/internal/testnet"
+	"github.com/aiconform/aiconform/internal/testpki"
 	"github.com/aiconform/aiconform/oip/grpcbind"
 	pb "github.com/aiconform/aiconform/oip/inferencepb"
 	"github.com/aiconform/aiconform/schemas"
@@ -38,6 +40,24 @@ func serveGRPC(t *testing.T, svc pb.GRPCInferenceServiceServer, opts ...grpc.Ser
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	return "grpc://" + lis.Addr().String()
+}
+
+// serveGRPCTLS serves svc over TLS with cfg as it is (grpc-go's own TLS
+// credentials would narrow its cipher suites) and returns its grpcs://
+// URL.
+func serveGRPCTLS(t *testing.T, svc pb.GRPCInferenceServiceServer, cfg *tls.Config) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.Clone()
+	cfg.NextProtos = append(cfg.NextProtos, "h2")
+	srv := grpc.NewServer()
+	pb.RegisterGRPCInferenceServiceServer(srv, svc)
+	go srv.Serve(tls.NewListener(lis, cfg))
+	t.Cleanup(srv.Stop)
+	return "grpcs://" + lis.Addr().String()
 }
 
 // runFakeGRPC is runFake over the gRPC binding: the fake's handler served
@@ -526,6 +546,112 @@ func TestReportSchemaBinding(t *testing.T) {
 				}
 			case !slices.ContainsFunc(vs, func(v schemas.Violation) bool { return strings.HasSuffix(v.Pointer, tt.pointer) }):
 				t.Errorf("the schema accepts a report with %s (violations %v; want one at …%s)", tt.name, vs, tt.pointer)
+			}
+		})
+	}
+}
+
+// TestSecurityChecksGRPC runs the security checks over gRPC, with and
+// without auth and with the faults that break them: the credential
+// travels as authorization metadata, its absence or a wrong one must get
+// UNAUTHENTICATED or PERMISSION_DENIED, and a credential echoed in a
+// status message is found.
+func TestSecurityChecksGRPC(t *testing.T) {
+	tests := []struct {
+		name string
+		fake *fakeoip.Server
+		auth bool
+		want map[string]spec.Status
+		msg  map[string]string
+	}{
+		{name: "no auth", fake: &fakeoip.Server{},
+			want: map[string]spec.Status{"security/auth-required": spec.Skip, "security/tls": spec.Skip, "security/no-secret-echo": spec.Pass},
+			msg:  map[string]string{"security/tls": "not applicable: target is grpc, not grpcs", "security/no-secret-echo": "none of the 2 credential values"}},
+		{name: "canaries echoed", fake: &fakeoip.Server{Fault: fakeoip.FaultEchoAuthInErrors},
+			want: map[string]spec.Status{"security/no-secret-echo": spec.Fail},
+			msg:  map[string]string{"security/no-secret-echo": "(status INVALID_ARGUMENT, judged as 400) holds the canary bearer token in its message"}},
+		{name: "auth", fake: &fakeoip.Server{Token: securityToken}, auth: true,
+			want: map[string]spec.Status{"security/auth-required": spec.Pass, "security/no-secret-echo": spec.Pass},
+			msg:  map[string]string{"security/auth-required": "4 requests got 401 or 403", "security/no-secret-echo": "none of the 4 credential values"}},
+		{name: "auth ignored", fake: &fakeoip.Server{Token: securityToken, Fault: fakeoip.FaultIgnoreAuth}, auth: true,
+			want: map[string]spec.Status{"security/auth-required": spec.Fail},
+			msg:  map[string]string{"security/auth-required": "ServerMetadata with no Authorization header answered OK, judged as 200, want 401 or 403"}},
+		{name: "wrong credentials echoed", fake: &fakeoip.Server{Token: securityToken, Fault: fakeoip.FaultEchoAuthInErrors}, auth: true,
+			want: map[string]spec.Status{"security/auth-required": spec.Pass, "security/no-secret-echo": spec.Fail},
+			msg:  map[string]string{"security/no-secret-echo": "holds the profile's credential in its message"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := runFakeGRPC(t, tt.fake, Options{Profile: securityProfile(t, tt.auth), Getenv: securityGetenv})
+			for id, st := range tt.want {
+				r := result(t, rep, id)
+				if r.Status != st || !strings.Contains(r.Message, tt.msg[id]) {
+					t.Errorf("%s: %s: %s, want %s: …%s…", id, r.Status, r.Message, st, tt.msg[id])
+				}
+			}
+			b, err := json.Marshal(rep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(b), securityToken) {
+				t.Error("the report holds the token")
+			}
+		})
+	}
+}
+
+// TestSecurityTLSGRPC serves the fake over grpcs and holds SEC-TLS to it
+// as over https: the same handshakes, and a target whose certificate does
+// not verify gets nothing but them.
+func TestSecurityTLSGRPC(t *testing.T) {
+	good, err := testpki.Loopback()
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, err := testpki.New(time.Now().Add(-time.Hour), "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		pki      *testpki.PKI
+		minTLS   uint16
+		status   spec.Status
+		msg      string
+		untrusts bool
+	}{
+		{name: "good", pki: good, status: spec.Pass, msg: "negotiated TLS 1.3 with TLS_"},
+		{name: "TLS 1.0 allowed", pki: good, minTLS: tls.VersionTLS10, status: spec.Fail, msg: "a handshake offering at most TLS 1.1 was accepted with TLS 1.1"},
+		{name: "expired", pki: expired, status: spec.Fail, msg: "expired", untrusts: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := &tls.Config{Certificates: []tls.Certificate{tt.pki.Certificate}, MinVersion: tls.VersionTLS12}
+			if tt.minTLS != 0 {
+				cfg.MinVersion = tt.minTLS
+			}
+			target := serveGRPCTLS(t, grpcbind.NewGateway((&fakeoip.Server{}).Handler()), cfg)
+			rep, err := Run(context.Background(), Options{Target: target, Profile: securityProfile(t, false), Goldens: fakeoip.Goldens(t, 1),
+				RequestTimeout: 5 * time.Second, Oracle: fakeoip.Oracle{}, RootCAs: tt.pki.Pool})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			validateReport(t, rep)
+			r := result(t, rep, tlsCheckID)
+			if r.Status != tt.status || !strings.Contains(r.Message, tt.msg) {
+				t.Errorf("%s: %s: %s, want %s: …%s…", r.ID, r.Status, r.Message, tt.status, tt.msg)
+			}
+			for _, c := range rep.Checks {
+				switch {
+				case c.ID == tlsCheckID:
+				case tt.untrusts && (c.Status != spec.Error || !strings.Contains(c.Message, "TLS handshake with the target failed")):
+					t.Errorf("%s: %s: %s, want error: the TLS handshake failed", c.ID, c.Status, c.Message)
+				case !tt.untrusts && c.Status != spec.Pass && c.Status != spec.Skip:
+					t.Errorf("%s: %s: %s", c.ID, c.Status, c.Message)
+				}
+			}
+			if tt.untrusts != (rep.Stopped != "") {
+				t.Errorf("stopped %q", rep.Stopped)
 			}
 		})
 	}

@@ -39,6 +39,15 @@ import (
 // methodGRPC is the Method of the Exchange of a gRPC call.
 const methodGRPC = "GRPC"
 
+// The wait before a gRPC client connects again after a failed attempt:
+// grpcBackoffBase, growing to grpcBackoffMax (spec/v1/api.md, Bounds of a
+// run). A target that cannot be connected to fails each call at once
+// meanwhile, so a run against it stops after its strikes.
+const (
+	grpcBackoffBase = 100 * time.Millisecond
+	grpcBackoffMax  = time.Second
+)
+
 // grpcMethod is the path of a method of the service: "/inference.GRPCInferenceService/ModelInfer".
 func grpcMethod(name string) string {
 	return "/" + pb.GRPCInferenceService_ServiceDesc.ServiceName + "/" + name
@@ -97,7 +106,7 @@ func newGRPCBinding(c *client, addr string, secure bool, roots *x509.CertPool) (
 		grpc.WithDisableServiceConfig(),
 		grpc.WithUserAgent(ToolName),
 		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			Backoff:           backoff.Config{BaseDelay: grpcBackoffBase, Multiplier: 1.6, Jitter: 0.2, MaxDelay: grpcBackoffMax},
 			MinConnectTimeout: c.timeout,
 		}),
 	}

@@ -6,14 +6,17 @@ import (
 	"sort"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/aiconform/aiconform/numerics"
+	"github.com/aiconform/aiconform/reference/onnxexport/onnxpb"
 )
 
-// builder assembles a Graph. It records the first error and turns every
+// builder assembles a GraphProto. It records the first error and turns every
 // later call into a no-op, so that the model code reads as a sequence of
 // operations.
 type builder struct {
-	g       Graph
+	g       *onnxpb.GraphProto
 	weights map[string]numerics.Tensor
 	used    map[string]bool // weights turned into initializers
 	names   map[string]bool // every value name defined so far
@@ -24,7 +27,7 @@ type builder struct {
 
 func newBuilder(name string, weights map[string]numerics.Tensor) *builder {
 	return &builder{
-		g:       Graph{Name: name},
+		g:       &onnxpb.GraphProto{Name: proto.String(name)},
 		weights: weights,
 		used:    map[string]bool{},
 		names:   map[string]bool{},
@@ -46,18 +49,18 @@ func (b *builder) define(name string) {
 }
 
 // input declares a graph input.
-func (b *builder) input(name string, elem ElemType, shape ...Dim) string {
+func (b *builder) input(name string, elem onnxpb.TensorProto_DataType, shape ...*onnxpb.TensorShapeProto_Dimension) string {
 	b.define(name)
-	b.g.Inputs = append(b.g.Inputs, ValueInfo{Name: name, Elem: elem, Shape: shape})
+	b.g.Input = append(b.g.Input, valueInfo(name, elem, shape...))
 	return name
 }
 
 // output declares a graph output; the value must already be defined.
-func (b *builder) output(name string, elem ElemType, shape ...Dim) {
+func (b *builder) output(name string, elem onnxpb.TensorProto_DataType, shape ...*onnxpb.TensorShapeProto_Dimension) {
 	if !b.names[name] {
 		b.fail("onnxexport: graph output %q is not computed by the graph", name)
 	}
-	b.g.Outputs = append(b.g.Outputs, ValueInfo{Name: name, Elem: elem, Shape: shape})
+	b.g.Output = append(b.g.Output, valueInfo(name, elem, shape...))
 }
 
 // weight makes the published tensor name an initializer (once) after
@@ -81,8 +84,7 @@ func (b *builder) weight(name string, shape ...int64) string {
 	}
 	if !b.used[name] {
 		b.used[name] = true
-		b.define(name)
-		b.g.Initializers = append(b.g.Initializers, Initializer{Name: name, Tensor: t})
+		b.initializer(name, t)
 	}
 	return name
 }
@@ -97,9 +99,19 @@ func (b *builder) constant(name string, t numerics.Tensor) string {
 		b.fail("onnxexport: constant %q: %w", name, err)
 		return name
 	}
-	b.define(name)
-	b.g.Initializers = append(b.g.Initializers, Initializer{Name: name, Tensor: t})
+	b.initializer(name, t)
 	return name
+}
+
+// initializer defines name as the initializer t.
+func (b *builder) initializer(name string, t numerics.Tensor) {
+	b.define(name)
+	tp, err := tensorProto(name, t)
+	if err != nil {
+		b.fail("%w", err)
+		return
+	}
+	b.g.Initializer = append(b.g.Initializer, tp)
 }
 
 // ints adds an INT64 constant of shape [len(v)] named after its values.
@@ -131,12 +143,12 @@ func (b *builder) withScope(scope string, f func()) {
 
 // op adds a node with one output, named after the scope and the op type,
 // and returns the output's name.
-func (b *builder) op(opType string, inputs []string, attrs ...Attr) string {
+func (b *builder) op(opType string, inputs []string, attrs ...*onnxpb.AttributeProto) string {
 	return b.opOut("", opType, inputs, attrs...)
 }
 
 // opOut adds a node with one output named out ("" for an automatic name).
-func (b *builder) opOut(out, opType string, inputs []string, attrs ...Attr) string {
+func (b *builder) opOut(out, opType string, inputs []string, attrs ...*onnxpb.AttributeProto) string {
 	outs := b.opN([]string{out}, opType, inputs, attrs...)
 	return outs[0]
 }
@@ -144,7 +156,7 @@ func (b *builder) opOut(out, opType string, inputs []string, attrs ...Attr) stri
 // opN adds a node whose outputs are named outs; an empty name gets an
 // automatic one, except for optional outputs marked with "-", which stay
 // empty (omitted, in ONNX terms).
-func (b *builder) opN(outs []string, opType string, inputs []string, attrs ...Attr) []string {
+func (b *builder) opN(outs []string, opType string, inputs []string, attrs ...*onnxpb.AttributeProto) []string {
 	k := b.counter[b.scope+opType]
 	b.counter[b.scope+opType] = k + 1
 	nodeName := fmt.Sprintf("%s%s_%d", b.scope, opType, k)
@@ -176,21 +188,21 @@ func (b *builder) opN(outs []string, opType string, inputs []string, attrs ...At
 			b.define(n)
 		}
 	}
-	b.g.Nodes = append(b.g.Nodes, Node{
-		Name:    nodeName,
-		OpType:  opType,
-		Inputs:  append([]string(nil), inputs...),
-		Outputs: names,
-		Attrs:   attrs,
+	b.g.Node = append(b.g.Node, &onnxpb.NodeProto{
+		Input:     slices.Clone(inputs),
+		Output:    names,
+		Name:      proto.String(nodeName),
+		OpType:    proto.String(opType),
+		Attribute: attrs,
 	})
 	return names
 }
 
 // finish returns the graph, or the first error, or an error naming the
 // weights the graph did not use.
-func (b *builder) finish() (Graph, error) {
+func (b *builder) finish() (*onnxpb.GraphProto, error) {
 	if b.err != nil {
-		return Graph{}, b.err
+		return nil, b.err
 	}
 	var unused []string
 	for n := range b.weights {
@@ -200,11 +212,7 @@ func (b *builder) finish() (Graph, error) {
 	}
 	if len(unused) > 0 {
 		sort.Strings(unused)
-		return Graph{}, fmt.Errorf("onnxexport: graph %s does not use the weights %q", b.g.Name, unused)
+		return nil, fmt.Errorf("onnxexport: graph %s does not use the weights %q", b.g.GetName(), unused)
 	}
 	return b.g, nil
 }
-
-// sym and fixed build graph input and output dimensions.
-func sym(name string) Dim { return Dim{Param: name} }
-func fixed(v int64) Dim   { return Dim{Value: v} }

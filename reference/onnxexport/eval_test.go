@@ -5,7 +5,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/aiconform/aiconform/numerics"
+	"github.com/aiconform/aiconform/reference/onnxexport/onnxpb"
 )
 
 // This file is a small float64 interpreter for the operators the exported
@@ -60,90 +60,86 @@ func axis(a int64, rank int) int {
 	return int(a)
 }
 
-func attrOf(n Node, name string) (Attr, bool) {
-	for _, a := range n.Attrs {
-		if a.Name == name {
+// getAttr returns the attribute name of n, if n has it.
+func getAttr(n *onnxpb.NodeProto, name string) (*onnxpb.AttributeProto, bool) {
+	for _, a := range n.GetAttribute() {
+		if a.GetName() == name {
 			return a, true
 		}
 	}
-	return Attr{}, false
+	return nil, false
 }
 
-func attrInt(n Node, name string, def int64) int64 {
-	if a, ok := attrOf(n, name); ok {
-		return a.I
+func getInt(n *onnxpb.NodeProto, name string, def int64) int64 {
+	if a, ok := getAttr(n, name); ok {
+		return a.GetI()
 	}
 	return def
 }
 
-func attrInts(n Node, name string) []int64 {
-	a, _ := attrOf(n, name)
-	return a.Ints
+func getInts(n *onnxpb.NodeProto, name string) []int64 {
+	a, _ := getAttr(n, name)
+	return a.GetInts()
 }
 
 // evalGraph runs g on inputs and returns its outputs.
-func evalGraph(g Graph, inputs map[string]value) (map[string]value, error) {
+func evalGraph(g *onnxpb.GraphProto, inputs map[string]value) (map[string]value, error) {
 	env := map[string]value{}
-	for _, in := range g.Initializers {
-		v := value{shape: make([]int, len(in.Tensor.Shape))}
-		for k, d := range in.Tensor.Shape {
-			v.shape[k] = int(d)
+	for _, in := range g.GetInitializer() {
+		t, err := tensorOf(in)
+		if err != nil {
+			return nil, err
 		}
-		if in.Tensor.DType == numerics.INT64 {
-			v.isInt, v.i = true, in.Tensor.I64
-		} else {
-			v.f = in.Tensor.Float64s()
-		}
-		env[in.Name] = v
+		env[in.GetName()] = toValue(t)
 	}
-	for _, in := range g.Inputs {
-		v, ok := inputs[in.Name]
+	for _, in := range g.GetInput() {
+		v, ok := inputs[in.GetName()]
 		if !ok {
-			return nil, fmt.Errorf("no value for graph input %q", in.Name)
+			return nil, fmt.Errorf("no value for graph input %q", in.GetName())
 		}
-		env[in.Name] = v
+		env[in.GetName()] = v
 	}
-	for _, n := range g.Nodes {
-		args := make([]value, len(n.Inputs))
-		for k, name := range n.Inputs {
+	for _, n := range g.GetNode() {
+		args := make([]value, len(n.GetInput()))
+		for k, name := range n.GetInput() {
 			if name == "" {
 				continue
 			}
 			v, ok := env[name]
 			if !ok {
-				return nil, fmt.Errorf("node %s: no value %q", n.Name, name)
+				return nil, fmt.Errorf("node %s: no value %q", n.GetName(), name)
 			}
 			args[k] = v
 		}
 		outs, err := evalNode(n, args)
 		if err != nil {
-			return nil, fmt.Errorf("node %s (%s): %w", n.Name, n.OpType, err)
+			return nil, fmt.Errorf("node %s (%s): %w", n.GetName(), n.GetOpType(), err)
 		}
-		for k, name := range n.Outputs {
+		for k, name := range n.GetOutput() {
 			if name != "" {
 				env[name] = outs[k]
 			}
 		}
 	}
 	res := map[string]value{}
-	for _, out := range g.Outputs {
-		res[out.Name] = env[out.Name]
+	for _, out := range g.GetOutput() {
+		res[out.GetName()] = env[out.GetName()]
 	}
 	return res, nil
 }
 
-func evalNode(n Node, a []value) ([]value, error) {
+func evalNode(n *onnxpb.NodeProto, a []value) ([]value, error) {
 	one := func(v value) ([]value, error) { return []value{v}, nil }
-	switch n.OpType {
+	switch n.GetOpType() {
 	case "Relu":
 		return one(mapF(a[0], func(x float64) float64 { return math.Max(x, 0) }))
 	case "Sqrt":
 		return one(mapF(a[0], math.Sqrt))
 	case "Add", "Sub", "Mul", "Div":
-		return broadcast(n.OpType, a[0], a[1])
+		return broadcast(n.GetOpType(), a[0], a[1])
 	case "Cast":
-		if attrInt(n, "to", 0) != int64(ElemFloat) {
-			return nil, fmt.Errorf("Cast to %d", attrInt(n, "to", 0))
+		if getInt(n, "to", 0) != int64(onnxpb.TensorProto_FLOAT) {
+			return nil, fmt.Errorf("Cast to %d", getInt(n, "to", 0))
 		}
 		v := value{shape: a[0].shape, f: make([]float64, a[0].size())}
 		for k, x := range a[0].ints() {
@@ -159,7 +155,7 @@ func evalNode(n Node, a []value) ([]value, error) {
 	case "Reshape":
 		return one(reshape(a[0], a[1].ints()))
 	case "Flatten":
-		ax := axis(attrInt(n, "axis", 1), len(a[0].shape))
+		ax := axis(getInt(n, "axis", 1), len(a[0].shape))
 		v := a[0]
 		v.shape = []int{sizeOf(v.shape[:ax]), sizeOf(v.shape[ax:])}
 		return one(v)
@@ -197,23 +193,23 @@ func evalNode(n Node, a []value) ([]value, error) {
 		v.shape = shape
 		return one(v)
 	case "Transpose":
-		return one(transpose(a[0], attrInts(n, "perm")))
+		return one(transpose(a[0], getInts(n, "perm")))
 	case "Concat":
-		return one(concat(a, axis(attrInt(n, "axis", 0), len(a[0].shape))))
+		return one(concat(a, axis(getInt(n, "axis", 0), len(a[0].shape))))
 	case "Slice":
 		return one(slice(a[0], a[1].ints(), a[2].ints(), a[3].ints()))
 	case "Gather":
-		if attrInt(n, "axis", 0) != 0 {
-			return nil, fmt.Errorf("Gather on axis %d", attrInt(n, "axis", 0))
+		if getInt(n, "axis", 0) != 0 {
+			return nil, fmt.Errorf("Gather on axis %d", getInt(n, "axis", 0))
 		}
 		return gather(a[0], a[1])
 	case "Gemm":
-		return gemm(a[0], a[1], a[2], attrInt(n, "transB", 0) == 1)
+		return gemm(a[0], a[1], a[2], getInt(n, "transB", 0) == 1)
 	case "MatMul":
 		return matmul(a[0], a[1])
 	case "Softmax":
-		if axis(attrInt(n, "axis", -1), len(a[0].shape)) != len(a[0].shape)-1 {
-			return nil, fmt.Errorf("Softmax on axis %d", attrInt(n, "axis", -1))
+		if axis(getInt(n, "axis", -1), len(a[0].shape)) != len(a[0].shape)-1 {
+			return nil, fmt.Errorf("Softmax on axis %d", getInt(n, "axis", -1))
 		}
 		return one(lastAxis(a[0], false, func(row []float64) {
 			m := math.Inf(-1)
@@ -230,9 +226,9 @@ func evalNode(n Node, a []value) ([]value, error) {
 			}
 		}))
 	case "ReduceMean":
-		axes := attrInts(n, "axes")
-		if len(axes) != 1 || axis(axes[0], len(a[0].shape)) != len(a[0].shape)-1 || attrInt(n, "keepdims", 1) != 1 {
-			return nil, fmt.Errorf("ReduceMean over %v keepdims %d", axes, attrInt(n, "keepdims", 1))
+		axes := getInts(n, "axes")
+		if len(axes) != 1 || axis(axes[0], len(a[0].shape)) != len(a[0].shape)-1 || getInt(n, "keepdims", 1) != 1 {
+			return nil, fmt.Errorf("ReduceMean over %v keepdims %d", axes, getInt(n, "keepdims", 1))
 		}
 		return one(lastAxis(a[0], true, func(row []float64) {
 			s := 0.0
@@ -248,7 +244,7 @@ func evalNode(n Node, a []value) ([]value, error) {
 	case "RNN":
 		return rnn(n, a)
 	}
-	return nil, fmt.Errorf("operator %s is not implemented by the test interpreter", n.OpType)
+	return nil, fmt.Errorf("operator %s is not implemented by the test interpreter", n.GetOpType())
 }
 
 func mapF(v value, f func(float64) float64) value {
@@ -476,9 +472,9 @@ func lastAxis(v value, reduce bool, f func([]float64)) value {
 	return out
 }
 
-func conv(n Node, x, w, b value) ([]value, error) {
-	pads, strd := attrInts(n, "pads"), attrInts(n, "strides")
-	if attrInt(n, "group", 1) != 1 || !slices.Equal(attrInts(n, "dilations"), []int64{1, 1}) {
+func conv(n *onnxpb.NodeProto, x, w, b value) ([]value, error) {
+	pads, strd := getInts(n, "pads"), getInts(n, "strides")
+	if getInt(n, "group", 1) != 1 || !slices.Equal(getInts(n, "dilations"), []int64{1, 1}) {
 		return nil, fmt.Errorf("only group 1, dilation 1")
 	}
 	N, C, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
@@ -511,9 +507,9 @@ func conv(n Node, x, w, b value) ([]value, error) {
 	return []value{out}, nil
 }
 
-func maxPool(n Node, x value) ([]value, error) {
-	k, s := attrInts(n, "kernel_shape"), attrInts(n, "strides")
-	if _, padded := attrOf(n, "pads"); padded {
+func maxPool(n *onnxpb.NodeProto, x value) ([]value, error) {
+	k, s := getInts(n, "kernel_shape"), getInts(n, "strides")
+	if _, padded := getAttr(n, "pads"); padded {
 		return nil, fmt.Errorf("padded MaxPool")
 	}
 	N, C, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
@@ -538,19 +534,19 @@ func maxPool(n Node, x value) ([]value, error) {
 
 // rnn is the ONNX RNN operator, forward, tanh, without sequence_lens or
 // initial_h: H_t = tanh(X_t·Wᵀ + H_{t−1}·Rᵀ + Wb + Rb).
-func rnn(n Node, a []value) ([]value, error) {
-	if a, ok := attrOf(n, "activations"); ok && !slices.Equal(a.Strings, []string{"Tanh"}) {
-		return nil, fmt.Errorf("activations %v", a.Strings)
+func rnn(n *onnxpb.NodeProto, a []value) ([]value, error) {
+	if a, ok := getAttr(n, "activations"); ok && (len(a.GetStrings()) != 1 || string(a.GetStrings()[0]) != "Tanh") {
+		return nil, fmt.Errorf("activations %q", a.GetStrings())
 	}
-	if a, ok := attrOf(n, "direction"); ok && a.S != "forward" {
-		return nil, fmt.Errorf("direction %q", a.S)
+	if a, ok := getAttr(n, "direction"); ok && string(a.GetS()) != "forward" {
+		return nil, fmt.Errorf("direction %q", a.GetS())
 	}
 	if len(a) > 4 {
 		return nil, fmt.Errorf("sequence_lens or initial_h given")
 	}
 	x, w, r, b := a[0], a[1], a[2], a[3]
 	T, B, I := x.shape[0], x.shape[1], x.shape[2]
-	Hn := int(attrInt(n, "hidden_size", 0))
+	Hn := int(getInt(n, "hidden_size", 0))
 	if !slices.Equal(w.shape, []int{1, Hn, I}) || !slices.Equal(r.shape, []int{1, Hn, Hn}) || !slices.Equal(b.shape, []int{1, 2 * Hn}) {
 		return nil, fmt.Errorf("W %v, R %v, B %v for hidden size %d, input size %d", w.shape, r.shape, b.shape, Hn, I)
 	}

@@ -4,7 +4,8 @@
 // so that ONNX Runtime can cross-check the published goldens.
 //
 // The files are ONNX IR version 7 with the default operator set at version
-// 13, encoded by hand with protowire (no generated code, no cgo). Every
+// 13, built as the messages of package onnxpb (the Go code protoc generates
+// from ONNX's onnx.proto) and encoded deterministically, without cgo. Every
 // published weight is an initializer under its PyTorch state_dict name and
 // shape, stored exactly as published; layout changes that ONNX operators
 // need (the RNN's stacked weights, concatenated biases) are graph nodes over
@@ -23,8 +24,11 @@ import (
 	"math"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/reference"
+	"github.com/aiconform/aiconform/reference/onnxexport/onnxpb"
 	"github.com/aiconform/aiconform/spec"
 )
 
@@ -63,12 +67,16 @@ type Options struct {
 	Metadata []KeyValue
 }
 
+// KeyValue is an entry of a model's metadata_props.
+type KeyValue struct{ Key, Value string }
+
 // Build returns the ONNX model of modelID computing in FP32 with weights,
 // which must hold exactly the model's published tensors (names and shapes
 // of spec/v1/reference-models.md, FP32). The graph's inputs and outputs
 // are the model's contract at version fp32 (spec.ModelContract): every
 // input, optional ones included, since ONNX has no optional graph inputs.
-func Build(modelID string, weights map[string]numerics.Tensor, opts Options) (*Model, error) {
+// Marshal encodes the model as Export does.
+func Build(modelID string, weights map[string]numerics.Tensor, opts Options) (*onnxpb.ModelProto, error) {
 	graph, ok := graphs[modelID]
 	if !ok {
 		return nil, fmt.Errorf("onnxexport: unknown model %q (known: %v)", modelID, reference.ModelIDs())
@@ -102,37 +110,38 @@ func Build(modelID string, weights map[string]numerics.Tensor, opts Options) (*M
 		return nil, fmt.Errorf("onnxexport: %s: %w", modelID, err)
 	}
 	doc := docString(c)
-	g.DocString = doc
-	return &Model{
-		IRVersion:       IRVersion,
-		OpsetVersion:    OpsetVersion,
-		ProducerName:    ProducerName,
-		ProducerVersion: opts.ProducerVersion,
-		Domain:          "org.aiconform",
-		ModelVersion:    1,
-		DocString:       doc,
-		Metadata: append([]KeyValue{
+	g.DocString = proto.String(doc)
+	return &onnxpb.ModelProto{
+		IrVersion: proto.Int64(IRVersion),
+		// The default domain "" is left implicit.
+		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Version: proto.Int64(OpsetVersion)}},
+		ProducerName:    proto.String(ProducerName),
+		ProducerVersion: optString(opts.ProducerVersion),
+		Domain:          proto.String("org.aiconform"),
+		ModelVersion:    proto.Int64(1),
+		DocString:       proto.String(doc),
+		Graph:           g,
+		MetadataProps: metadataProps(append([]KeyValue{
 			{Key: "aiconform.model", Value: modelID},
 			{Key: "aiconform.precision", Value: precision},
-		}, opts.Metadata...),
-		Graph: g,
+		}, opts.Metadata...)),
 	}, nil
 }
 
 // valueType returns the ONNX element type and dimensions of a contract
 // tensor: the batch axis is "N", the sequence axis (where the contract has
 // one) "T".
-func valueType(c spec.Contract, t spec.Tensor) (ElemType, []Dim, error) {
-	var elem ElemType
+func valueType(c spec.Contract, t spec.Tensor) (onnxpb.TensorProto_DataType, []*onnxpb.TensorShapeProto_Dimension, error) {
+	var elem onnxpb.TensorProto_DataType
 	switch t.Datatype {
 	case numerics.FP32:
-		elem = ElemFloat
+		elem = onnxpb.TensorProto_FLOAT
 	case numerics.INT64:
-		elem = ElemInt64
+		elem = onnxpb.TensorProto_INT64
 	default:
 		return 0, nil, fmt.Errorf("%s is %s, which the FP32 graph has no element type for", t.Name, t.Datatype)
 	}
-	dims := make([]Dim, len(t.Shape))
+	dims := make([]*onnxpb.TensorShapeProto_Dimension, len(t.Shape))
 	for i, d := range t.Shape {
 		switch {
 		case d >= 0:
@@ -158,9 +167,9 @@ func docString(c spec.Contract) string {
 			_, dims, _ := valueType(c, t)
 			shape := make([]string, len(dims))
 			for j, d := range dims {
-				shape[j] = d.Param
-				if d.Param == "" {
-					shape[j] = fmt.Sprint(d.Value)
+				shape[j] = d.GetDimParam()
+				if shape[j] == "" {
+					shape[j] = fmt.Sprint(d.GetDimValue())
 				}
 			}
 			parts[i] = fmt.Sprintf("%s %s [%s]", t.Name, t.Datatype, strings.Join(shape, ","))
@@ -195,7 +204,7 @@ func Export(modelID string, weights map[string]numerics.Tensor, opts Options) ([
 	if err != nil {
 		return nil, err
 	}
-	b, err := m.Marshal()
+	b, err := Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("onnxexport: %s: %w", modelID, err)
 	}
@@ -208,15 +217,15 @@ func buildCNN(b *builder, in, out []string) {
 	x := in[0]
 	block := func(x, conv string, in, out int64) string {
 		c := b.op("Conv", []string{x, b.weight(conv+".weight", out, in, 3, 3), b.weight(conv+".bias", out)},
-			AttrInts("kernel_shape", 3, 3), AttrInts("pads", 1, 1, 1, 1), AttrInts("strides", 1, 1), AttrInts("dilations", 1, 1), AttrInt("group", 1))
+			attrInts("kernel_shape", 3, 3), attrInts("pads", 1, 1, 1, 1), attrInts("strides", 1, 1), attrInts("dilations", 1, 1), attrInt("group", 1))
 		r := b.op("Relu", []string{c})
-		return b.op("MaxPool", []string{r}, AttrInts("kernel_shape", 2, 2), AttrInts("strides", 2, 2))
+		return b.op("MaxPool", []string{r}, attrInts("kernel_shape", 2, 2), attrInts("strides", 2, 2))
 	}
 	x = block(x, "conv1", 1, 32)
 	x = block(x, "conv2", 32, 64)
-	f := b.op("Flatten", []string{x}, AttrInt("axis", 1))
-	logits := b.opOut(out[0], "Gemm", []string{f, b.weight("fc.weight", 10, 3136), b.weight("fc.bias", 10)}, AttrInt("transB", 1))
-	b.opOut(out[1], "Softmax", []string{logits}, AttrInt("axis", -1))
+	f := b.op("Flatten", []string{x}, attrInt("axis", 1))
+	logits := b.opOut(out[0], "Gemm", []string{f, b.weight("fc.weight", 10, 3136), b.weight("fc.bias", 10)}, attrInt("transB", 1))
+	b.opOut(out[1], "Softmax", []string{logits}, attrInt("axis", -1))
 }
 
 // RNN sizes of spec v1.
@@ -233,7 +242,7 @@ const (
 // in is the sequence input, out the logits.
 func buildRNN(b *builder, in, out []string) {
 	// [N,T,10] -> [T,N,10]: opset 13's RNN is sequence-major (no layout attribute).
-	x := b.op("Transpose", []string{in[0]}, AttrInts("perm", 1, 0, 2))
+	x := b.op("Transpose", []string{in[0]}, attrInts("perm", 1, 0, 2))
 	axis0 := b.ints(0)
 	var last string
 	for l := 0; l < rnnLayers; l++ {
@@ -245,9 +254,9 @@ func buildRNN(b *builder, in, out []string) {
 		b.withScope(fmt.Sprintf("rnn.l%d/", l), func() {
 			wIH := b.op("Unsqueeze", []string{b.weight(fmt.Sprintf(p, "weight_ih"), rnnHidden, inSize), axis0})
 			wHH := b.op("Unsqueeze", []string{b.weight(fmt.Sprintf(p, "weight_hh"), rnnHidden, rnnHidden), axis0})
-			bias := b.op("Concat", []string{b.weight(fmt.Sprintf(p, "bias_ih"), rnnHidden), b.weight(fmt.Sprintf(p, "bias_hh"), rnnHidden)}, AttrInt("axis", 0))
+			bias := b.op("Concat", []string{b.weight(fmt.Sprintf(p, "bias_ih"), rnnHidden), b.weight(fmt.Sprintf(p, "bias_hh"), rnnHidden)}, attrInt("axis", 0))
 			bias = b.op("Unsqueeze", []string{bias, axis0})
-			attrs := []Attr{AttrInt("hidden_size", rnnHidden), AttrStrings("activations", "Tanh"), AttrString("direction", "forward")}
+			attrs := []*onnxpb.AttributeProto{attrInt("hidden_size", rnnHidden), attrStrings("activations", "Tanh"), attrString("direction", "forward")}
 			if l < rnnLayers-1 {
 				// Y [T,1,N,50] -> [T,N,50], the next layer's input.
 				y := b.opN([]string{"", "-"}, "RNN", []string{x, wIH, wHH, bias}, attrs...)[0]
@@ -259,7 +268,7 @@ func buildRNN(b *builder, in, out []string) {
 			}
 		})
 	}
-	b.opOut(out[0], "Gemm", []string{last, b.weight("fc.weight", rnnOut, rnnHidden), b.weight("fc.bias", rnnOut)}, AttrInt("transB", 1))
+	b.opOut(out[0], "Gemm", []string{last, b.weight("fc.weight", rnnOut, rnnHidden), b.weight("fc.bias", rnnOut)}, attrInt("transB", 1))
 }
 
 // Transformer sizes of spec v1.
@@ -307,17 +316,17 @@ func buildTransformer(b *builder, in, out []string) {
 	b.withScope("embed/", func() {
 		shapeNT := b.op("Shape", []string{ids}) // [N, T]
 		t := b.op("Slice", []string{shapeNT, b.ints(1), b.ints(2), b.ints(0)})
-		qkvShape = b.op("Concat", []string{shapeNT, b.ints(3, tfHeads, tfHeadDim)}, AttrInt("axis", 0))
-		logitsShape = b.op("Concat", []string{shapeNT, b.ints(tfVocab)}, AttrInt("axis", 0))
+		qkvShape = b.op("Concat", []string{shapeNT, b.ints(3, tfHeads, tfHeadDim)}, attrInt("axis", 0))
+		logitsShape = b.op("Concat", []string{shapeNT, b.ints(tfVocab)}, attrInt("axis", 0))
 
-		e := b.op("Gather", []string{b.weight("token_embedding.weight", tfVocab, tfModel), ids}, AttrInt("axis", 0))
+		e := b.op("Gather", []string{b.weight("token_embedding.weight", tfVocab, tfModel), ids}, attrInt("axis", 0))
 		e = b.op("Mul", []string{e, b.scalarFloat("const.sqrt_d_model", float32(math.Sqrt(tfModel)))})
 		pe := b.op("Slice", []string{b.constant("const.positional_encoding", PositionalEncoding()), b.ints(0), t, b.ints(0)})
 		e = b.op("Add", []string{e, pe}) // [N,T,128]
 		x = b.op("Reshape", []string{e, b.ints(-1, tfModel)})
 
 		// (1 − mask)·(−1e9), as [N,1,1,T] to broadcast over heads and queries.
-		m := b.op("Cast", []string{mask}, AttrInt("to", int64(ElemFloat)))
+		m := b.op("Cast", []string{mask}, attrInt("to", int64(onnxpb.TensorProto_FLOAT)))
 		m = b.op("Sub", []string{b.scalarFloat("const.one", 1), m})
 		m = b.op("Mul", []string{m, b.scalarFloat("const.mask_bias", tfMaskBias)})
 		maskBias = b.op("Unsqueeze", []string{m, b.ints(1, 2)})
@@ -327,31 +336,31 @@ func buildTransformer(b *builder, in, out []string) {
 		p := fmt.Sprintf("encoder.layers.%d.", l)
 		b.withScope(p, func() {
 			// Self-attention: [N·T,384] -> [N,T,3,8,16] -> Q, K, V [N,8,T,16].
-			qkv := b.op("Gemm", []string{x, b.weight(p+"self_attn.in_proj_weight", 3*tfModel, tfModel), b.weight(p+"self_attn.in_proj_bias", 3*tfModel)}, AttrInt("transB", 1))
+			qkv := b.op("Gemm", []string{x, b.weight(p+"self_attn.in_proj_weight", 3*tfModel, tfModel), b.weight(p+"self_attn.in_proj_bias", 3*tfModel)}, attrInt("transB", 1))
 			qkv = b.op("Reshape", []string{qkv, qkvShape})
-			qkvT := b.op("Transpose", []string{qkv}, AttrInts("perm", 2, 0, 3, 1, 4)) // [3,N,8,T,16]
-			q := b.op("Gather", []string{qkvT, b.scalarInt(0)}, AttrInt("axis", 0))
-			k := b.op("Gather", []string{qkvT, b.scalarInt(1)}, AttrInt("axis", 0))
-			v := b.op("Gather", []string{qkvT, b.scalarInt(2)}, AttrInt("axis", 0))
-			kT := b.op("Transpose", []string{k}, AttrInts("perm", 0, 1, 3, 2)) // [N,8,16,T]
+			qkvT := b.op("Transpose", []string{qkv}, attrInts("perm", 2, 0, 3, 1, 4)) // [3,N,8,T,16]
+			q := b.op("Gather", []string{qkvT, b.scalarInt(0)}, attrInt("axis", 0))
+			k := b.op("Gather", []string{qkvT, b.scalarInt(1)}, attrInt("axis", 0))
+			v := b.op("Gather", []string{qkvT, b.scalarInt(2)}, attrInt("axis", 0))
+			kT := b.op("Transpose", []string{k}, attrInts("perm", 0, 1, 3, 2)) // [N,8,16,T]
 			s := b.op("MatMul", []string{q, kT})                               // [N,8,T,T]
 			s = b.op("Div", []string{s, b.scalarFloat("const.sqrt_head_dim", float32(math.Sqrt(tfHeadDim)))})
 			s = b.op("Add", []string{s, maskBias})
-			a := b.op("Softmax", []string{s}, AttrInt("axis", -1))
+			a := b.op("Softmax", []string{s}, attrInt("axis", -1))
 			o := b.op("MatMul", []string{a, v})                              // [N,8,T,16]
-			o = b.op("Transpose", []string{o}, AttrInts("perm", 0, 2, 1, 3)) // [N,T,8,16]
+			o = b.op("Transpose", []string{o}, attrInts("perm", 0, 2, 1, 3)) // [N,T,8,16]
 			o = b.op("Reshape", []string{o, b.ints(-1, tfModel)})
-			o = b.op("Gemm", []string{o, b.weight(p+"self_attn.out_proj.weight", tfModel, tfModel), b.weight(p+"self_attn.out_proj.bias", tfModel)}, AttrInt("transB", 1))
+			o = b.op("Gemm", []string{o, b.weight(p+"self_attn.out_proj.weight", tfModel, tfModel), b.weight(p+"self_attn.out_proj.bias", tfModel)}, attrInt("transB", 1))
 			x = b.layerNorm(b.op("Add", []string{x, o}), p+"norm1")
 
-			h := b.op("Gemm", []string{x, b.weight(p+"linear1.weight", tfFFN, tfModel), b.weight(p+"linear1.bias", tfFFN)}, AttrInt("transB", 1))
+			h := b.op("Gemm", []string{x, b.weight(p+"linear1.weight", tfFFN, tfModel), b.weight(p+"linear1.bias", tfFFN)}, attrInt("transB", 1))
 			h = b.op("Relu", []string{h})
-			h = b.op("Gemm", []string{h, b.weight(p+"linear2.weight", tfModel, tfFFN), b.weight(p+"linear2.bias", tfModel)}, AttrInt("transB", 1))
+			h = b.op("Gemm", []string{h, b.weight(p+"linear2.weight", tfModel, tfFFN), b.weight(p+"linear2.bias", tfModel)}, attrInt("transB", 1))
 			x = b.layerNorm(b.op("Add", []string{x, h}), p+"norm2")
 		})
 	}
 	b.withScope("head/", func() {
-		y := b.op("Gemm", []string{x, b.weight("fc.weight", tfVocab, tfModel), b.weight("fc.bias", tfVocab)}, AttrInt("transB", 1))
+		y := b.op("Gemm", []string{x, b.weight("fc.weight", tfVocab, tfModel), b.weight("fc.bias", tfVocab)}, attrInt("transB", 1))
 		b.opOut(out[0], "Reshape", []string{y, logitsShape})
 	})
 }
@@ -360,9 +369,9 @@ func buildTransformer(b *builder, in, out []string) {
 // primitive operators (LayerNormalization needs opset 17):
 // (y − μ)/√(σ² + ε)·weight + bias with the biased variance σ².
 func (b *builder) layerNorm(y, norm string) string {
-	mu := b.op("ReduceMean", []string{y}, AttrInts("axes", -1), AttrInt("keepdims", 1))
+	mu := b.op("ReduceMean", []string{y}, attrInts("axes", -1), attrInt("keepdims", 1))
 	d := b.op("Sub", []string{y, mu})
-	v := b.op("ReduceMean", []string{b.op("Mul", []string{d, d})}, AttrInts("axes", -1), AttrInt("keepdims", 1))
+	v := b.op("ReduceMean", []string{b.op("Mul", []string{d, d})}, attrInts("axes", -1), attrInt("keepdims", 1))
 	sd := b.op("Sqrt", []string{b.op("Add", []string{v, b.scalarFloat("const.layer_norm_eps", tfLNEps)})})
 	n := b.op("Div", []string{d, sd})
 	n = b.op("Mul", []string{n, b.weight(norm+".weight", tfModel)})

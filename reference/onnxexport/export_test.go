@@ -9,9 +9,11 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/reference"
+	"github.com/aiconform/aiconform/reference/onnxexport/onnxpb"
 	"github.com/aiconform/aiconform/reference/weightgen"
 )
 
@@ -74,37 +76,33 @@ func testWeights(t *testing.T, model string) map[string]numerics.Tensor {
 }
 
 func TestExport(t *testing.T) {
-	N, T := sym("N"), sym("T")
 	tests := []struct {
 		model   string
-		inputs  []ValueInfo
-		outputs []ValueInfo
+		inputs  []string // graph inputs as describe writes them
+		outputs []string
 		ops     []string // every op type the graph must use
 		nodes   int
 		doc     string // what the doc string must say
 	}{
 		{
 			model:   "seed-cnn",
-			inputs:  []ValueInfo{{"input", ElemFloat, []Dim{N, fixed(1), fixed(28), fixed(28)}}},
-			outputs: []ValueInfo{{"logits", ElemFloat, []Dim{N, fixed(10)}}, {"probabilities", ElemFloat, []Dim{N, fixed(10)}}},
+			inputs:  []string{"input FLOAT [N,1,28,28]"},
+			outputs: []string{"logits FLOAT [N,10]", "probabilities FLOAT [N,10]"},
 			ops:     []string{"Conv", "Flatten", "Gemm", "MaxPool", "Relu", "Softmax"},
 			nodes:   9,
 			doc:     "seed-cnn (aiconform spec v1) in FP32: input FP32 [N,1,28,28] -> logits FP32 [N,10], probabilities FP32 [N,10].",
 		},
 		{
 			model:   "seed-rnn",
-			inputs:  []ValueInfo{{"input", ElemFloat, []Dim{N, T, fixed(10)}}},
-			outputs: []ValueInfo{{"logits", ElemFloat, []Dim{N, fixed(2)}}},
+			inputs:  []string{"input FLOAT [N,T,10]"},
+			outputs: []string{"logits FLOAT [N,2]"},
 			ops:     []string{"Concat", "Gemm", "RNN", "Squeeze", "Transpose", "Unsqueeze"},
 			nodes:   14,
 		},
 		{
-			model: "seed-transformer",
-			inputs: []ValueInfo{
-				{"input_ids", ElemInt64, []Dim{N, T}},
-				{"attention_mask", ElemInt64, []Dim{N, T}},
-			},
-			outputs: []ValueInfo{{"logits", ElemFloat, []Dim{N, T, fixed(100)}}},
+			model:   "seed-transformer",
+			inputs:  []string{"input_ids INT64 [N,T]", "attention_mask INT64 [N,T]"},
+			outputs: []string{"logits FLOAT [N,T,100]"},
 			ops: []string{"Add", "Cast", "Concat", "Div", "Gather", "Gemm", "MatMul", "Mul", "ReduceMean",
 				"Relu", "Reshape", "Shape", "Slice", "Softmax", "Sqrt", "Sub", "Transpose", "Unsqueeze"},
 			// 13 in the embedding and mask, 6 × 38 per layer (16 for attention,
@@ -135,37 +133,61 @@ func TestExport(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(built, m, cmp.Comparer(sameTensor)); diff != "" {
+			if diff := cmp.Diff(built, m, protocmp.Transform()); diff != "" {
 				t.Errorf("decoded export differs from Build (-built +decoded):\n%s", diff)
 			}
 
-			if m.IRVersion != 7 || m.OpsetVersion != 13 || m.ProducerName != "aiconform" || m.ProducerVersion != "test" {
-				t.Errorf("ir_version %d, opset %d, producer %q %q; want 7, 13, aiconform test", m.IRVersion, m.OpsetVersion, m.ProducerName, m.ProducerVersion)
+			opset := m.GetOpsetImport()
+			if m.GetIrVersion() != 7 || len(opset) != 1 || opset[0].GetDomain() != "" || opset[0].GetVersion() != 13 ||
+				m.GetProducerName() != "aiconform" || m.GetProducerVersion() != "test" || m.GetDomain() != "org.aiconform" || m.GetModelVersion() != 1 {
+				t.Errorf("ir_version %d, opset_import %v, producer %q %q, domain %q, model_version %d; want 7, [version:13], aiconform test, org.aiconform, 1",
+					m.GetIrVersion(), opset, m.GetProducerName(), m.GetProducerVersion(), m.GetDomain(), m.GetModelVersion())
+			}
+			var meta []KeyValue
+			for _, e := range m.GetMetadataProps() {
+				meta = append(meta, KeyValue{e.GetKey(), e.GetValue()})
 			}
 			wantMeta := []KeyValue{{"aiconform.model", tc.model}, {"aiconform.precision", "fp32"}, {"k", "v"}}
-			if !slices.Equal(m.Metadata, wantMeta) {
-				t.Errorf("metadata %v, want %v", m.Metadata, wantMeta)
+			if !slices.Equal(meta, wantMeta) {
+				t.Errorf("metadata %v, want %v", meta, wantMeta)
 			}
-			if tc.doc != "" && (m.DocString != tc.doc || m.Graph.DocString != tc.doc) {
-				t.Errorf("doc strings %q and %q, want %q", m.DocString, m.Graph.DocString, tc.doc)
+			g := m.GetGraph()
+			if tc.doc != "" && (m.GetDocString() != tc.doc || g.GetDocString() != tc.doc) {
+				t.Errorf("doc strings %q and %q, want %q", m.GetDocString(), g.GetDocString(), tc.doc)
 			}
-			if diff := cmp.Diff(tc.inputs, m.Graph.Inputs); diff != "" {
-				t.Errorf("graph inputs (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tc.outputs, m.Graph.Outputs); diff != "" {
-				t.Errorf("graph outputs (-want +got):\n%s", diff)
+			for _, c := range []struct {
+				what string
+				got  []*onnxpb.ValueInfoProto
+				want []string
+			}{{"inputs", g.GetInput(), tc.inputs}, {"outputs", g.GetOutput(), tc.outputs}} {
+				var got []string
+				for _, v := range c.got {
+					d, err := describe(v)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, d)
+				}
+				if diff := cmp.Diff(c.want, got); diff != "" {
+					t.Errorf("graph %s (-want +got):\n%s", c.what, diff)
+				}
 			}
 
 			// Every published tensor is an initializer under its name,
 			// bit for bit; the only other initializers are constants.
 			inits := map[string]numerics.Tensor{}
-			for _, in := range m.Graph.Initializers {
-				if _, dup := inits[in.Name]; dup {
-					t.Errorf("initializer %q appears twice", in.Name)
+			for _, tp := range g.GetInitializer() {
+				name := tp.GetName()
+				if _, dup := inits[name]; dup {
+					t.Errorf("initializer %q appears twice", name)
 				}
-				inits[in.Name] = in.Tensor
-				if _, isWeight := w[in.Name]; !isWeight && !strings.HasPrefix(in.Name, "const.") {
-					t.Errorf("initializer %q is neither a published weight nor a const.* constant", in.Name)
+				tensor, err := tensorOf(tp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				inits[name] = tensor
+				if _, isWeight := w[name]; !isWeight && !strings.HasPrefix(name, "const.") {
+					t.Errorf("initializer %q is neither a published weight nor a const.* constant", name)
 				}
 			}
 			for name, want := range w {
@@ -179,36 +201,45 @@ func TestExport(t *testing.T) {
 				}
 			}
 
-			// Nodes are in topological order and define each value once;
+			// Nodes are in topological order, in the default domain, and
+			// define each value once; their attributes are well typed;
 			// the graph outputs are computed.
 			defined := map[string]bool{}
-			for _, in := range m.Graph.Inputs {
-				defined[in.Name] = true
+			for _, in := range g.GetInput() {
+				defined[in.GetName()] = true
 			}
 			for n := range inits {
 				defined[n] = true
 			}
 			ops := map[string]bool{}
-			for _, n := range m.Graph.Nodes {
-				ops[n.OpType] = true
-				for _, in := range n.Inputs {
-					if in != "" && !defined[in] {
-						t.Errorf("node %s (%s) reads %q before it is defined", n.Name, n.OpType, in)
+			for _, n := range g.GetNode() {
+				ops[n.GetOpType()] = true
+				if n.Domain != nil {
+					t.Errorf("node %s has domain %q, want the default domain left implicit", n.GetName(), n.GetDomain())
+				}
+				for _, a := range n.GetAttribute() {
+					if err := checkAttribute(a); err != nil {
+						t.Errorf("node %s: %v", n.GetName(), err)
 					}
 				}
-				for _, out := range n.Outputs {
+				for _, in := range n.GetInput() {
+					if in != "" && !defined[in] {
+						t.Errorf("node %s (%s) reads %q before it is defined", n.GetName(), n.GetOpType(), in)
+					}
+				}
+				for _, out := range n.GetOutput() {
 					if out == "" {
 						continue
 					}
 					if defined[out] {
-						t.Errorf("node %s redefines %q", n.Name, out)
+						t.Errorf("node %s redefines %q", n.GetName(), out)
 					}
 					defined[out] = true
 				}
 			}
-			for _, out := range m.Graph.Outputs {
-				if !defined[out.Name] {
-					t.Errorf("graph output %q is never computed", out.Name)
+			for _, out := range g.GetOutput() {
+				if !defined[out.GetName()] {
+					t.Errorf("graph output %q is never computed", out.GetName())
 				}
 			}
 			var gotOps []string
@@ -219,8 +250,8 @@ func TestExport(t *testing.T) {
 			if !slices.Equal(gotOps, tc.ops) {
 				t.Errorf("op types %v, want %v", gotOps, tc.ops)
 			}
-			if len(m.Graph.Nodes) != tc.nodes {
-				t.Errorf("%d nodes, want %d", len(m.Graph.Nodes), tc.nodes)
+			if len(g.GetNode()) != tc.nodes {
+				t.Errorf("%d nodes, want %d", len(g.GetNode()), tc.nodes)
 			}
 		})
 	}

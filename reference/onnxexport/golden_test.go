@@ -20,10 +20,10 @@ const (
 	evalMaxElements = 8 * 28 * 28
 )
 
-// TestGraphsReproduceFP64Goldens runs each exported graph, built from the
-// published weights, in the float64 interpreter of eval_test.go on the
-// published FP64 golden cases and compares with the expected outputs. The
-// graph's weights are the published FP32 values, as in the FP64 models, so
+// TestGraphsReproduceFP64Goldens exports each model from the published
+// weights, decodes the file and runs its graph in the float64 interpreter
+// of eval_test.go on the published FP64 golden cases, and compares with
+// the expected outputs. The graph's weights are the published FP32 values, as in the FP64 models, so
 // the only differences are summation order and, for seed-transformer, the
 // FP32 constants of the graph (√128 and the positional encoding, which the
 // FP64 model computes in binary64): a relative error of about 1e-7.
@@ -48,28 +48,33 @@ func TestGraphsReproduceFP64Goldens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			model, err := Build(id, w, Options{})
+			b, err := Export(id, w, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
+			model, err := decodeModel(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			graph := model.GetGraph()
 			ran, sawBatch, sawPadding := 0, false, false
 			for _, l := range set.Loaded {
 				in := map[string]value{}
 				elements := 0
-				for _, gi := range model.Graph.Inputs {
-					tns, ok := l.Inputs[gi.Name]
-					if !ok && gi.Name == "attention_mask" {
+				for _, gi := range graph.GetInput() {
+					tns, ok := l.Inputs[gi.GetName()]
+					if !ok && gi.GetName() == "attention_mask" {
 						ids := l.Inputs["input_ids"]
 						tns = numerics.NewI64(ids.Shape, slices.Repeat([]int64{1}, ids.Len()))
 						ok = true
 					}
 					if !ok {
-						t.Fatalf("%s: no input %s", l.Name, gi.Name)
+						t.Fatalf("%s: no input %s", l.Name, gi.GetName())
 					}
-					in[gi.Name] = toValue(tns)
+					in[gi.GetName()] = toValue(tns)
 					elements += tns.Len()
 				}
-				batched := !sawBatch && l.Inputs[model.Graph.Inputs[0].Name].Shape[0] > 1
+				batched := !sawBatch && l.Inputs[graph.GetInput()[0].GetName()].Shape[0] > 1
 				padded := !sawPadding && slices.Contains(l.Inputs["attention_mask"].I64, 0)
 				if elements > evalMaxElements || !(ran < evalFirst || batched || padded) {
 					continue
@@ -77,7 +82,7 @@ func TestGraphsReproduceFP64Goldens(t *testing.T) {
 				sawBatch = sawBatch || batched
 				sawPadding = sawPadding || padded
 				ran++
-				out, err := evalGraph(model.Graph, in)
+				out, err := evalGraph(graph, in)
 				if err != nil {
 					t.Fatalf("%s: %v", l.Name, err)
 				}

@@ -4,9 +4,10 @@
 Run with Debian's python3-onnx: /usr/bin/python3 make_tiny.py (in this
 directory). The model is encoded by the official onnx Python package, so the
 Go test that rebuilds it with package onnxexport and compares the bytes
-checks the field numbers and wire types of the hand-written encoder against
-an independent implementation. Only fields onnxexport writes are set, in
-the way onnxexport writes them (proto2 fields it leaves empty are not set).
+checks the messages onnxexport builds (which fields are set, and how) and
+its deterministic encoding against an independent implementation. Only
+fields onnxexport writes are set, in the way onnxexport writes them (proto2
+fields it leaves empty are not set).
 """
 
 import numpy as np

@@ -5,14 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	"github.com/aiconform/aiconform"
 	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/oip/grpcbind"
+	pb "github.com/aiconform/aiconform/oip/inferencepb"
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reference/serve"
 	"github.com/aiconform/aiconform/reports"
+	"github.com/aiconform/aiconform/spec"
 )
 
 func init() { registerCommand(newDemoCmd) }
@@ -54,15 +59,26 @@ func runDemo(ctx context.Context, o demoOptions, s Streams) (err error) {
 	if o.OutDir == "" {
 		return usageError(errors.New("demo: --out must not be empty"))
 	}
-	out, err := newReportOutput(o.OutDir, o.Formats)
-	if err != nil {
-		return usageError(fmt.Errorf("demo: %w", err))
+	var outs []*reportOutput
+	for _, b := range demoBindings {
+		out, err := newReportOutput(filepath.Join(o.OutDir, string(b)), o.Formats)
+		if err != nil {
+			return usageError(fmt.Errorf("demo: %w", err))
+		}
+		outs = append(outs, out)
 	}
 	cleanup, err := prepareOutDir(o.OutDir)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	for _, out := range outs {
+		sub, err := prepareOutDir(out.Dir)
+		if err != nil {
+			return err
+		}
+		defer sub()
+	}
 	models, err := reference.Builtin()
 	if err != nil {
 		return exitCode(ExitFail, fmt.Errorf("demo: %w", err))
@@ -90,21 +106,70 @@ func runDemo(ctx context.Context, o demoOptions, s Streams) (err error) {
 			err = exitCode(ExitFail, fmt.Errorf("demo: the reference server: %w", serr))
 		}
 	}()
-	target := "http://" + addr.String()
-	fmt.Fprintf(s.Out, "reference server listening on %s\n", target)
+	glis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return exitCode(ExitFail, fmt.Errorf("demo: the reference server's gRPC listener: %w", err))
+	}
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(int(serve.DefaultMaxBodyBytes)))
+	pb.RegisterGRPCInferenceServiceServer(gs, grpcbind.NewGateway(srv.Handler()))
+	gerrc := make(chan error, 1)
+	go func() { gerrc <- gs.Serve(glis) }()
+	defer func() {
+		gs.Stop()
+		if serr := <-gerrc; serr != nil && err == nil {
+			err = exitCode(ExitFail, fmt.Errorf("demo: the reference server over gRPC: %w", serr))
+		}
+	}()
+	targets := map[spec.Binding]string{spec.REST: "http://" + addr.String(), spec.GRPC: "grpc://" + glis.Addr().String()}
+	for _, b := range demoBindings {
+		fmt.Fprintf(s.Out, "reference server listening on %s (%s)\n", targets[b], b.Name())
+	}
 	oracle, err := reference.NewOracle(models)
 	if err != nil {
 		return exitCode(ExitFail, fmt.Errorf("demo: %w", err))
 	}
-	opts := conformance.Options{
-		Target:      target,
-		Goldens:     aiconform.Goldens(),
-		ToolVersion: version,
-		Oracle:      oracle,
+	var errs []error
+	for i, b := range demoBindings {
+		opts := conformance.Options{
+			Target:      targets[b],
+			Goldens:     aiconform.Goldens(),
+			ToolVersion: version,
+			Oracle:      oracle,
+		}
+		if o.SeedSet {
+			opts.Seed = &o.Seed
+		}
+		fmt.Fprintf(s.Out, "\n== %s: %s\n", b.Name(), targets[b])
+		rep, err := runSuite(ctx, s, opts, o.Quiet, outs[i])
+		errs = append(errs, finishRun(s, outs[i], rep, err))
+		if ctx.Err() != nil {
+			break
+		}
 	}
-	if o.SeedSet {
-		opts.Seed = &o.Seed
+	return worstExit(errs...)
+}
+
+// demoBindings are the bindings the demo runs the suite over, in order;
+// each report goes to DIR/rest or DIR/grpc.
+var demoBindings = []spec.Binding{spec.REST, spec.GRPC}
+
+// worstExit returns the error of the highest exit code among errs, nil
+// when every one is nil.
+func worstExit(errs ...error) error {
+	var worst error
+	code := ExitOK
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		c := ExitFail
+		var ee *exitError
+		if errors.As(err, &ee) {
+			c = ee.Code
+		}
+		if worst == nil || c > code {
+			worst, code = err, c
+		}
 	}
-	rep, err := runSuite(ctx, s, opts, o.Quiet, out)
-	return finishRun(s, out, rep, err)
+	return worst
 }

@@ -27,9 +27,9 @@ import (
 	"github.com/aiconform/aiconform/spec"
 )
 
-// serveGRPC serves svc, a service of the gRPC binding, on a loopback port
+// grpcTargetOf serves svc, a service of the gRPC binding, on a loopback port
 // until the test ends and returns its grpc:// URL.
-func serveGRPC(t *testing.T, svc pb.GRPCInferenceServiceServer, opts ...grpc.ServerOption) string {
+func grpcTargetOf(t *testing.T, svc pb.GRPCInferenceServiceServer, opts ...grpc.ServerOption) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -42,10 +42,10 @@ func serveGRPC(t *testing.T, svc pb.GRPCInferenceServiceServer, opts ...grpc.Ser
 	return "grpc://" + lis.Addr().String()
 }
 
-// serveGRPCTLS serves svc over TLS with cfg as it is (grpc-go's own TLS
+// grpcsTargetOf serves svc over TLS with cfg as it is (grpc-go's own TLS
 // credentials would narrow its cipher suites) and returns its grpcs://
 // URL.
-func serveGRPCTLS(t *testing.T, svc pb.GRPCInferenceServiceServer, cfg *tls.Config) string {
+func grpcsTargetOf(t *testing.T, svc pb.GRPCInferenceServiceServer, cfg *tls.Config) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -70,7 +70,7 @@ func runFakeGRPC(t *testing.T, f *fakeoip.Server, opts Options) *Report {
 // runGRPC runs the suite against svc with runFake's defaults.
 func runGRPC(t *testing.T, svc pb.GRPCInferenceServiceServer, opts Options) *Report {
 	t.Helper()
-	opts.Target = serveGRPC(t, svc)
+	opts.Target = grpcTargetOf(t, svc)
 	if opts.Profile == nil {
 		opts.Profile = fakeProfile(t)
 	}
@@ -468,7 +468,7 @@ func TestOversizeMemoryGRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := serveGRPC(t, grpcbind.NewGateway((&fakeoip.Server{}).Handler()))
+	target := grpcTargetOf(t, grpcbind.NewGateway((&fakeoip.Server{}).Handler()))
 	c := &client{timeout: 30 * time.Second, maxBody: DefaultMaxBodyBytes, now: time.Now, maxStrikes: DefaultMaxStrikes}
 	b, err := newBinding(c, target, nil)
 	if err != nil {
@@ -630,7 +630,7 @@ func TestSecurityTLSGRPC(t *testing.T) {
 			if tt.minTLS != 0 {
 				cfg.MinVersion = tt.minTLS
 			}
-			target := serveGRPCTLS(t, grpcbind.NewGateway((&fakeoip.Server{}).Handler()), cfg)
+			target := grpcsTargetOf(t, grpcbind.NewGateway((&fakeoip.Server{}).Handler()), cfg)
 			rep, err := Run(context.Background(), Options{Target: target, Profile: securityProfile(t, false), Goldens: fakeoip.Goldens(t, 1),
 				RequestTimeout: 5 * time.Second, Oracle: fakeoip.Oracle{}, RootCAs: tt.pki.Pool})
 			if err != nil {

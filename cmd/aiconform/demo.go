@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
@@ -128,7 +129,13 @@ func runDemo(ctx context.Context, o demoOptions, s Streams) (err error) {
 	if err != nil {
 		return exitCode(ExitFail, fmt.Errorf("demo: %w", err))
 	}
-	var errs []error
+	// The runs go at once, but for their performance checks, each of
+	// which runs alone (see demoGate): the scenarios measure time.
+	prog := newProgress(s.Err, o.Quiet)
+	gate := newDemoGate()
+	reps := make([]*conformance.Report, len(demoBindings))
+	errs := make([]error, len(demoBindings))
+	var wg sync.WaitGroup
 	for i, b := range demoBindings {
 		opts := conformance.Options{
 			Target:      targets[b],
@@ -139,14 +146,74 @@ func runDemo(ctx context.Context, o demoOptions, s Streams) (err error) {
 		if o.SeedSet {
 			opts.Seed = &o.Seed
 		}
+		wg.Go(func() {
+			hold := gate.hold()
+			defer hold.release()
+			reps[i], errs[i] = runSuiteWith(ctx, opts, outs[i], hold.event, prog.hook(string(b)))
+		})
+	}
+	wg.Wait()
+	prog.done()
+	for i, b := range demoBindings {
 		fmt.Fprintf(s.Out, "\n== %s: %s\n", b.Name(), targets[b])
-		rep, err := runSuite(ctx, s, opts, o.Quiet, outs[i])
-		errs = append(errs, finishRun(s, outs[i], rep, err))
-		if ctx.Err() != nil {
-			break
-		}
+		errs[i] = finishRun(s, outs[i], reps[i], errs[i])
 	}
 	return worstExit(errs...)
+}
+
+// demoGate lets the demo's runs go at once but for their performance
+// checks: a performance check starts when no check of another run is
+// running, and none starts while it runs, so that what it measures is the
+// server's, not the other run's. It works through the runs' progress
+// events, which come on each run's goroutine before and after each check.
+type demoGate struct {
+	mu          sync.RWMutex
+	performance map[string]bool // check IDs of level performance
+}
+
+func newDemoGate() *demoGate {
+	g := &demoGate{performance: map[string]bool{}}
+	for _, c := range conformance.Checks() {
+		g.performance[c.ID] = c.Level == spec.Performance
+	}
+	return g
+}
+
+// gateHold is one run's hold on the gate: none, shared (a check of
+// another level) or exclusive (a performance check).
+type gateHold struct {
+	g                 *demoGate
+	shared, exclusive bool
+}
+
+func (g *demoGate) hold() *gateHold { return &gateHold{g: g} }
+
+// event takes the gate before a check starts and releases it when the
+// check is done.
+func (h *gateHold) event(ev conformance.ProgressEvent) {
+	h.release()
+	if ev.Result != nil {
+		return
+	}
+	if h.g.performance[ev.ID] {
+		h.g.mu.Lock()
+		h.exclusive = true
+		return
+	}
+	h.g.mu.RLock()
+	h.shared = true
+}
+
+// release lets go of the gate; a run that ends while a check holds it
+// (it was interrupted) releases it so.
+func (h *gateHold) release() {
+	switch {
+	case h.exclusive:
+		h.g.mu.Unlock()
+	case h.shared:
+		h.g.mu.RUnlock()
+	}
+	h.shared, h.exclusive = false, false
 }
 
 // demoBindings are the bindings the demo runs the suite over, in order;

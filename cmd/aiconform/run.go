@@ -194,14 +194,19 @@ func signRun(s Streams, out *reportOutput, key *attest.PrivateKey, finished erro
 // runSuite runs the suite with progress on s.Err unless quiet, streaming
 // the checks into out's NDJSON file when it has one.
 func runSuite(ctx context.Context, s Streams, opts conformance.Options, quiet bool, out *reportOutput) (*conformance.Report, error) {
+	prog := newProgress(s.Err, quiet)
+	defer prog.done()
+	return runSuiteWith(ctx, opts, out, prog.hook(""))
+}
+
+// runSuiteWith runs the suite telling hooks of its progress, streaming
+// the checks into out's NDJSON file when it has one.
+func runSuiteWith(ctx context.Context, opts conformance.Options, out *reportOutput, hooks ...func(conformance.ProgressEvent)) (*conformance.Report, error) {
 	if err := out.open(); err != nil {
 		return nil, err
 	}
-	prog := newProgress(s.Err, quiet)
-	opts.Progress = chainProgress(prog.hook(), out.hook())
-	rep, err := conformance.Run(ctx, opts)
-	prog.done()
-	return rep, err
+	opts.Progress = chainProgress(append(hooks, out.hook())...)
+	return conformance.Run(ctx, opts)
 }
 
 // chainProgress calls every non-nil hook in turn; nil when there is none.

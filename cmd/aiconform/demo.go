@@ -40,9 +40,11 @@ func newDemoCmd(s Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo [--out DIR]",
 		Short: "Serve the reference models in-process and run the conformance suite against them",
-		Long: "demo starts the reference server on a free loopback port, runs the suite with the built-in\n" +
-			"profile against it, writes DIR/report.json with its renderings, prints the summary and where the report is,\n" +
-			"and stops the server. Exit 0 when every check passes, 1 otherwise.",
+		Long: "demo starts the reference server on free loopback ports, one for the protocol's REST binding and\n" +
+			"one for its gRPC binding, runs the suite with the built-in profile over both at once (each\n" +
+			"performance check alone, so that it measures the server and not the other run), writes\n" +
+			"DIR/rest/report.json and DIR/grpc/report.json with their renderings, prints each summary and where\n" +
+			"each report is, and stops the server. Exit 0 when both runs are conformant, 1 otherwise.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.SeedSet = cmd.Flags().Changed("seed")

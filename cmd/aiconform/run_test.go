@@ -482,7 +482,9 @@ func TestDemoGate(t *testing.T) {
 	g := newDemoGate()
 	a, b := g.hold(), g.hold()
 	start := func(h *gateHold, id string) { h.event(conformance.ProgressEvent{ID: id}) }
-	end := func(h *gateHold, id string) { h.event(conformance.ProgressEvent{ID: id, Result: &conformance.Result{ID: id}}) }
+	end := func(h *gateHold, id string) {
+		h.event(conformance.ProgressEvent{ID: id, Result: &conformance.Result{ID: id}})
+	}
 
 	start(a, "numerics/golden")
 	start(b, "api/health-live") // two checks of core at once

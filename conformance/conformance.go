@@ -297,10 +297,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		c.setStep(len(rep.Checks))
 		notOver, unbound := notApplicableOver(ch.Requirements, rep.Binding)
 		switch why, declared := p.declaredNotApplicable(ch.Requirements); {
+		case unbound:
+			// Not applicable over the run's binding, whatever the target.
+			ch.Run = func(context.Context, *env) Result { return Result{Status: spec.Skip, Message: notOver} }
 		case untrusted != nil && ch.ID != tlsCheckID:
 			ch.Run = func(context.Context, *env) Result { return errorResult(untrusted.Error()) }
-		case unbound:
-			ch.Run = func(context.Context, *env) Result { return Result{Status: spec.Skip, Message: notOver} }
 		case declared:
 			ch.Run = func(context.Context, *env) Result { return Result{Status: spec.Skip, Message: why} }
 		}

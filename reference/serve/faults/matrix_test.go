@@ -128,42 +128,66 @@ func TestFaultMatrix(t *testing.T) {
 			if err != nil {
 				t.Fatalf("conformance.Run: %v", err)
 			}
-			if len(rep.Checks) == 0 {
-				t.Fatal("the run made no checks")
-			}
-			claimed := append([]string{f.Requirement}, f.Also...)
-			untrusted := f.NeedsTLS && strings.Contains(rep.Stopped, "TLS handshake with the target failed")
-			brokeRequirement := false
-			for _, c := range rep.Checks {
-				if c.Status != spec.Pass {
-					t.Logf("%s (%v) %s: %s", c.ID, c.Requirements, c.Status, c.Message)
-				}
-				if f.Name == "" {
-					if c.Status != spec.Pass && (c.Status != spec.Skip || !strings.HasPrefix(c.Message, spec.NotApplicablePrefix)) {
-						t.Errorf("against the plain server, check %s ended %s: %s", c.ID, c.Status, c.Message)
-					}
-					continue
-				}
-				if c.Status == spec.Fail && slices.Contains(c.Requirements, f.Requirement) {
-					brokeRequirement = true
-				}
-				if c.Status != spec.Fail && c.Status != spec.Error {
-					continue
-				}
-				if untrusted && c.Status == spec.Error && !slices.Contains(c.Requirements, f.Requirement) {
-					continue
-				}
-				for _, id := range c.Requirements {
-					if !slices.Contains(claimed, id) {
-						t.Errorf("check %s (requirements %v) ended %s, but fault %s breaks only %v: %s", c.ID, c.Requirements, c.Status, f.Name, claimed, c.Message)
-						break
-					}
-				}
-			}
-			if f.Name != "" && checked[f.Requirement] && !brokeRequirement {
-				t.Errorf("no check citing %s failed, though this build has one and fault %s breaks it", f.Requirement, f.Name)
-			}
+			judgeMatrixRun(t, f, rep, checked, spec.REST)
 		})
+	}
+}
+
+// judgeMatrixRun holds a run of the matrix over binding b to what the
+// registry says of fault f (the zero Fault: the plain server); checked
+// are the requirements this build has checks of at the run's levels.
+//
+//   - Against the plain server, or a fault that cannot show over b
+//     (NotOver), every check passes or is skipped as not applicable.
+//   - Against a fault, every check that fails or errs cites only the
+//     fault's Requirement and Also; when the fault breaks the TLS
+//     handshake itself, the run sends nothing and the other checks err.
+//   - When this build has a check of the fault's Requirement, at least
+//     one check citing it fails (fails, not errs).
+func judgeMatrixRun(t *testing.T, f Fault, rep *conformance.Report, checked map[string]bool, b spec.Binding) {
+	t.Helper()
+	if len(rep.Checks) == 0 {
+		t.Fatal("the run made no checks")
+	}
+	if rep.Binding != b {
+		t.Errorf("the run spoke %q, want %q", rep.Binding, b)
+	}
+	why, notOver := f.NotOver[b]
+	claimed := append([]string{f.Requirement}, f.Also...)
+	untrusted := f.NeedsTLS && strings.Contains(rep.Stopped, "TLS handshake with the target failed")
+	brokeRequirement := false
+	for _, c := range rep.Checks {
+		if c.Status != spec.Pass {
+			t.Logf("%s (%v) %s: %s", c.ID, c.Requirements, c.Status, c.Message)
+		}
+		if f.Name == "" || notOver {
+			if c.Status != spec.Pass && (c.Status != spec.Skip || !strings.HasPrefix(c.Message, spec.NotApplicablePrefix)) {
+				if notOver {
+					t.Errorf("fault %s cannot show over %s (%s), but check %s ended %s: %s", f.Name, b.Name(), why, c.ID, c.Status, c.Message)
+				} else {
+					t.Errorf("against the plain server, check %s ended %s: %s", c.ID, c.Status, c.Message)
+				}
+			}
+			continue
+		}
+		if c.Status == spec.Fail && slices.Contains(c.Requirements, f.Requirement) {
+			brokeRequirement = true
+		}
+		if c.Status != spec.Fail && c.Status != spec.Error {
+			continue
+		}
+		if untrusted && c.Status == spec.Error && !slices.Contains(c.Requirements, f.Requirement) {
+			continue
+		}
+		for _, id := range c.Requirements {
+			if !slices.Contains(claimed, id) {
+				t.Errorf("check %s (requirements %v) ended %s, but fault %s breaks only %v: %s", c.ID, c.Requirements, c.Status, f.Name, claimed, c.Message)
+				break
+			}
+		}
+	}
+	if f.Name != "" && !notOver && checked[f.Requirement] && !brokeRequirement {
+		t.Errorf("no check citing %s failed over %s, though this build has one and fault %s breaks it", f.Requirement, b.Name(), f.Name)
 	}
 }
 

@@ -523,7 +523,7 @@ func checkBinaryData(ctx context.Context, e *env) Result {
 		for i, o := range bout.resp.Outputs {
 			size, isBinary, err := oip.BinaryDataSize(o.Parameters)
 			if err != nil || !isBinary {
-				r.failf("%s: output %q (/outputs/%d) was requested with binary_data true but carries no %s", bresp.what(), o.Name, i, oip.ParamBinaryDataSize)
+				r.failf("%s: output %q (/outputs/%d) was requested with binary_data true but carries no %s (over gRPC: it is not in raw_output_contents)", bresp.what(), o.Name, i, oip.ParamBinaryDataSize)
 				continue
 			}
 			sum += size

@@ -1,6 +1,7 @@
 // Package conformance is the aiconform engine: it runs a table of small
 // checks against an endpoint that serves models over the Open Inference
-// Protocol v2 (REST) and returns a Report. Each check cites the
+// Protocol v2, over its REST binding or its gRPC binding, and returns a
+// Report. Each check cites the
 // requirement IDs of the spec it tests, and its outcome is data — status,
 // a one-line message, the evidence — never a panic or a Go error.
 //
@@ -66,14 +67,17 @@ type Oracle interface {
 // Options configure a run. Only Target is required; the zero values of the
 // others select the defaults documented on each field.
 type Options struct {
-	// Target is the base URL of the endpoint, e.g. http://127.0.0.1:8000.
+	// Target is the base URL of the endpoint: http or https for the
+	// protocol's REST binding (e.g. http://127.0.0.1:8000), grpc://HOST:PORT
+	// or grpcs://HOST:PORT for its gRPC binding.
 	Target string
 	// Profile says what to check; nil selects BuiltinProfile.
 	Profile *Profile
 	// Goldens is the built-in golden set (manifest.json at its root), used
 	// when the profile's goldens are "builtin".
 	Goldens fs.FS
-	// HTTPClient makes the requests; nil uses a client of its own. Its
+	// HTTPClient makes the requests of a REST target; nil uses a client
+	// of its own (a gRPC target is always spoken to by one). Its
 	// Timeout, if any, applies on top of RequestTimeout. The run uses a
 	// copy that does not follow redirects (a 3xx is judged as the
 	// target's answer, and the credential never reaches another host);
@@ -105,8 +109,8 @@ type Options struct {
 	// MaxStrikes is how many requests in a row may go unanswered before
 	// the run gives up on the target; zero uses DefaultMaxStrikes.
 	MaxStrikes int
-	// RootCAs verify the certificate of an https target; nil uses the
-	// system's trusted roots. The TLS handshakes of SEC-TLS use them, and
+	// RootCAs verify the certificate of an https or grpcs target; nil
+	// uses the system's trusted roots. The TLS handshakes of SEC-TLS use them, and
 	// so does the client of the run unless HTTPClient is given (which
 	// then verifies as it is configured to).
 	RootCAs *x509.CertPool

@@ -494,7 +494,7 @@ func (b *grpcBinding) call(parent context.Context, conn *grpc.ClientConn, rpc, a
 		return r
 	case err != nil && !gotTrailer:
 		// No status arrived from the server: the client made this one up.
-		r.err = errors.New(st.Message())
+		r.err = fmt.Errorf("the call ended without a status from the server: %s", st.Message())
 		if de := b.lastDialErr(); de != nil && st.Code() == codes.Unavailable {
 			r.err = de
 		}

@@ -117,7 +117,11 @@ func (b restBinding) modelMetadata(ctx context.Context, model, version string) *
 
 func (b restBinding) kind() spec.Binding { return spec.REST }
 
-func (b restBinding) close() { b.c.hc.CloseIdleConnections() }
+func (b restBinding) close() {
+	if b.c.hc != nil {
+		b.c.hc.CloseIdleConnections()
+	}
+}
 
 func (b restBinding) sendInfer(ctx context.Context, model, version string, req rawInfer) *response {
 	path := oip.ModelPath(model, version) + "/infer"

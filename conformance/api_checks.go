@@ -19,8 +19,9 @@ import (
 
 func checkHealthLive(ctx context.Context, e *env) Result {
 	var r recorder
-	r.expectStatus(e.b.live(ctx), http.StatusOK, "the server is live")
-	return r.result("GET /v2/health/live answered 200")
+	resp := e.b.live(ctx)
+	r.expectStatus(resp, http.StatusOK, "the server is live")
+	return r.result(fmt.Sprintf("%s answered %s", resp.what(), resp.statusText()))
 }
 
 // readyPoll is how often OIP-HEALTH-READY asks again.
@@ -44,7 +45,7 @@ func pollHealth(ctx context.Context, e *env, r *recorder, probe func(context.Con
 		resp := probe(ctx)
 		if resp.ok(http.StatusOK) {
 			r.add(resp)
-			return true, fmt.Sprintf("%s answered 200 (attempt %d)", resp.what(), attempts)
+			return true, fmt.Sprintf("%s answered %s (attempt %d)", resp.what(), resp.statusText(), attempts)
 		}
 		waited := e.c.now().Sub(start)
 		if waited+readyPoll > e.c.timeout || resp.err != nil && e.c.hasStopped() || ctx.Err() != nil {
@@ -90,14 +91,14 @@ func checkServerMetadata(ctx context.Context, e *env) Result {
 	}
 	var md oip.ServerMetadata
 	if err := as(doc, &md); err != nil {
-		r.failf("GET /v2: %v", err)
+		r.failf("%s: %v", resp.what(), err)
 		return r.result("")
 	}
 	if strings.TrimSpace(md.Name) == "" {
-		r.failf("GET /v2: name is empty, want the server's name")
+		r.failf("%s: name is empty, want the server's name", resp.what())
 	}
 	if strings.TrimSpace(md.Version) == "" {
-		r.failf("GET /v2: version is empty, want the server's version")
+		r.failf("%s: version is empty, want the server's version", resp.what())
 	}
 	return r.result(fmt.Sprintf("server %s %s, extensions %v", md.Name, md.Version, md.Extensions))
 }
@@ -337,6 +338,7 @@ func (e *env) infer(ctx context.Context, m *modelUnderTest, req inferRequest) *r
 func checkInferSchema(ctx context.Context, e *env) Result {
 	var r recorder
 	sent := 0
+	var unsent []string
 	for _, m := range e.models {
 		s := newSampler(e.seed, "api/infer-schema", m.ref.Label())
 		ins, err := s.draw(m.contract, 2, s.length(m.contract), nil)
@@ -344,19 +346,31 @@ func checkInferSchema(ctx context.Context, e *env) Result {
 			return errorResult(fmt.Sprintf("cannot draw inputs of %s: %v", m.ref.Label(), err))
 		}
 		for _, nested := range []bool{false, true} {
+			form := "flat"
+			if nested {
+				form = "nested"
+			}
 			resp := e.infer(ctx, m, inferRequest{inputs: ins, nested: nested})
-			if resp.encodeErr {
+			switch {
+			case resp.encodeErr:
 				return errorResult(resp.err.Error())
+			case resp.unsent != nil:
+				// Nested data has no form in the gRPC binding.
+				unsent = append(unsent, fmt.Sprintf("%s with %s data (%v)", m.ref.Label(), form, resp.unsent))
+				continue
 			}
 			if _, ok := r.expectInference(resp, m, ins, nil); !ok {
-				form := "flat"
-				if nested {
-					form = "nested"
-				}
 				r.failures[len(r.failures)-1] += fmt.Sprintf(" [a batch of 2 with %s data]", form)
 			}
 			sent++
 		}
+	}
+	if sent == 0 {
+		return notChecked(r.ev, "not checked: no request could be sent: %s", strings.Join(unsent, "; "))
+	}
+	if len(unsent) > 0 {
+		return r.result(fmt.Sprintf("%d inference responses (a batch of 2 with flat data for each of %d model%s) are schema-valid with the contract's outputs; not sent, having no form in the run's binding: %s",
+			sent, len(e.models), plural(len(e.models)), strings.Join(unsent, "; ")))
 	}
 	return r.result(fmt.Sprintf("%d inference responses (a batch of 2, flat and nested data, for each of %d model%s) are schema-valid with the contract's outputs", sent, len(e.models), plural(len(e.models))))
 }
@@ -471,7 +485,7 @@ func checkBinaryData(ctx context.Context, e *env) Result {
 	r.add(resp)
 	extensions, known := serverExtensions(resp)
 	if !known {
-		return notChecked(r.ev, "not checked: the server metadata (GET /v2) could not be read, so whether %s is advertised is unknown: %s", oip.ExtensionBinaryData, resp.outcome())
+		return notChecked(r.ev, "not checked: the server metadata (%s) could not be read, so whether %s is advertised is unknown: %s", resp.what(), oip.ExtensionBinaryData, resp.outcome())
 	}
 	if !slices.Contains(extensions, oip.ExtensionBinaryData) {
 		return Result{Status: spec.Skip, Evidence: r.ev,
@@ -509,7 +523,7 @@ func checkBinaryData(ctx context.Context, e *env) Result {
 		for i, o := range bout.resp.Outputs {
 			size, isBinary, err := oip.BinaryDataSize(o.Parameters)
 			if err != nil || !isBinary {
-				r.failf("%s: output %q (/outputs/%d) was requested with binary_data true but carries no %s", bresp.what(), o.Name, i, oip.ParamBinaryDataSize)
+				r.failf("%s: output %q (/outputs/%d) was requested with binary_data true but carries no %s (over gRPC: it is not in raw_output_contents)", bresp.what(), o.Name, i, oip.ParamBinaryDataSize)
 				continue
 			}
 			sum += size

@@ -537,6 +537,10 @@ func TestBoundsAreDocumented(t *testing.T) {
 		{"Request excerpt", fmt.Sprintf("| %d bytes |", requestExcerptLimit)},
 		{"Error-hygiene scan", fmt.Sprintf("| %d KiB (%d bytes) |", leakScanBytes>>10, leakScanBytes)},
 		{"Findings kept", fmt.Sprintf("| %d each |", maxErrorFormatFindings)},
+		{"gRPC call", "| the request timeout | as the request timeout |"},
+		{"gRPC message", fmt.Sprintf("| the response body limit, %d MiB (%d bytes) | `aiconform run --max-body` |", DefaultMaxBodyBytes>>20, DefaultMaxBodyBytes)},
+		{"gRPC metadata", fmt.Sprintf("| %d MiB (%d bytes) | fixed |", MaxResponseHeaderBytes>>20, MaxResponseHeaderBytes)},
+		{"gRPC reconnection", fmt.Sprintf("| %g s, growing to %g s | fixed |", grpcBackoffBase.Seconds(), grpcBackoffMax.Seconds())},
 	} {
 		if r := row(w.row); r != "" && !strings.Contains(r, w.value) {
 			t.Errorf("row %q does not give %q:\n%s", w.row, w.value, r)

@@ -47,8 +47,10 @@ func checkInfos(table []check) []CheckInfo {
 
 // env is what checks share during a run.
 type env struct {
-	b      binding
-	c      *client
+	b binding
+	c *client
+	// target is the target's base URL.
+	target string
 	models []*modelUnderTest
 	// nonce makes the ids and names a run invents unpredictable, so a
 	// target cannot answer them from a table.
@@ -184,6 +186,10 @@ func (r *recorder) expectStatus(resp *response, status int, why string) bool {
 // expectDocument checks that a complete response carries a JSON document
 // of the given schema kind and returns it decoded; failures are recorded.
 func (r *recorder) expectDocument(resp *response, kind string) (any, bool) {
+	if resp.violation != nil {
+		r.failf("%s: %v", resp.what(), resp.violation)
+		return nil, false
+	}
 	js, _, err := resp.jsonPart()
 	if err != nil {
 		r.failf("%s: %v", resp.what(), err)
@@ -193,8 +199,8 @@ func (r *recorder) expectDocument(resp *response, kind string) (any, bool) {
 		r.failf("%s answered Content-Encoding %q, which the suite did not ask for (it sends Accept-Encoding: identity)", resp.what(), ce)
 		return nil, false
 	}
-	if resp.header.Get(oip.HeaderInferenceContentLength) == "" && !isJSONContentType(resp.ex.ContentType) {
-		r.failf("%s answered Content-Type %q, want application/json", resp.what(), resp.ex.ContentType)
+	if ct := resp.header.Get("Content-Type"); resp.header.Get(oip.HeaderInferenceContentLength) == "" && !isJSONContentType(ct) {
+		r.failf("%s answered Content-Type %q, want application/json", resp.what(), ct)
 		return nil, false
 	}
 	doc, err := decodeJSON(js)

@@ -61,6 +61,15 @@ func warnings(results []Result) []string {
 	return out
 }
 
+// binding is the binding the run spoke: REST for a report that names
+// none.
+func (r *Report) binding() spec.Binding {
+	if r.Binding == "" {
+		return spec.REST
+	}
+	return r.Binding
+}
+
 // claims computes the claim rules for every requested level of rep.
 func claims(rep *Report) []LevelClaim {
 	var out []LevelClaim
@@ -73,7 +82,7 @@ func claims(rep *Report) []LevelClaim {
 			if req.Level != l || req.Strength != spec.Must {
 				continue
 			}
-			if why := coveredBy(req, rep.Checks); why != "" {
+			if why := coveredBy(req, rep.Checks, rep.binding()); why != "" {
 				c.Reasons = append(c.Reasons, "rule 2: "+why)
 			}
 		}
@@ -101,8 +110,10 @@ func claims(rep *Report) []LevelClaim {
 
 // coveredBy returns "" when a MUST requirement is cited by a check that
 // passed, or by a check skipped as not applicable where the requirement
-// has an Applies-when condition; otherwise why it is not covered.
-func coveredBy(req spec.Requirement, results []Result) string {
+// has an Applies-when condition or is not applicable over the run's
+// binding b; otherwise why it is not covered.
+func coveredBy(req spec.Requirement, results []Result, b spec.Binding) string {
+	_, notOver := req.NotApplicableOver(b)
 	var citing []string
 	for _, r := range results {
 		if !slices.Contains(r.Requirements, req.ID) {
@@ -111,7 +122,7 @@ func coveredBy(req spec.Requirement, results []Result) string {
 		switch {
 		case r.Status == spec.Pass:
 			return ""
-		case r.Status == spec.Skip && strings.HasPrefix(r.Message, spec.NotApplicablePrefix) && req.AppliesWhen != "":
+		case r.Status == spec.Skip && strings.HasPrefix(r.Message, spec.NotApplicablePrefix) && (req.AppliesWhen != "" || notOver):
 			return ""
 		}
 		citing = append(citing, fmt.Sprintf("%s %s", r.ID, r.Status))

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -183,9 +184,14 @@ func (s *errorFormatScan) scan(r *response) {
 }
 
 // isProtocolRequest reports whether path is a metadata or inference
-// request, not a health probe (server or model readiness).
+// request, not a health probe (server or model readiness): a REST path or
+// a gRPC method.
 func isProtocolRequest(path string) bool {
-	return path == "/v2" || strings.HasPrefix(path, "/v2/models/") && !strings.HasSuffix(path, "/ready")
+	switch path {
+	case "/v2", grpcMethod("ServerMetadata"), grpcMethod("ModelMetadata"), grpcMethod("ModelInfer"):
+		return true
+	}
+	return strings.HasPrefix(path, "/v2/models/") && !strings.HasSuffix(path, "/ready")
 }
 
 // errRunEnded marks a request cut short because the run itself ended (its
@@ -209,6 +215,44 @@ type response struct {
 	// encodeErr marks a request the suite could not even encode: its
 	// check errs, the target is not to blame.
 	encodeErr bool
+	// unsent, when set, says why the request was not sent: it has no
+	// form in the run's binding (spec/v1/api.md, "Protocol bindings").
+	// Its check leaves that part out and says so; the target is not to
+	// blame.
+	unsent error
+
+	// The rest is set for a gRPC call only (see grpcBinding): status,
+	// header and body are then the REST form of its answer.
+	//
+	// about names what the call is about for messages (its model and
+	// version), which a REST path says itself.
+	about string
+	// detail qualifies the gRPC status for messages: " with ready false".
+	detail string
+	// raw is what arrived before it was put in the REST form: the
+	// answer's message as received (its protobuf encoding), or the
+	// message of a status other than OK. meta is the header and trailer
+	// metadata. The scans for credentials and leaks read these.
+	raw  []byte
+	meta http.Header
+	// violation says how an answer that arrived broke the binding (a
+	// message that does not decode, raw contents that are not one entry
+	// per output, …): its body could not be judged, and the check fails.
+	violation error
+}
+
+// isGRPC reports whether the response answers a gRPC call.
+func (r *response) isGRPC() bool { return r.ex.Method == methodGRPC }
+
+// scanned returns what the scans for credentials and leaks read of a
+// response: the body and headers, or for a gRPC call what arrived (the
+// message or status message, and the metadata) before it was put in the
+// REST form, where an escape could hide what they look for.
+func (r *response) scanned() (body []byte, header http.Header) {
+	if r.isGRPC() {
+		return r.raw, r.meta
+	}
+	return r.body, r.header
 }
 
 // ok reports whether a complete response arrived with the given status.
@@ -216,20 +260,39 @@ func (r *response) ok(status int) bool {
 	return r.err == nil && !r.overLimit && r.status == status
 }
 
-// what describes the request for messages: "GET /v2/health/live".
-func (r *response) what() string { return r.ex.Method + " " + r.ex.Path }
+// what describes the request for messages: "GET /v2/health/live", or
+// for a gRPC call "GRPC /inference.GRPCInferenceService/ModelReady for
+// seed-cnn version fp32".
+func (r *response) what() string {
+	if r.about != "" {
+		return r.ex.Method + " " + r.ex.Path + " for " + r.about
+	}
+	return r.ex.Method + " " + r.ex.Path
+}
+
+// statusText is the status of a response for messages: "404", or for a
+// gRPC answer its status and the REST status it is judged as
+// ("NOT_FOUND, judged as 404").
+func (r *response) statusText() string {
+	if r.ex.GRPCStatus == "" {
+		return strconv.Itoa(r.status)
+	}
+	return fmt.Sprintf("%s%s, judged as %d", r.ex.GRPCStatus, r.detail, r.status)
+}
 
 // outcome describes what came back, for messages.
 func (r *response) outcome() string {
 	switch {
 	case r.err != nil:
 		return r.err.Error()
+	case r.overLimit && r.isGRPC():
+		return fmt.Sprintf("answered with a message over the %d-byte limit", r.limit)
 	case r.overLimit:
 		return fmt.Sprintf("answered %d with a body over the %d-byte limit", r.status, r.limit)
 	case r.status >= 300 && r.status < 400:
 		return fmt.Sprintf("answered %d, a redirect, which the suite does not follow", r.status)
 	}
-	return fmt.Sprintf("answered %d", r.status)
+	return "answered " + r.statusText()
 }
 
 func (c *client) get(ctx context.Context, path string) *response {
@@ -638,23 +701,30 @@ func (w *secretWatch) scan(r *response) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.scanned++
+	body, header := r.scanned()
 	for _, s := range w.secrets {
 		where := ""
-		for _, k := range slices.Sorted(maps.Keys(r.header)) {
-			if vs := r.header[k]; strings.Contains(k, s.value) || slices.ContainsFunc(vs, func(v string) bool { return strings.Contains(v, s.value) }) {
+		for _, k := range slices.Sorted(maps.Keys(header)) {
+			if vs := header[k]; strings.Contains(k, s.value) || slices.ContainsFunc(vs, func(v string) bool { return strings.Contains(v, s.value) }) {
 				where = "header " + k
+				if r.isGRPC() {
+					where = "metadata " + strings.ToLower(k)
+				}
 				break
 			}
 		}
-		if where == "" && bytes.Contains(r.body, []byte(s.value)) {
+		if where == "" && bytes.Contains(body, []byte(s.value)) {
 			where = "body"
+			if r.isGRPC() {
+				where = "message"
+			}
 		}
 		if where == "" {
 			continue
 		}
 		w.found++
 		if len(w.findings) < maxSecretFindings {
-			w.findings = append(w.findings, fmt.Sprintf("the response to %s (status %d) holds %s in its %s", r.what(), r.status, s.label, where))
+			w.findings = append(w.findings, fmt.Sprintf("the response to %s (status %s) holds %s in its %s", r.what(), r.statusText(), s.label, where))
 		}
 	}
 }
@@ -710,14 +780,24 @@ func decodeJSON(b []byte) (any, error) {
 }
 
 // parseTarget checks the target base URL and returns it without a
-// trailing slash.
+// trailing slash: http or https for the REST binding, grpc://HOST:PORT or
+// grpcs://HOST:PORT (over TLS) for the gRPC binding.
 func parseTarget(target string) (string, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return "", fmt.Errorf("target %q is not a URL: %w", target, err)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("target %q: scheme must be http or https", target)
+	switch u.Scheme {
+	case "http", "https":
+	case "grpc", "grpcs":
+		if u.Host == "" || u.Port() == "" {
+			return "", fmt.Errorf("target %q: a gRPC target is %s://HOST:PORT", target, u.Scheme)
+		}
+		if strings.TrimRight(u.Path, "/") != "" {
+			return "", fmt.Errorf("target %q: a gRPC target has no path", target)
+		}
+	default:
+		return "", fmt.Errorf("target %q: scheme must be http or https (REST), or grpc or grpcs (gRPC)", target)
 	}
 	if u.Host == "" {
 		return "", fmt.Errorf("target %q has no host", target)

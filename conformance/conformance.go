@@ -1,6 +1,7 @@
 // Package conformance is the aiconform engine: it runs a table of small
 // checks against an endpoint that serves models over the Open Inference
-// Protocol v2 (REST) and returns a Report. Each check cites the
+// Protocol v2, over its REST binding or its gRPC binding, and returns a
+// Report. Each check cites the
 // requirement IDs of the spec it tests, and its outcome is data — status,
 // a one-line message, the evidence — never a panic or a Go error.
 //
@@ -66,14 +67,17 @@ type Oracle interface {
 // Options configure a run. Only Target is required; the zero values of the
 // others select the defaults documented on each field.
 type Options struct {
-	// Target is the base URL of the endpoint, e.g. http://127.0.0.1:8000.
+	// Target is the base URL of the endpoint: http or https for the
+	// protocol's REST binding (e.g. http://127.0.0.1:8000), grpc://HOST:PORT
+	// or grpcs://HOST:PORT for its gRPC binding.
 	Target string
 	// Profile says what to check; nil selects BuiltinProfile.
 	Profile *Profile
 	// Goldens is the built-in golden set (manifest.json at its root), used
 	// when the profile's goldens are "builtin".
 	Goldens fs.FS
-	// HTTPClient makes the requests; nil uses a client of its own. Its
+	// HTTPClient makes the requests of a REST target; nil uses a client
+	// of its own (a gRPC target is always spoken to by one). Its
 	// Timeout, if any, applies on top of RequestTimeout. The run uses a
 	// copy that does not follow redirects (a 3xx is judged as the
 	// target's answer, and the credential never reaches another host);
@@ -105,8 +109,8 @@ type Options struct {
 	// MaxStrikes is how many requests in a row may go unanswered before
 	// the run gives up on the target; zero uses DefaultMaxStrikes.
 	MaxStrikes int
-	// RootCAs verify the certificate of an https target; nil uses the
-	// system's trusted roots. The TLS handshakes of SEC-TLS use them, and
+	// RootCAs verify the certificate of an https or grpcs target; nil
+	// uses the system's trusted roots. The TLS handshakes of SEC-TLS use them, and
 	// so does the client of the run unless HTTPClient is given (which
 	// then verifies as it is configured to).
 	RootCAs *x509.CertPool
@@ -246,7 +250,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		rep.Derive()
 		return rep, nil
 	}
-	b := restBinding{c: c}
+	b, err := newBinding(c, base, opts.RootCAs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	defer b.close()
+	rep.Binding = b.kind()
 	tlsTarget, err := newTLSTarget(base, opts.RootCAs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -276,7 +285,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("conformance: %w", err)
 	}
-	e := &env{b: b, c: c, models: models, nonce: nonce, oracle: opts.Oracle, seed: seed, results: map[string]Result{}, tls: tlsTarget,
+	e := &env{b: b, c: c, target: base, models: models, nonce: nonce, oracle: opts.Oracle, seed: seed, results: map[string]Result{}, tls: tlsTarget,
 		rootCAs: opts.RootCAs, latency: p.Latency, modelCard: p.ModelCard, runLoad: runLoad}
 
 	progress := opts.Progress
@@ -290,7 +299,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		ev := ProgressEvent{Index: len(rep.Checks) + 1, Total: len(selected), ID: ch.ID}
 		progress(ev)
 		c.setStep(len(rep.Checks))
+		notOver, unbound := notApplicableOver(ch.Requirements, rep.Binding)
 		switch why, declared := p.declaredNotApplicable(ch.Requirements); {
+		case unbound:
+			// Not applicable over the run's binding, whatever the target.
+			ch.Run = func(context.Context, *env) Result { return Result{Status: spec.Skip, Message: notOver} }
 		case untrusted != nil && ch.ID != tlsCheckID:
 			ch.Run = func(context.Context, *env) Result { return errorResult(untrusted.Error()) }
 		case declared:
@@ -328,6 +341,28 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		rep.Stopped = fmt.Sprintf("the run's deadline of %v passed", opts.Deadline)
 	}
 	return finish()
+}
+
+// notApplicableOver returns the skip message of a check whose every
+// requirement is not applicable over binding b (spec/v1/README.md,
+// "Requirements and IDs"), and whether they all are not.
+func notApplicableOver(reqs []string, b spec.Binding) (string, bool) {
+	var whys []string
+	for _, id := range reqs {
+		req, ok := spec.Lookup(id)
+		if !ok {
+			return "", false
+		}
+		why, na := req.NotApplicableOver(b)
+		if !na {
+			return "", false
+		}
+		whys = append(whys, fmt.Sprintf("%s has no meaning over %s: %s", id, b.Name(), why))
+	}
+	if len(whys) == 0 {
+		return "", false
+	}
+	return spec.NotApplicablePrefix + strings.Join(whys, "; "), true
 }
 
 // InterruptGrace is how long an interrupted run waits for the check that

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -64,22 +65,32 @@ type leak struct {
 }
 
 func (l leak) String() string {
-	return fmt.Sprintf("%s %s answered %d whose %s holds %s: %s", l.ex.Method, l.ex.Path, l.ex.StatusCode, l.where, l.what, l.quote)
+	status := strconv.Itoa(l.ex.StatusCode)
+	if l.ex.GRPCStatus != "" {
+		status = fmt.Sprintf("%s (judged as %d)", l.ex.GRPCStatus, l.ex.StatusCode)
+	}
+	return fmt.Sprintf("%s %s answered %s whose %s holds %s: %s", l.ex.Method, l.ex.Path, status, l.where, l.what, l.quote)
 }
 
 // scan looks for leaks in one error response: its body (as far as it was
-// read) and each header value.
+// read) and each header value; for a gRPC call, its status message and
+// each metadata value.
 func (h *hygieneScan) scan(r *response, credentials []string) {
 	h.scanned++
-	h.scanText(r, "body", r.body, credentials)
-	names := make([]string, 0, len(r.header))
-	for k := range r.header {
+	body, header := r.scanned()
+	bodyName, headerName := "body", func(k string) string { return "header " + k }
+	if r.isGRPC() {
+		bodyName, headerName = "status message", func(k string) string { return "metadata " + strings.ToLower(k) }
+	}
+	h.scanText(r, bodyName, body, credentials)
+	names := make([]string, 0, len(header))
+	for k := range header {
 		names = append(names, k)
 	}
 	slices.Sort(names)
 	for _, k := range names {
-		for _, v := range r.header[k] {
-			h.scanText(r, "header "+k, []byte(v), credentials)
+		for _, v := range header[k] {
+			h.scanText(r, headerName(k), []byte(v), credentials)
 		}
 	}
 }

@@ -24,10 +24,11 @@ var ErrNoModelFits = errors.New("no served model fits a reference model's contra
 
 // InitOptions configure InitProfile. Only Target is required.
 type InitOptions struct {
-	// Target is the base URL of the endpoint, e.g. http://127.0.0.1:8000.
+	// Target is the base URL of the endpoint, e.g. http://127.0.0.1:8000
+	// or grpc://127.0.0.1:8001.
 	Target string
-	// Models are the served model names to read. The protocol's REST
-	// binding has no model list, so with none InitProfile tries every
+	// Models are the served model names to read. The protocol has no
+	// model list (in either binding), so with none InitProfile tries every
 	// reference model name (spec.ReferenceModels) as a served name, and a
 	// name the target does not serve (404) is left out quietly.
 	Models []string
@@ -122,7 +123,11 @@ func InitProfile(ctx context.Context, opts InitOptions) (*ProfileDraft, error) {
 		timeout = DefaultRequestTimeout
 	}
 	c := &client{base: base, hc: httpClient(opts.HTTPClient, nil, timeout), timeout: timeout, maxBody: DefaultMaxBodyBytes, token: token, now: time.Now}
-	b := restBinding{c: c}
+	b, err := newBinding(c, base, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	defer b.close()
 
 	resp := b.serverMetadata(ctx)
 	if err := ctx.Err(); err != nil {
@@ -285,7 +290,7 @@ func decodeMetadata(r *response, v any) error {
 	case r.err != nil || r.overLimit:
 		return fmt.Errorf("%s: %s", r.what(), r.outcome())
 	case r.status != http.StatusOK:
-		msg := fmt.Sprintf("%s answered %d, want 200", r.what(), r.status)
+		msg := fmt.Sprintf("%s answered %s, want 200", r.what(), r.statusText())
 		var e oip.ErrorResponse
 		if json.Unmarshal(r.body, &e) == nil && e.Error != "" {
 			msg += ": " + oneLine(e.Error)

@@ -19,8 +19,11 @@ type Report struct {
 	SpecVersion string `json:"specVersion"`
 	Tool        Tool   `json:"tool"`
 	// Target is the base URL of the endpoint under test.
-	Target  string     `json:"target"`
-	Profile ProfileRef `json:"profile"`
+	Target string `json:"target"`
+	// Binding is the protocol binding the run spoke (spec/v1/api.md,
+	// "Protocol bindings"); a report without one spoke REST.
+	Binding spec.Binding `json:"binding,omitempty"`
+	Profile ProfileRef   `json:"profile"`
 	// Goldens is the golden manifest the run compared against.
 	Goldens DocumentRef `json:"goldens"`
 	// ModelCard is the model card the profile names, when it names one.
@@ -176,19 +179,32 @@ type TLSEvidence struct {
 	LegacyHandshake string `json:"legacyHandshake,omitempty"`
 }
 
-// Exchange records one HTTP request and what came back. Bodies are
-// excerpts of at most ExcerptLimit bytes; credentials never appear.
+// Exchange records one HTTP request, or one gRPC call, and what came
+// back. Bodies are excerpts of at most ExcerptLimit bytes; credentials
+// never appear.
+//
+// A gRPC call has Method "GRPC" and the call's path as Path
+// ("/inference.GRPCInferenceService/ModelInfer"); its excerpts quote the
+// request and response messages in protobuf's JSON form (protojson), or
+// the message of a status other than OK; GRPCStatus is the status that
+// came back and StatusCode the REST status it is judged as
+// (spec/v1/api.md, "Protocol bindings").
 type Exchange struct {
 	Method string `json:"method"`
 	Path   string `json:"path"`
 	// RequestExcerpt is the start of the request body, if it had one.
 	RequestExcerpt string `json:"requestExcerpt,omitempty"`
 	// StatusCode is 0 when no response arrived (see Error).
-	StatusCode  int    `json:"statusCode"`
+	StatusCode int `json:"statusCode"`
+	// GRPCStatus is the status of a gRPC call, e.g. "INVALID_ARGUMENT",
+	// when one arrived.
+	GRPCStatus  string `json:"grpcStatus,omitempty"`
 	ContentType string `json:"contentType,omitempty"`
 	// ResponseExcerpt is the start of the response body.
 	ResponseExcerpt string `json:"responseExcerpt,omitempty"`
-	// ResponseBytes is how many body bytes were read (at most the body limit).
+	// ResponseBytes is how many body bytes were read (at most the body
+	// limit); for a gRPC call, the bytes of the response message or of
+	// the status message.
 	ResponseBytes Measure `json:"responseBytes"`
 	// BodyOverLimit is set when the body was longer than the limit and
 	// was cut off there.

@@ -150,18 +150,36 @@ func anyInputs(ins []jsonObj) []any {
 	return out
 }
 
-// inferPath is the path the battery posts to: the versioned one when the
-// profile names a version.
-func inferPath(m *modelUnderTest) string { return oip.ModelPath(m.ref.Name, m.ref.Version) + "/infer" }
+// send sends a request of the battery to model m: to the versioned path
+// when the profile names a version.
+func (e *env) send(ctx context.Context, m *modelUnderTest, req rawInfer) *response {
+	return e.b.sendInfer(ctx, m.ref.Name, m.ref.Version, req)
+}
 
 // battery sends cases to model m and records each that is not rejected.
-// It returns how many it sent.
-func (e *env) battery(ctx context.Context, r *recorder, m *modelUnderTest, cases []badCase) int {
+// It returns how many it sent; a case the run's binding has no form for
+// is not sent, and a note in unsent says so.
+func (e *env) battery(ctx context.Context, r *recorder, m *modelUnderTest, cases []badCase, unsent *[]string) int {
+	sent := 0
 	for _, bc := range cases {
-		resp := e.c.postFresh(ctx, inferPath(m), bc.body, bc.header)
-		r.rejected(resp, fmt.Sprintf("%s case %q", m.ref.Label(), bc.name), badRequest)
+		where := fmt.Sprintf("%s case %q", m.ref.Label(), bc.name)
+		resp := e.send(ctx, m, rawInfer{body: bc.body, header: bc.header})
+		if resp.unsent != nil {
+			*unsent = append(*unsent, fmt.Sprintf("%s (%v)", where, resp.unsent))
+			continue
+		}
+		r.rejected(resp, where, badRequest)
+		sent++
 	}
-	return len(cases)
+	return sent
+}
+
+// unsentNote says which cases were not sent, for a check's message.
+func unsentNote(unsent []string) []string {
+	if len(unsent) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%d case%s not sent, having no form in the run's binding: %s", len(unsent), plural(len(unsent)), strings.Join(unsent, "; "))}
 }
 
 // rejected records resp and fails unless it is a rejection: a status in
@@ -194,9 +212,13 @@ func quoteExcerpt(s string, limit int) string {
 	return strconv.Quote(s)
 }
 
-// batteryResult ends a battery check.
+// batteryResult ends a battery check; a check that could send no case
+// is not checked.
 func batteryResult(r *recorder, sent int, what string, notes []string) Result {
 	r.figure("cases", Count(sent))
+	if sent == 0 {
+		return notChecked(r.ev, "not checked: no %s could be sent; %s", what, strings.Join(notes, "; "))
+	}
 	msg := fmt.Sprintf("all %d %s were rejected with 400 and an error response", sent, what)
 	if len(notes) > 0 {
 		msg += "; " + strings.Join(notes, "; ")
@@ -211,6 +233,7 @@ func batteryResult(r *recorder, sent int, what string, notes []string) Result {
 func checkMalformedJSON(ctx context.Context, e *env) Result {
 	var r recorder
 	sent := 0
+	var unsent []string
 	for _, m := range e.models {
 		s := newSampler(e.seed, "safety/malformed-json", m.ref.Label())
 		ins, _, err := validInputs(s, m.contract, 1, s.length(m.contract), false)
@@ -244,9 +267,9 @@ func checkMalformedJSON(ctx context.Context, e *env) Result {
 			{name: "data as an object", body: mustJSON(requestObj(withInput(ins, 0, edit(first, "data", jsonObj{"values": first["data"]}))...))},
 			{name: "a valid request followed by trailing garbage", body: append(slices.Clone(valid), []byte(` {"trailing": garbage`)...)},
 		}
-		sent += e.battery(ctx, &r, m, cases)
+		sent += e.battery(ctx, &r, m, cases, &unsent)
 	}
-	return batteryResult(&r, sent, "malformed bodies", nil)
+	return batteryResult(&r, sent, "malformed bodies", unsentNote(unsent))
 }
 
 // shapeElements is the number of elements data of a shape holds, a
@@ -285,6 +308,7 @@ func fillInput(s *sampler, c spec.Contract, ct spec.Tensor, shape []int64) (json
 func checkWrongShape(ctx context.Context, e *env) Result {
 	var r recorder
 	sent := 0
+	var unsent []string
 	for _, m := range e.models {
 		c := m.contract
 		s := newSampler(e.seed, "safety/wrong-shape", m.ref.Label())
@@ -341,14 +365,15 @@ func checkWrongShape(ctx context.Context, e *env) Result {
 			cases = append(cases, badCase{name: fmt.Sprintf("%s of shape %v beside inputs of shape %v", c.Inputs[mi].Name, mshape, ins[0]["shape"]),
 				body: mustJSON(requestObj(withInput(ins, mi, mask)...))})
 		}
-		sent += e.battery(ctx, &r, m, cases)
+		sent += e.battery(ctx, &r, m, cases, &unsent)
 	}
-	return batteryResult(&r, sent, "requests of a wrong shape", nil)
+	return batteryResult(&r, sent, "requests of a wrong shape", unsentNote(unsent))
 }
 
 func checkWrongDtype(ctx context.Context, e *env) Result {
 	var r recorder
 	sent := 0
+	var unsent []string
 	for _, m := range e.models {
 		c := m.contract
 		s := newSampler(e.seed, "safety/wrong-dtype", m.ref.Label())
@@ -391,9 +416,9 @@ func checkWrongDtype(ctx context.Context, e *env) Result {
 			}
 		}
 		add(0, "an unknown datatype name", "datatype", "AICONFORM_NO_SUCH_TYPE")
-		sent += e.battery(ctx, &r, m, cases)
+		sent += e.battery(ctx, &r, m, cases, &unsent)
 	}
-	return batteryResult(&r, sent, "requests of a wrong datatype", nil)
+	return batteryResult(&r, sent, "requests of a wrong datatype", unsentNote(unsent))
 }
 
 // nest renders flat elements as nested arrays of the given shape.
@@ -426,6 +451,7 @@ func wrapLeaves(v any) any {
 func checkShapeDataMismatch(ctx context.Context, e *env) Result {
 	var r recorder
 	sent := 0
+	var unsent []string
 	var notes []string
 	for _, m := range e.models {
 		c := m.contract
@@ -461,9 +487,9 @@ func checkShapeDataMismatch(ctx context.Context, e *env) Result {
 		} else {
 			notes = append(notes, fmt.Sprintf("%s: no nesting shallower than rank %d but flat data, which is valid", m.ref.Label(), len(shape)))
 		}
-		sent += e.battery(ctx, &r, m, cases)
+		sent += e.battery(ctx, &r, m, cases, &unsent)
 	}
-	return batteryResult(&r, sent, "requests whose data disagrees with their shape", notes)
+	return batteryResult(&r, sent, "requests whose data disagrees with their shape", append(notes, unsentNote(unsent)...))
 }
 
 // noSuchBatteryInput is the input name SAFE-MISSING-INPUT adds.
@@ -472,6 +498,7 @@ const noSuchBatteryInput = "aiconform_no_such_input"
 func checkMissingInput(ctx context.Context, e *env) Result {
 	var r recorder
 	sent := 0
+	var unsent []string
 	optional := 0
 	for _, m := range e.models {
 		c := m.contract
@@ -494,14 +521,18 @@ func checkMissingInput(ctx context.Context, e *env) Result {
 				body: mustJSON(requestObj(append(anyInputs(ins), edit(ins[0], "name", noSuchBatteryInput))...))},
 			badCase{name: fmt.Sprintf("input %s named twice", ins[0]["name"]), body: mustJSON(requestObj(append(anyInputs(ins), ins[0])...))},
 		)
-		sent += e.battery(ctx, &r, m, cases)
+		sent += e.battery(ctx, &r, m, cases, &unsent)
 		for i, ct := range c.Inputs {
 			if !ct.Optional {
 				continue
 			}
-			optional++
 			rest := slices.Delete(anyInputs(ins), i, i+1)
-			resp := e.c.postFresh(ctx, inferPath(m), mustJSON(requestObj(rest...)), nil)
+			resp := e.send(ctx, m, rawInfer{body: mustJSON(requestObj(rest...))})
+			if resp.unsent != nil {
+				unsent = append(unsent, fmt.Sprintf("%s case %q (%v)", m.ref.Label(), "without optional input "+ct.Name, resp.unsent))
+				continue
+			}
+			optional++
 			r.add(resp)
 			if !resp.ok(http.StatusOK) {
 				r.failf("%s case %q: sent %s; %s %s, want 200 (an optional input may be omitted); it answered %s", m.ref.Label(), "without optional input "+ct.Name,
@@ -510,13 +541,20 @@ func checkMissingInput(ctx context.Context, e *env) Result {
 		}
 	}
 	r.figure("cases", Count(sent+optional))
+	if sent+optional == 0 {
+		return notChecked(r.ev, "not checked: no request could be sent; %s", strings.Join(unsentNote(unsent), "; "))
+	}
 	msg := fmt.Sprintf("all %d requests with a missing, empty, unknown or repeated input were rejected with 400 and an error response, and %d without an optional input were served", sent, optional)
+	if n := unsentNote(unsent); len(n) > 0 {
+		msg += "; " + n[0]
+	}
 	return r.result(msg)
 }
 
 func checkNonfinite(ctx context.Context, e *env) Result {
 	var r recorder
 	sent := 0
+	var unsent []string
 	// Whether OIP-BINARY-DATA applies decides the binary cases; the server
 	// metadata is read leniently, as api/binary-data reads it.
 	md := e.b.serverMetadata(ctx)
@@ -567,7 +605,7 @@ func checkNonfinite(ctx context.Context, e *env) Result {
 				cases = append(cases, badCase{name: fmt.Sprintf("binary FP32 %s holding %v", ct.Name, v), body: body, header: header})
 			}
 		}
-		sent += e.battery(ctx, &r, m, cases)
+		sent += e.battery(ctx, &r, m, cases, &unsent)
 	}
 	switch {
 	case !known:
@@ -575,7 +613,7 @@ func checkNonfinite(ctx context.Context, e *env) Result {
 	case !binary:
 		notes = append(notes, fmt.Sprintf("binary NaN and ±Inf cases not sent: OIP-BINARY-DATA does not apply (the server metadata's extensions %v do not contain %s)", extensions, oip.ExtensionBinaryData))
 	}
-	res := batteryResult(&r, sent, "requests with non-finite or out-of-domain values", notes)
+	res := batteryResult(&r, sent, "requests with non-finite or out-of-domain values", append(notes, unsentNote(unsent)...))
 	if res.Status == spec.Pass && !known {
 		return notChecked(res.Evidence, "%s", res.Message)
 	}
@@ -634,6 +672,7 @@ func oversizeBody(name, datatype string, shape []int64, n int64) ([]byte, io.Rea
 func checkOversize(ctx context.Context, e *env) Result {
 	var r recorder
 	sent := 0
+	var unsent []string
 	// judge wants 413, or a rejection (400 with an error response); the
 	// body of a 413 is not examined.
 	judge := func(resp *response, where string) {
@@ -661,9 +700,8 @@ func checkOversize(ctx context.Context, e *env) Result {
 		if err != nil {
 			return errorResult(err.Error())
 		}
-		where := fmt.Sprintf("%s case %q", m.ref.Label(), fmt.Sprintf("a %d MiB body whose data does not match shape %v", oversizeBytes>>20, shape))
-		head, body := oversizeBody(in0.Name, string(in0.Datatype), shape, oversizeBytes)
-		judge(e.c.postStream(ctx, inferPath(m), head, body, oversizeBytes), where)
+		where := fmt.Sprintf("%s case %q", m.ref.Label(), fmt.Sprintf("a %d MiB request whose data does not match shape %v", oversizeBytes>>20, shape))
+		judge(e.b.oversized(ctx, m.ref.Name, m.ref.Version, in0, shape, oversizeBytes), where)
 		live(where)
 		sent++
 		if c.Battery.HugeBatch {
@@ -676,9 +714,13 @@ func checkOversize(ctx context.Context, e *env) Result {
 			}
 			in["shape"] = big
 			where := fmt.Sprintf("%s case %q", m.ref.Label(), fmt.Sprintf("shape %v with one data element", big))
-			judge(e.c.postFresh(ctx, inferPath(m), mustJSON(requestObj(in)), nil), where)
-			live(where)
-			sent++
+			if resp := e.send(ctx, m, rawInfer{body: mustJSON(requestObj(in))}); resp.unsent != nil {
+				unsent = append(unsent, fmt.Sprintf("%s (%v)", where, resp.unsent))
+			} else {
+				judge(resp, where)
+				live(where)
+				sent++
+			}
 		}
 		deep := fmt.Appendf(nil, `{"inputs":[{"name":%q,"datatype":%q,"shape":%s,"data":`, in0.Name, in0.Datatype, mustJSON(shape))
 		deep = append(deep, bytes.Repeat([]byte("["), oversizeDepth)...)
@@ -688,13 +730,21 @@ func checkOversize(ctx context.Context, e *env) Result {
 		where = fmt.Sprintf("%s case %q", m.ref.Label(), fmt.Sprintf("data nested %d arrays deep", oversizeDepth))
 		// Streamed like the 256 MiB body: a server may answer before it
 		// has read all of it, and the answer must still be read.
-		judge(e.c.postStream(ctx, inferPath(m), deep[:min(len(deep), requestExcerptLimit)], bytes.NewReader(deep), int64(len(deep))), where)
+		resp := e.send(ctx, m, rawInfer{body: deep, stream: true})
+		if resp.unsent != nil {
+			unsent = append(unsent, fmt.Sprintf("%s (%v)", where, resp.unsent))
+			continue
+		}
+		judge(resp, where)
 		live(where)
 		sent++
 	}
 	r.figure("cases", Count(sent))
-	res := r.result(fmt.Sprintf("all %d oversized requests got 400 or 413 within the request timeout, and the server stayed live after each", sent))
-	return res
+	msg := fmt.Sprintf("all %d oversized requests got 400 or 413 within the request timeout, and the server stayed live after each", sent)
+	if n := unsentNote(unsent); len(n) > 0 {
+		msg += "; " + n[0]
+	}
+	return r.result(msg)
 }
 
 func checkErrorHygiene(_ context.Context, e *env) Result {

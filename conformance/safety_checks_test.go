@@ -49,7 +49,7 @@ func TestSafetyChecks(t *testing.T) {
 			"safety/oversize", spec.Fail, []string{`case "shape [2147483648 1 28 28] with one data element"`, "answered 500"},
 		)},
 		{fault: fakeoip.FaultOversize500, want: want1("safety/oversize", spec.Fail,
-			`case "a 256 MiB body whose data does not match shape [1 1 28 28]"`, "[268435456 bytes in all]", "answered 500, want 400 or 413", `"out of memory`)},
+			`case "a 256 MiB request whose data does not match shape [1 1 28 28]"`, "[268435456 bytes in all]", "answered 500, want 400 or 413", `"out of memory`)},
 		{fault: fakeoip.FaultLeakyErrors, want: want1("safety/error-hygiene", spec.Fail,
 			"whose body holds a Go goroutine header", `"goroutine 7 [`)},
 		{fault: fakeoip.FaultDiesAfterBattery, want: want1("safety/survives-abuse", spec.Fail,

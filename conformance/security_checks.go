@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aiconform/aiconform/spec"
@@ -175,7 +176,8 @@ func checkNoSecretEcho(ctx context.Context, e *env) Result {
 
 func checkTLS(ctx context.Context, e *env) Result {
 	if e.tls == nil {
-		return Result{Status: spec.Skip, Message: spec.NotApplicablePrefix + "target is http, not https"}
+		scheme, _, _ := strings.Cut(e.target, "://")
+		return Result{Status: spec.Skip, Message: spec.NotApplicablePrefix + fmt.Sprintf("target is %s, not %ss", scheme, scheme)}
 	}
 	var r recorder
 	ev := &TLSEvidence{}
@@ -217,13 +219,14 @@ type tlsTarget struct {
 }
 
 // newTLSTarget returns the TLS endpoint of base, or nil when base is not
-// an https URL. roots verify its certificate; nil uses the system's.
+// an https or grpcs URL. roots verify its certificate; nil uses the
+// system's.
 func newTLSTarget(base string, roots *x509.CertPool) (*tlsTarget, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, fmt.Errorf("target %q is not a URL: %w", base, err)
 	}
-	if u.Scheme != "https" {
+	if u.Scheme != "https" && u.Scheme != "grpcs" {
 		return nil, nil
 	}
 	port := u.Port()

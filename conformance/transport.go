@@ -1,21 +1,26 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/oip"
+	"github.com/aiconform/aiconform/spec"
 )
 
 // binding is the protocol's operations as checks use them: health,
 // metadata, and inference with JSON or binary tensors. A check states what
 // it asks and judges what comes back through it; how the request travels
-// (REST here) is the binding's. Every answer is a *response: the exchange
-// for the evidence, the status, and the decoded body, never a Go error.
+// (REST or gRPC) is the binding's. Every answer is a *response in the REST
+// binding's terms: the exchange for the evidence, the status, and the
+// decoded body, never a Go error.
 type binding interface {
 	live(ctx context.Context) *response
 	ready(ctx context.Context) *response
@@ -23,6 +28,30 @@ type binding interface {
 	serverMetadata(ctx context.Context) *response
 	modelMetadata(ctx context.Context, model, version string) *response
 	infer(ctx context.Context, model, version string, req inferRequest) *response
+	// sendInfer sends a REST inference request that need not be valid
+	// (the bad-input battery's) to model and version, on a connection of
+	// its own, as the binding carries it. A request that has no form in
+	// the binding is not sent: the response's unsent says why.
+	sendInfer(ctx context.Context, model, version string, req rawInfer) *response
+	// oversized sends an inference request of about n bytes whose data
+	// is far longer than the shape of its input in holds, without holding
+	// it in memory, and reads an answer that arrives before it is sent.
+	oversized(ctx context.Context, model, version string, in spec.Tensor, shape []int64, n int64) *response
+	// kind is the binding.
+	kind() spec.Binding
+	// close releases the binding's connections.
+	close()
+}
+
+// rawInfer is an inference request of the battery in its REST form: the
+// JSON object, with binary data after it when header says where.
+type rawInfer struct {
+	body   []byte
+	header http.Header
+	// stream sends the body as a stream, reading an answer that arrives
+	// before all of it is sent; the excerpt quotes its first
+	// requestExcerptLimit bytes.
+	stream bool
 }
 
 // namedTensor is one input of a request, in the order it is sent.
@@ -48,6 +77,21 @@ type inferRequest struct {
 	binaryInputs bool
 }
 
+// newBinding returns the binding of a target URL as parseTarget returned
+// it: gRPC for grpc and grpcs (verified against roots, nil for the
+// system's), REST otherwise, each sending with c.
+func newBinding(c *client, base string, roots *x509.CertPool) (binding, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, fmt.Errorf("target %q is not a URL: %w", base, err)
+	}
+	switch u.Scheme {
+	case "grpc", "grpcs":
+		return newGRPCBinding(c, u.Host, u.Scheme == "grpcs", roots)
+	}
+	return restBinding{c: c}, nil
+}
+
 // restBinding is the REST binding of the Open Inference Protocol v2.
 type restBinding struct{ c *client }
 
@@ -69,6 +113,28 @@ func (b restBinding) serverMetadata(ctx context.Context) *response {
 
 func (b restBinding) modelMetadata(ctx context.Context, model, version string) *response {
 	return b.c.get(ctx, oip.ModelPath(model, version))
+}
+
+func (b restBinding) kind() spec.Binding { return spec.REST }
+
+func (b restBinding) close() {
+	if b.c.hc != nil {
+		b.c.hc.CloseIdleConnections()
+	}
+}
+
+func (b restBinding) sendInfer(ctx context.Context, model, version string, req rawInfer) *response {
+	path := oip.ModelPath(model, version) + "/infer"
+	if req.stream {
+		head := req.body[:min(len(req.body), requestExcerptLimit)]
+		return b.c.postStream(ctx, path, head, bytes.NewReader(req.body), int64(len(req.body)))
+	}
+	return b.c.postFresh(ctx, path, req.body, req.header)
+}
+
+func (b restBinding) oversized(ctx context.Context, model, version string, in spec.Tensor, shape []int64, n int64) *response {
+	head, body := oversizeBody(in.Name, string(in.Datatype), shape, n)
+	return b.c.postStream(ctx, oip.ModelPath(model, version)+"/infer", head, body, n)
 }
 
 func (b restBinding) infer(ctx context.Context, model, version string, req inferRequest) *response {

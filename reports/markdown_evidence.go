@@ -53,13 +53,17 @@ func mdExchanges(b *strings.Builder, exs []conformance.Exchange) {
 }
 
 // exchangeLine is one line about an exchange: the request and what came
-// back (status, content type, size, time) or the transport error.
+// back (status, the gRPC status it is judged from, content type, size,
+// time) or the transport error.
 func exchangeLine(ex conformance.Exchange) string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "%s %s → ", ex.Method, ex.Path)
 	if ex.StatusCode == 0 {
 		s.WriteString("no response")
 	} else {
+		if ex.GRPCStatus != "" {
+			fmt.Fprintf(&s, "%s, judged as ", ex.GRPCStatus)
+		}
 		fmt.Fprintf(&s, "%d", ex.StatusCode)
 		if ex.ContentType != "" {
 			fmt.Fprintf(&s, " %s", ex.ContentType)

@@ -354,3 +354,22 @@ func TestFormatNumber(t *testing.T) {
 		}
 	}
 }
+
+// TestExchangeLineGRPC: a gRPC call's line names its status and the REST
+// status it is judged as; a call without a status has no response.
+func TestExchangeLineGRPC(t *testing.T) {
+	ms := conformance.Millis(2 * time.Millisecond)
+	for _, tt := range []struct {
+		ex   conformance.Exchange
+		want string
+	}{
+		{conformance.Exchange{Method: "GRPC", Path: "/inference.GRPCInferenceService/ModelInfer", StatusCode: 400, GRPCStatus: "INVALID_ARGUMENT", ResponseBytes: conformance.Bytes(12), Duration: ms},
+			"GRPC /inference.GRPCInferenceService/ModelInfer → INVALID_ARGUMENT, judged as 400, 12 B in 2 ms"},
+		{conformance.Exchange{Method: "GRPC", Path: "/inference.GRPCInferenceService/ServerLive", ResponseBytes: conformance.Bytes(0), Duration: ms, Error: "no complete response"},
+			"GRPC /inference.GRPCInferenceService/ServerLive → no response, 0 B in 2 ms; error: no complete response"},
+	} {
+		if got := exchangeLine(tt.ex); got != tt.want {
+			t.Errorf("exchangeLine = %q, want %q", got, tt.want)
+		}
+	}
+}

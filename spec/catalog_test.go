@@ -159,6 +159,48 @@ func TestApplicability(t *testing.T) {
 	}
 }
 
+// TestBindings: every requirement says, for every protocol binding,
+// whether it applies over it, with a reason where it does not; and the
+// requirements that have no meaning over gRPC are exactly those pinned
+// here, each with a reason that names what the binding lacks.
+func TestBindings(t *testing.T) {
+	notOverGRPC := map[string]string{"SAFE-MALFORMED-JSON": "JSON"}
+	for _, r := range mustLoad(t).Requirements {
+		for b := range r.Bindings {
+			if !slices.Contains(spec.Bindings, b) {
+				t.Errorf("%s: bindings name %q, which is not a binding of the standard (%v)", r.ID, b, spec.Bindings)
+			}
+		}
+		for _, b := range spec.Bindings {
+			a, ok := r.Bindings[b]
+			switch {
+			case !ok:
+				t.Errorf("%s: bindings do not say whether it applies over %s", r.ID, b.Name())
+			case a.Applies && a.Reason != "":
+				t.Errorf("%s: applies over %s but gives a reason %q", r.ID, b.Name(), a.Reason)
+			case !a.Applies && strings.TrimSpace(a.Reason) == "":
+				t.Errorf("%s: not applicable over %s without a reason", r.ID, b.Name())
+			}
+			why, na := r.NotApplicableOver(b)
+			if na != (ok && !a.Applies) || why != a.Reason {
+				t.Errorf("%s: NotApplicableOver(%s) = %q, %v; the catalog says %+v", r.ID, b, why, na, a)
+			}
+		}
+		if why, na := r.NotApplicableOver(spec.REST); na {
+			t.Errorf("%s: not applicable over REST (%s); every requirement of v1 was written for it", r.ID, why)
+		}
+		word, pinned := notOverGRPC[r.ID]
+		switch why, na := r.NotApplicableOver(spec.GRPC); {
+		case pinned && !na:
+			t.Errorf("%s: applies over gRPC, want not applicable (it has no meaning there)", r.ID)
+		case pinned && !strings.Contains(why, word):
+			t.Errorf("%s: not applicable over gRPC because %q, want a reason that names %s", r.ID, why, word)
+		case !pinned && na:
+			t.Errorf("%s: not applicable over gRPC (%s), want it to apply (or pin it here)", r.ID, why)
+		}
+	}
+}
+
 func TestToleranceClasses(t *testing.T) {
 	c := mustLoad(t)
 	seen := map[string]bool{}

@@ -37,6 +37,7 @@ type doc struct {
 //	Statement, one paragraph.
 //
 //	- **Applies when:** … (optional)
+//	- **Not applicable over gRPC:** … (where the catalog says so)
 //	- **Procedure:** …
 //	- **Rationale:** …
 //	- **Anchor:** …
@@ -243,11 +244,17 @@ func TestMarkdownMatchesCatalog(t *testing.T) {
 				t.Errorf("%s: %s differs\n  Markdown: %q\n  catalog:  %q", where, c.field, c.md, c.json)
 			}
 		}
+		for _, b := range spec.Bindings {
+			why, _ := r.NotApplicableOver(b)
+			if md := s.fields["Not applicable over "+b.Name()]; md != why {
+				t.Errorf("%s: not applicable over %s differs\n  Markdown: %q\n  catalog:  %q", where, b.Name(), md, why)
+			}
+		}
 		if strings.TrimSpace(s.fields["Procedure"]) == "" {
 			t.Errorf("%s: no test procedure", where)
 		}
 		for k := range s.fields {
-			if !slices.Contains([]string{"Applies when", "Procedure", "Rationale", "Anchor"}, k) {
+			if !slices.Contains([]string{"Applies when", "Not applicable over REST", "Not applicable over gRPC", "Procedure", "Rationale", "Anchor"}, k) {
 				t.Errorf("%s: unknown field %q", where, k)
 			}
 		}

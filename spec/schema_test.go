@@ -68,6 +68,14 @@ func TestSchemaRejectsBrokenCatalogs(t *testing.T) {
 		{"doc without anchor", func(d map[string]any) { req0(d)["doc"] = "api.md" }, "/requirements/0/doc"},
 		{"missing doc", func(d map[string]any) { delete(req0(d), "doc") }, "/requirements/0"},
 		{"empty appliesWhen", func(d map[string]any) { req0(d)["appliesWhen"] = "" }, "/requirements/0/appliesWhen"},
+		{"binding missing", func(d map[string]any) { delete(req0(d)["bindings"].(map[string]any), "grpc") }, "/requirements/0/bindings"},
+		{"unknown binding", func(d map[string]any) { req0(d)["bindings"].(map[string]any)["soap"] = map[string]any{"applies": true} }, "/requirements/0/bindings"},
+		{"not applicable without a reason", func(d map[string]any) {
+			req0(d)["bindings"].(map[string]any)["grpc"] = map[string]any{"applies": false}
+		}, "/requirements/0/bindings/grpc"},
+		{"applicable with a reason", func(d map[string]any) {
+			req0(d)["bindings"].(map[string]any)["grpc"] = map[string]any{"applies": true, "reason": "it does"}
+		}, "/requirements/0/bindings/grpc"},
 		{"zero rtol", func(d map[string]any) { tc0(d)["rtol"] = 0 }, "/toleranceClasses/0/rtol"},
 		{"negative atol", func(d map[string]any) { tc0(d)["atol"] = -1e-5 }, "/toleranceClasses/0/atol"},
 		{"upper-case class", func(d map[string]any) { tc0(d)["id"] = "FP32" }, "/toleranceClasses/0/id"},

@@ -85,10 +85,57 @@ type Requirement struct {
 	// holds; where it is false the requirement is not applicable and its
 	// checks are skipped with a reason that begins NotApplicablePrefix.
 	AppliesWhen string `json:"appliesWhen,omitempty"`
-	Rationale   string `json:"rationale"`
-	Anchor      string `json:"anchor"`
+	// Bindings says, for every protocol binding, whether the requirement
+	// applies over it and, where it does not, why (spec/v1/bindings.md).
+	Bindings  map[Binding]BindingApplicability `json:"bindings,omitempty"`
+	Rationale string                           `json:"rationale"`
+	Anchor    string                           `json:"anchor"`
 	// Doc is the spec document and heading that defines it, e.g. "api.md#oip-health-live".
 	Doc string `json:"doc"`
+}
+
+// Binding is a protocol binding of the Open Inference Protocol v2: how a
+// request and its answer travel (spec/v1/bindings.md).
+type Binding string
+
+// The protocol bindings of spec v1.
+const (
+	REST Binding = "rest"
+	GRPC Binding = "grpc"
+)
+
+// Bindings lists the protocol bindings of spec v1.
+var Bindings = []Binding{REST, GRPC}
+
+// Name is how the standard writes the binding: "REST" or "gRPC".
+func (b Binding) Name() string {
+	switch b {
+	case REST:
+		return "REST"
+	case GRPC:
+		return "gRPC"
+	}
+	return string(b)
+}
+
+// BindingApplicability says whether a requirement applies over one
+// binding.
+type BindingApplicability struct {
+	Applies bool `json:"applies"`
+	// Reason says why a requirement that does not apply over the binding
+	// has no meaning there; empty where it applies.
+	Reason string `json:"reason,omitempty"`
+}
+
+// NotApplicableOver returns why the requirement is not applicable over
+// binding b, and whether it is not. A requirement applies over a binding
+// its catalog entry does not name (the catalog's tests rule that out).
+func (r Requirement) NotApplicableOver(b Binding) (string, bool) {
+	a, ok := r.Bindings[b]
+	if !ok || a.Applies {
+		return "", false
+	}
+	return a.Reason, true
 }
 
 // ToleranceClass is a named acceptance rule for numeric comparisons.

@@ -5,14 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
+	"sync"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	"github.com/aiconform/aiconform"
 	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/oip/grpcbind"
+	pb "github.com/aiconform/aiconform/oip/inferencepb"
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reference/serve"
 	"github.com/aiconform/aiconform/reports"
+	"github.com/aiconform/aiconform/spec"
 )
 
 func init() { registerCommand(newDemoCmd) }
@@ -34,9 +40,11 @@ func newDemoCmd(s Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo [--out DIR]",
 		Short: "Serve the reference models in-process and run the conformance suite against them",
-		Long: "demo starts the reference server on a free loopback port, runs the suite with the built-in\n" +
-			"profile against it, writes DIR/report.json with its renderings, prints the summary and where the report is,\n" +
-			"and stops the server. Exit 0 when every check passes, 1 otherwise.",
+		Long: "demo starts the reference server on free loopback ports, one for the protocol's REST binding and\n" +
+			"one for its gRPC binding, runs the suite with the built-in profile over both at once (each\n" +
+			"performance check alone, so that it measures the server and not the other run), writes\n" +
+			"DIR/rest/report.json and DIR/grpc/report.json with their renderings, prints each summary and where\n" +
+			"each report is, and stops the server. Exit 0 when both runs are conformant, 1 otherwise.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.SeedSet = cmd.Flags().Changed("seed")
@@ -54,15 +62,26 @@ func runDemo(ctx context.Context, o demoOptions, s Streams) (err error) {
 	if o.OutDir == "" {
 		return usageError(errors.New("demo: --out must not be empty"))
 	}
-	out, err := newReportOutput(o.OutDir, o.Formats)
-	if err != nil {
-		return usageError(fmt.Errorf("demo: %w", err))
+	var outs []*reportOutput
+	for _, b := range demoBindings {
+		out, err := newReportOutput(filepath.Join(o.OutDir, string(b)), o.Formats)
+		if err != nil {
+			return usageError(fmt.Errorf("demo: %w", err))
+		}
+		outs = append(outs, out)
 	}
 	cleanup, err := prepareOutDir(o.OutDir)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	for _, out := range outs {
+		sub, err := prepareOutDir(out.Dir)
+		if err != nil {
+			return err
+		}
+		defer sub()
+	}
 	models, err := reference.Builtin()
 	if err != nil {
 		return exitCode(ExitFail, fmt.Errorf("demo: %w", err))
@@ -90,21 +109,136 @@ func runDemo(ctx context.Context, o demoOptions, s Streams) (err error) {
 			err = exitCode(ExitFail, fmt.Errorf("demo: the reference server: %w", serr))
 		}
 	}()
-	target := "http://" + addr.String()
-	fmt.Fprintf(s.Out, "reference server listening on %s\n", target)
+	glis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return exitCode(ExitFail, fmt.Errorf("demo: the reference server's gRPC listener: %w", err))
+	}
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(int(serve.DefaultMaxBodyBytes)))
+	pb.RegisterGRPCInferenceServiceServer(gs, grpcbind.NewGateway(srv.Handler()))
+	gerrc := make(chan error, 1)
+	go func() { gerrc <- gs.Serve(glis) }()
+	defer func() {
+		gs.Stop()
+		if serr := <-gerrc; serr != nil && err == nil {
+			err = exitCode(ExitFail, fmt.Errorf("demo: the reference server over gRPC: %w", serr))
+		}
+	}()
+	targets := map[spec.Binding]string{spec.REST: "http://" + addr.String(), spec.GRPC: "grpc://" + glis.Addr().String()}
+	for _, b := range demoBindings {
+		fmt.Fprintf(s.Out, "reference server listening on %s (%s)\n", targets[b], b.Name())
+	}
 	oracle, err := reference.NewOracle(models)
 	if err != nil {
 		return exitCode(ExitFail, fmt.Errorf("demo: %w", err))
 	}
-	opts := conformance.Options{
-		Target:      target,
-		Goldens:     aiconform.Goldens(),
-		ToolVersion: version,
-		Oracle:      oracle,
+	// The runs go at once, but for their performance checks, each of
+	// which runs alone (see demoGate): the scenarios measure time.
+	prog := newProgress(s.Err, o.Quiet)
+	gate := newDemoGate()
+	reps := make([]*conformance.Report, len(demoBindings))
+	errs := make([]error, len(demoBindings))
+	var wg sync.WaitGroup
+	for i, b := range demoBindings {
+		opts := conformance.Options{
+			Target:      targets[b],
+			Goldens:     aiconform.Goldens(),
+			ToolVersion: version,
+			Oracle:      oracle,
+		}
+		if o.SeedSet {
+			opts.Seed = &o.Seed
+		}
+		wg.Go(func() {
+			hold := gate.hold()
+			defer hold.release()
+			reps[i], errs[i] = runSuiteWith(ctx, opts, outs[i], hold.event, prog.hook(string(b)))
+		})
 	}
-	if o.SeedSet {
-		opts.Seed = &o.Seed
+	wg.Wait()
+	prog.done()
+	for i, b := range demoBindings {
+		fmt.Fprintf(s.Out, "\n== %s: %s\n", b.Name(), targets[b])
+		errs[i] = finishRun(s, outs[i], reps[i], errs[i])
 	}
-	rep, err := runSuite(ctx, s, opts, o.Quiet, out)
-	return finishRun(s, out, rep, err)
+	return worstExit(errs...)
+}
+
+// demoGate lets the demo's runs go at once but for their performance
+// checks: a performance check starts when no check of another run is
+// running, and none starts while it runs, so that what it measures is the
+// server's, not the other run's. It works through the runs' progress
+// events, which come on each run's goroutine before and after each check.
+type demoGate struct {
+	mu          sync.RWMutex
+	performance map[string]bool // check IDs of level performance
+}
+
+func newDemoGate() *demoGate {
+	g := &demoGate{performance: map[string]bool{}}
+	for _, c := range conformance.Checks() {
+		g.performance[c.ID] = c.Level == spec.Performance
+	}
+	return g
+}
+
+// gateHold is one run's hold on the gate: none, shared (a check of
+// another level) or exclusive (a performance check).
+type gateHold struct {
+	g                 *demoGate
+	shared, exclusive bool
+}
+
+func (g *demoGate) hold() *gateHold { return &gateHold{g: g} }
+
+// event takes the gate before a check starts and releases it when the
+// check is done.
+func (h *gateHold) event(ev conformance.ProgressEvent) {
+	h.release()
+	if ev.Result != nil {
+		return
+	}
+	if h.g.performance[ev.ID] {
+		h.g.mu.Lock()
+		h.exclusive = true
+		return
+	}
+	h.g.mu.RLock()
+	h.shared = true
+}
+
+// release lets go of the gate; a run that ends while a check holds it
+// (it was interrupted) releases it so.
+func (h *gateHold) release() {
+	switch {
+	case h.exclusive:
+		h.g.mu.Unlock()
+	case h.shared:
+		h.g.mu.RUnlock()
+	}
+	h.shared, h.exclusive = false, false
+}
+
+// demoBindings are the bindings the demo runs the suite over, in order;
+// each report goes to DIR/rest or DIR/grpc.
+var demoBindings = []spec.Binding{spec.REST, spec.GRPC}
+
+// worstExit returns the error of the highest exit code among errs, nil
+// when every one is nil.
+func worstExit(errs ...error) error {
+	var worst error
+	code := ExitOK
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		c := ExitFail
+		var ee *exitError
+		if errors.As(err, &ee) {
+			c = ee.Code
+		}
+		if worst == nil || c > code {
+			worst, code = err, c
+		}
+	}
+	return worst
 }

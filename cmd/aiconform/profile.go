@@ -56,7 +56,9 @@ level core that maps every model (and version) whose inputs and outputs have the
 datatypes and shapes of a reference model's contract at a reference version to it. Models that
 fit no contract are listed in a comment with why.
 
-The protocol's REST binding has no list of models, so name the served models with --model
+The target may speak the protocol's REST binding (http://, https://) or its gRPC binding
+(grpc://HOST:PORT, grpcs://HOST:PORT), whose ServerMetadata and ModelMetadata calls are read
+instead. The protocol has no list of models, so name the served models with --model
 (repeatable, or comma-separated); without it, init tries the reference model names (seed-cnn,
 seed-rnn, seed-transformer) as served names, and leaves out quietly those the target answers
 404 for.
@@ -77,7 +79,7 @@ error (an existing --out without --force), 3 the target could not be reached.`,
 			return runProfileInit(cmd.Context(), o, s)
 		},
 	}
-	cmd.Flags().StringVar(&o.Target, "target", "", "base URL of the endpoint, e.g. http://127.0.0.1:8000 (required)")
+	cmd.Flags().StringVar(&o.Target, "target", "", "base URL of the endpoint, e.g. http://127.0.0.1:8000 or grpc://127.0.0.1:8001 (required)")
 	cmd.Flags().StringSliceVar(&o.Models, "model", nil, "a served model name to read, repeatable (default: the reference model names)")
 	cmd.Flags().StringVar(&o.Out, "out", "", "profile file to write (default: standard output)")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "overwrite an existing --out file")

@@ -74,13 +74,13 @@ func checkProgressLines(t *testing.T, stderr string, rep conformance.Report) {
 // running check and the count, erased at the end.
 func TestProgressTerminal(t *testing.T) {
 	var b bytes.Buffer
-	p := &progress{w: &b, tty: true}
+	p := &progress{w: &b, tty: true, totals: map[string]int{}}
 	ids := []string{"api/health-live", "numerics/golden"}
 	for i, id := range ids {
 		ev := conformance.ProgressEvent{Index: i + 1, Total: len(ids), ID: id}
-		p.event(ev)
+		p.event("", ev)
 		ev.Result = &conformance.Result{ID: id, Status: spec.Pass}
-		p.event(ev)
+		p.event("", ev)
 	}
 	p.done()
 	out := b.String()
@@ -96,11 +96,28 @@ func TestProgressTerminal(t *testing.T) {
 		t.Errorf("the bar is not erased at the end: %q", out)
 	}
 	var nilProgress *progress
-	if nilProgress.hook() != nil || newProgress(&b, true) != nil {
+	if nilProgress.hook("") != nil || newProgress(&b, true) != nil {
 		t.Error("a quiet run has a progress hook")
 	}
 	nilProgress.done()
 	if isTerminal(&b) || terminalWidth(&b) != 0 || terminalWidth(nil) != 0 {
 		t.Error("a buffer is taken for a terminal")
+	}
+
+	// Two runs at once share one bar, which counts the checks of both
+	// and names the run of the check it shows.
+	b.Reset()
+	p = &progress{w: &b, tty: true, totals: map[string]int{}}
+	for _, label := range []string{"rest", "grpc"} {
+		ev := conformance.ProgressEvent{Index: 1, Total: 2, ID: "api/health-live"}
+		p.event(label, ev)
+		ev.Result = &conformance.Result{ID: ev.ID, Status: spec.Pass}
+		p.event(label, ev)
+	}
+	p.done()
+	for _, want := range []string{"rest api/health-live", "grpc api/health-live", "(2/4)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the shared bar lacks %q: %q", want, b.String())
+		}
 	}
 }

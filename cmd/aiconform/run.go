@@ -70,7 +70,10 @@ func newRunCmd(s Streams) *cobra.Command {
 			"gives every requested level its verdict.\n" +
 			"A target that stops answering (3 requests in a row without a response) ends the run: the remaining\n" +
 			"checks end with status error and the report is written; --deadline caps the whole run the same way.\n" +
-			"An https target is verified against the system's trusted roots, or against --ca-file for a private CA;\n" +
+			"The target speaks the protocol's REST binding (http://, https://) or its gRPC binding (grpc://HOST:PORT,\n" +
+			"or grpcs://HOST:PORT over TLS), and the report says which; over gRPC the token travels in the\n" +
+			"authorization metadata, and requirements that have no meaning there are skipped as not applicable.\n" +
+			"An https or grpcs target is verified against the system's trusted roots, or against --ca-file for a private CA;\n" +
 			"when its TLS handshake fails, only the TLS check runs and the others end with status error.\n" +
 			"--sign-key KEY signs the report once it is written, as `aiconform report sign` does, into\n" +
 			"DIR/attestation.json; a signing failure is reported, keeps the report and exits non-zero.",
@@ -81,13 +84,13 @@ func newRunCmd(s Streams) *cobra.Command {
 			return runRun(cmd.Context(), o, s)
 		},
 	}
-	cmd.Flags().StringVar(&o.Target, "target", "", "base URL of the endpoint, e.g. http://127.0.0.1:8000 (required)")
+	cmd.Flags().StringVar(&o.Target, "target", "", "base URL of the endpoint, e.g. http://127.0.0.1:8000 or grpc://127.0.0.1:8001 (required)")
 	cmd.Flags().StringVar(&o.ProfileFile, "profile", "", "profile file, YAML or JSON (default: the built-in profile of the reference models)")
 	cmd.Flags().StringVar(&o.OutDir, "out", o.OutDir, "directory the report is written to")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "limit of each request, a positive duration such as 10s (default: the profile's timeouts.request, else 30s)")
 	cmd.Flags().DurationVar(&o.Deadline, "deadline", 0, "limit of the whole run, e.g. 10m; 0 sets none")
 	cmd.Flags().Int64Var(&o.MaxBody, "max-body", o.MaxBody, "most bytes of a response body the suite reads; a longer body fails its check")
-	cmd.Flags().StringVar(&o.CAFile, "ca-file", "", "PEM CA certificates that verify an https target (default: the system's trusted roots)")
+	cmd.Flags().StringVar(&o.CAFile, "ca-file", "", "PEM CA certificates that verify an https or grpcs target (default: the system's trusted roots)")
 	cmd.Flags().Uint64Var(&o.Seed, "seed", 0, "64-bit seed of the inputs drawn during the run, decimal or 0x hex (default: drawn from a cryptographic source; the report records it)")
 	cmd.Flags().BoolVarP(&o.Quiet, "quiet", "q", false, "show no progress on stderr (a bar on a terminal, else a line per finished check)")
 	cmd.Flags().StringSliceVar(&o.Formats, "format", o.Formats, formatFlagHelp)
@@ -191,14 +194,19 @@ func signRun(s Streams, out *reportOutput, key *attest.PrivateKey, finished erro
 // runSuite runs the suite with progress on s.Err unless quiet, streaming
 // the checks into out's NDJSON file when it has one.
 func runSuite(ctx context.Context, s Streams, opts conformance.Options, quiet bool, out *reportOutput) (*conformance.Report, error) {
+	prog := newProgress(s.Err, quiet)
+	defer prog.done()
+	return runSuiteWith(ctx, opts, out, prog.hook(""))
+}
+
+// runSuiteWith runs the suite telling hooks of its progress, streaming
+// the checks into out's NDJSON file when it has one.
+func runSuiteWith(ctx context.Context, opts conformance.Options, out *reportOutput, hooks ...func(conformance.ProgressEvent)) (*conformance.Report, error) {
 	if err := out.open(); err != nil {
 		return nil, err
 	}
-	prog := newProgress(s.Err, quiet)
-	opts.Progress = chainProgress(prog.hook(), out.hook())
-	rep, err := conformance.Run(ctx, opts)
-	prog.done()
-	return rep, err
+	opts.Progress = chainProgress(append(hooks, out.hook())...)
+	return conformance.Run(ctx, opts)
 }
 
 // chainProgress calls every non-nil hook in turn; nil when there is none.

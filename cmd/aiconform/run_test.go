@@ -387,67 +387,131 @@ func TestRunConfigErrors(t *testing.T) {
 }
 
 // TestDemo is the walking skeleton end to end: the reference server
-// in-process, the built-in profile, every core and safety check passing
-// and every performance scenario measured. Whether the measurements meet
-// the reference card's budgets depends on the machine (this test runs
-// beside others, under the race detector), so here a performance check
-// may also fail or err, provided it measured and said why; .ci/run runs
-// the demo alone and requires it conformant at every level.
+// in-process, the built-in profile run over REST and over gRPC at once,
+// every core and safety check passing over each (SAFE-MALFORMED-JSON not
+// applicable over gRPC) and every performance scenario measured over
+// each. Whether the measurements meet the reference card's budgets
+// depends on the machine (this test runs beside others, under the race
+// detector), so here a performance check may also fail or err, provided
+// it measured and said why; .ci/run runs the demo alone and requires it
+// conformant at every level.
 func TestDemo(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "demo")
 	code, stdout, stderr := runCLI(t, "demo", "--out", out)
 	if code != ExitOK && code != ExitFail {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	for _, want := range []string{"reference server listening on http://127.0.0.1:", "verdict: ",
+	for _, want := range []string{"reference server listening on http://127.0.0.1:", "reference server listening on grpc://127.0.0.1:",
+		"== REST: http://127.0.0.1:", "== gRPC: grpc://127.0.0.1:", "verdict: ",
 		"latency: single-stream seed-cnn@fp32: ", "latency: server seed-rnn@fp32: p99 ", "latency: cache-audit seed-rnn@fp32: p90 ratio repeated/distinct ",
-		"report: " + filepath.Join(out, "report.json")} {
+		"report: " + filepath.Join(out, "rest", "report.json"), "report: " + filepath.Join(out, "grpc", "report.json")} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
-	rep := runReadReport(t, out)
-	checkProgressLines(t, stderr, rep)
-	requested := 0
-	for _, c := range conformance.Checks() {
-		if slices.Contains(rep.RequestedLevels, c.Level) {
-			requested++
+	if i, j := strings.Index(stdout, "== REST"), strings.Index(stdout, "== gRPC"); i < 0 || j < i {
+		t.Errorf("the REST summary does not come first:\n%s", stdout)
+	}
+	conformant := true
+	for _, b := range []spec.Binding{spec.REST, spec.GRPC} {
+		rep := runReadReport(t, filepath.Join(out, string(b)))
+		if rep.Binding != b {
+			t.Errorf("%s report: binding %q", b, rep.Binding)
 		}
-	}
-	if len(rep.Checks) != requested {
-		t.Errorf("%d checks, want the %d of the requested levels %v", len(rep.Checks), requested, rep.RequestedLevels)
-	}
-	// The demo's server is plain http without auth: the checks of
-	// authentication and TLS do not apply to it.
-	notApplicable := []string{"security/auth-required", "security/tls"}
-	for _, c := range rep.Checks {
-		switch {
-		case slices.Contains(notApplicable, c.ID):
-			if c.Status != spec.Skip || !strings.HasPrefix(c.Message, spec.NotApplicablePrefix) {
-				t.Errorf("%s: %s: %s, want a not-applicable skip", c.ID, c.Status, c.Message)
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSuffix(stderr, "\n"), "\n") {
+			if rest, ok := strings.CutPrefix(l, string(b)+" "); ok {
+				lines = append(lines, rest)
 			}
-		case c.Level == spec.Performance:
-			if len(c.Evidence.Performance) == 0 {
-				t.Errorf("%s: %s: %s, with no scenario measured", c.ID, c.Status, c.Message)
+		}
+		checkProgressLines(t, strings.Join(lines, "\n")+"\n", rep)
+		requested := 0
+		for _, c := range conformance.Checks() {
+			if slices.Contains(rep.RequestedLevels, c.Level) {
+				requested++
 			}
-			for _, ev := range c.Evidence.Performance {
-				if ev.Result == nil || ev.Result.Sent == 0 {
-					t.Errorf("%s on %s: no timed query in its evidence", c.ID, ev.Model)
+		}
+		if len(rep.Checks) != requested {
+			t.Errorf("%s: %d checks, want the %d of the requested levels %v", b, len(rep.Checks), requested, rep.RequestedLevels)
+		}
+		// The demo's server is plain http and grpc without auth: the
+		// checks of authentication and TLS do not apply to it, nor does
+		// SAFE-MALFORMED-JSON over gRPC.
+		notApplicable := []string{"security/auth-required", "security/tls"}
+		if b == spec.GRPC {
+			notApplicable = append(notApplicable, "safety/malformed-json")
+		}
+		for _, c := range rep.Checks {
+			switch {
+			case slices.Contains(notApplicable, c.ID):
+				if c.Status != spec.Skip || !strings.HasPrefix(c.Message, spec.NotApplicablePrefix) {
+					t.Errorf("%s %s: %s: %s, want a not-applicable skip", b, c.ID, c.Status, c.Message)
 				}
+			case c.Level == spec.Performance:
+				if len(c.Evidence.Performance) == 0 {
+					t.Errorf("%s %s: %s: %s, with no scenario measured", b, c.ID, c.Status, c.Message)
+				}
+				for _, ev := range c.Evidence.Performance {
+					if ev.Result == nil || ev.Result.Sent == 0 {
+						t.Errorf("%s %s on %s: no timed query in its evidence", b, c.ID, ev.Model)
+					}
+				}
+				if c.Status == spec.Skip {
+					t.Errorf("%s %s: skipped: %s", b, c.ID, c.Message)
+				} else if c.Status != spec.Pass {
+					t.Logf("%s %s: %s on this machine: %s", b, c.ID, c.Status, c.Message)
+				}
+			case c.Status != spec.Pass:
+				t.Errorf("%s %s: %s: %s", b, c.ID, c.Status, c.Message)
 			}
-			if c.Status == spec.Skip {
-				t.Errorf("%s: skipped: %s", c.ID, c.Message)
-			} else if c.Status != spec.Pass {
-				t.Logf("%s: %s on this machine: %s", c.ID, c.Status, c.Message)
-			}
-		case c.Status != spec.Pass:
-			t.Errorf("%s: %s: %s", c.ID, c.Status, c.Message)
 		}
+		if rep.Levels[spec.Core] != spec.VerdictPass || rep.Levels[spec.Safety] != spec.VerdictPass {
+			t.Errorf("%s: levels %v verdict %s", b, rep.Levels, rep.Verdict)
+		}
+		conformant = conformant && rep.Verdict == spec.VerdictPass
 	}
-	if rep.Levels[spec.Core] != spec.VerdictPass || rep.Levels[spec.Safety] != spec.VerdictPass {
-		t.Errorf("levels %v verdict %s", rep.Levels, rep.Verdict)
+	if (code == ExitOK) != conformant {
+		t.Errorf("exit %d, both runs conformant: %v", code, conformant)
 	}
-	if (code == ExitOK) != (rep.Verdict == spec.VerdictPass) {
-		t.Errorf("exit %d with verdict %s", code, rep.Verdict)
+}
+
+// TestDemoGate: a performance check of one run waits for the other run's
+// check to end, and no check of the other run starts while it runs;
+// checks of other levels run at once.
+func TestDemoGate(t *testing.T) {
+	g := newDemoGate()
+	a, b := g.hold(), g.hold()
+	start := func(h *gateHold, id string) { h.event(conformance.ProgressEvent{ID: id}) }
+	end := func(h *gateHold, id string) {
+		h.event(conformance.ProgressEvent{ID: id, Result: &conformance.Result{ID: id}})
 	}
+
+	start(a, "numerics/golden")
+	start(b, "api/health-live") // two checks of core at once
+	end(b, "api/health-live")
+	perf := make(chan struct{})
+	go func() {
+		start(b, "performance/server")
+		close(perf)
+	}()
+	select {
+	case <-perf:
+		t.Fatal("a performance check started while the other run's check ran")
+	case <-time.After(50 * time.Millisecond):
+	}
+	end(a, "numerics/golden")
+	<-perf
+	next := make(chan struct{})
+	go func() {
+		start(a, "numerics/live")
+		close(next)
+	}()
+	select {
+	case <-next:
+		t.Fatal("a check started while the other run's performance check ran")
+	case <-time.After(50 * time.Millisecond):
+	}
+	b.release() // the run ends mid-check (interrupted): its hold goes
+	<-next
+	a.release()
 }

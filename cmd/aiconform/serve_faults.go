@@ -10,6 +10,7 @@ import (
 
 	"github.com/aiconform/aiconform/reference/serve"
 	"github.com/aiconform/aiconform/reference/serve/faults"
+	"github.com/aiconform/aiconform/spec"
 )
 
 // This file holds the fault-profile part of `aiconform serve`: --fault
@@ -57,7 +58,8 @@ func faultTLS(names []string, base *tls.Config) (*tls.Config, error) {
 }
 
 // listFaults writes one line per fault profile: its name, the requirement
-// it breaks and what it does, with the requirements that fail with it.
+// it breaks and what it does, with the requirements that fail with it and
+// the bindings it does not show over.
 func listFaults(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FAULT\tBREAKS\tWHAT THE SERVER DOES")
@@ -65,6 +67,11 @@ func listFaults(w io.Writer) error {
 		what := f.Description
 		if len(f.Also) > 0 {
 			what += " (fails with it: " + strings.Join(f.Also, ", ") + ")"
+		}
+		for _, b := range spec.Bindings {
+			if why, ok := f.NotOver[b]; ok {
+				what += fmt.Sprintf(" (does not show over %s: %s)", b.Name(), why)
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", f.Name, f.Requirement, what)
 	}

@@ -33,6 +33,11 @@ func TestServeListFaults(t *testing.T) {
 				t.Errorf("line of %s does not name %s, which fails with it", f.Name, id)
 			}
 		}
+		for b, why := range f.NotOver {
+			if !strings.Contains(lines[i+1], "does not show over "+b.Name()+": "+why) {
+				t.Errorf("line of %s does not say it does not show over %s", f.Name, b.Name())
+			}
+		}
 	}
 }
 

@@ -22,6 +22,7 @@ package faults
 import (
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"math/bits"
 	"net/http"
 	"slices"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reference/serve"
+	"github.com/aiconform/aiconform/spec"
 )
 
 // Fault is a fault profile.
@@ -48,6 +50,14 @@ type Fault struct {
 	// NeedsTLS says the fault changes the server's TLS settings
 	// (TLSConfig) and shows only when the server is served over https.
 	NeedsTLS bool
+	// NotOver names the protocol bindings the fault cannot show over,
+	// each with why: what it breaks has no form in that binding. A
+	// server with the fault, spoken to over such a binding, conforms as
+	// far as the suite can tell (spec/v1/api.md, "Protocol bindings").
+	// The fault shows over every other binding; over gRPC it is served
+	// through grpcbind's Gateway, so every fault of the handler or the
+	// models applies to the calls unchanged.
+	NotOver map[spec.Binding]string
 
 	// options returns the options of serve.New that install the fault,
 	// with fresh fault state.
@@ -94,6 +104,7 @@ var registry = []Fault{
 		Name:        "accepts-malformed-json",
 		Requirement: "SAFE-MALFORMED-JSON",
 		Description: "an inference request body that is a JSON array is served as its first element, and data after the request's JSON object (without Inference-Header-Content-Length) is ignored, instead of 400",
+		NotOver:     map[spec.Binding]string{spec.GRPC: "a gRPC request is a protobuf message: there is no JSON body to malform (SAFE-MALFORMED-JSON is not applicable over gRPC)"},
 		options:     withCatalog(acceptsMalformedJSON),
 	},
 	{
@@ -169,6 +180,7 @@ var registry = []Fault{
 		Name:        "flat-data-only",
 		Requirement: "OIP-INFER-SCHEMA",
 		Description: "an inference request with nested JSON data (an input whose data holds an array) gets 400 {\"error\": \"input NAME: data must be flat\"}; requests with flat data are served",
+		NotOver:     map[spec.Binding]string{spec.GRPC: "typed contents are always flat: a gRPC request has no nested data for the fault to refuse"},
 		options:     handlerOnly(flatDataOnly),
 	},
 	{
@@ -342,6 +354,7 @@ func All() []Fault {
 	out := slices.Clone(registry)
 	for i := range out {
 		out[i].Also = slices.Clone(out[i].Also)
+		out[i].NotOver = maps.Clone(out[i].NotOver)
 	}
 	return out
 }
@@ -372,6 +385,7 @@ func Lookup(names ...string) ([]Fault, error) {
 		seen[name] = true
 		f := registry[i]
 		f.Also = slices.Clone(f.Also)
+		f.NotOver = maps.Clone(f.NotOver)
 		out = append(out, f)
 	}
 	return out, nil

@@ -56,6 +56,27 @@ func TestFaultRegistry(t *testing.T) {
 		if f.String() != f.Name {
 			t.Errorf("String() = %q, want %q", f.String(), f.Name)
 		}
+		// A fault shows over every binding its requirement applies over
+		// but those it names, each with a reason; over a binding its
+		// requirement has no meaning in, it cannot show.
+		req, _ := spec.Lookup(f.Requirement)
+		for _, b := range spec.Bindings {
+			why, notOver := f.NotOver[b]
+			if _, na := req.NotApplicableOver(b); na && !notOver {
+				t.Errorf("fault %s: %s is not applicable over %s, but the fault does not say it cannot show there", f.Name, f.Requirement, b.Name())
+			}
+			if notOver && strings.TrimSpace(why) == "" {
+				t.Errorf("fault %s: cannot show over %s, with no reason", f.Name, b.Name())
+			}
+		}
+		for b := range f.NotOver {
+			if !slices.Contains(spec.Bindings, b) {
+				t.Errorf("fault %s: NotOver names %q, not a binding of the standard", f.Name, b)
+			}
+		}
+	}
+	if got := slices.DeleteFunc(slices.Clone(all), func(f Fault) bool { return len(f.NotOver) == 0 }); len(got) != 2 || got[0].Name != "accepts-malformed-json" || got[1].Name != "flat-data-only" {
+		t.Errorf("faults that cannot show over a binding: %v, want accepts-malformed-json and flat-data-only (over gRPC)", got)
 	}
 	// Every core requirement has a fault that breaks it.
 	for _, id := range ids {

@@ -128,42 +128,89 @@ func TestFaultMatrix(t *testing.T) {
 			if err != nil {
 				t.Fatalf("conformance.Run: %v", err)
 			}
-			if len(rep.Checks) == 0 {
-				t.Fatal("the run made no checks")
+			var fs []Fault
+			if f.Name != "" {
+				fs = []Fault{f}
 			}
-			claimed := append([]string{f.Requirement}, f.Also...)
-			untrusted := f.NeedsTLS && strings.Contains(rep.Stopped, "TLS handshake with the target failed")
-			brokeRequirement := false
-			for _, c := range rep.Checks {
-				if c.Status != spec.Pass {
-					t.Logf("%s (%v) %s: %s", c.ID, c.Requirements, c.Status, c.Message)
-				}
-				if f.Name == "" {
-					if c.Status != spec.Pass && (c.Status != spec.Skip || !strings.HasPrefix(c.Message, spec.NotApplicablePrefix)) {
-						t.Errorf("against the plain server, check %s ended %s: %s", c.ID, c.Status, c.Message)
-					}
-					continue
-				}
-				if c.Status == spec.Fail && slices.Contains(c.Requirements, f.Requirement) {
-					brokeRequirement = true
-				}
-				if c.Status != spec.Fail && c.Status != spec.Error {
-					continue
-				}
-				if untrusted && c.Status == spec.Error && !slices.Contains(c.Requirements, f.Requirement) {
-					continue
-				}
-				for _, id := range c.Requirements {
-					if !slices.Contains(claimed, id) {
-						t.Errorf("check %s (requirements %v) ended %s, but fault %s breaks only %v: %s", c.ID, c.Requirements, c.Status, f.Name, claimed, c.Message)
-						break
-					}
-				}
-			}
-			if f.Name != "" && checked[f.Requirement] && !brokeRequirement {
-				t.Errorf("no check citing %s failed, though this build has one and fault %s breaks it", f.Requirement, f.Name)
-			}
+			judgeMatrixRun(t, fs, rep, checked, spec.REST)
 		})
+	}
+}
+
+// judgeMatrixRun holds a run of the matrix over binding b to what the
+// registry says of the faults fs the server had (none: the plain server;
+// several: composed); checked are the requirements this build has checks
+// of at the run's levels.
+//
+//   - Against the plain server, or faults that all cannot show over b
+//     (NotOver), every check passes or is skipped as not applicable.
+//   - Against faults, every check that fails or errs cites only their
+//     Requirements and Also; when a fault breaks the TLS handshake
+//     itself, the run sends nothing and the other checks err.
+//   - For each fault that shows over b, when this build has a check of
+//     its Requirement, at least one check citing it fails (fails, not
+//     errs).
+func judgeMatrixRun(t *testing.T, fs []Fault, rep *conformance.Report, checked map[string]bool, b spec.Binding) {
+	t.Helper()
+	if len(rep.Checks) == 0 {
+		t.Fatal("the run made no checks")
+	}
+	if rep.Binding != b {
+		t.Errorf("the run spoke %q, want %q", rep.Binding, b)
+	}
+	var claimed, names []string
+	var shows []Fault
+	needsTLS := false
+	for _, f := range fs {
+		names = append(names, f.Name)
+		if why, notOver := f.NotOver[b]; notOver {
+			t.Logf("fault %s cannot show over %s: %s", f.Name, b.Name(), why)
+			continue
+		}
+		shows = append(shows, f)
+		claimed = append(append(claimed, f.Requirement), f.Also...)
+		needsTLS = needsTLS || f.NeedsTLS
+	}
+	untrusted := needsTLS && strings.Contains(rep.Stopped, "TLS handshake with the target failed")
+	broke := map[string]bool{}
+	for _, c := range rep.Checks {
+		if c.Status != spec.Pass {
+			t.Logf("%s (%v) %s: %s", c.ID, c.Requirements, c.Status, c.Message)
+		}
+		if len(shows) == 0 {
+			if c.Status != spec.Pass && (c.Status != spec.Skip || !strings.HasPrefix(c.Message, spec.NotApplicablePrefix)) {
+				if len(fs) > 0 {
+					t.Errorf("faults %v cannot show over %s, but check %s ended %s: %s", names, b.Name(), c.ID, c.Status, c.Message)
+				} else {
+					t.Errorf("against the plain server, check %s ended %s: %s", c.ID, c.Status, c.Message)
+				}
+			}
+			continue
+		}
+		if c.Status == spec.Fail {
+			for _, id := range c.Requirements {
+				broke[id] = true
+			}
+		}
+		if c.Status != spec.Fail && c.Status != spec.Error {
+			continue
+		}
+		if untrusted && c.Status == spec.Error && !slices.ContainsFunc(shows, func(f Fault) bool { return slices.Contains(c.Requirements, f.Requirement) }) {
+			continue
+		}
+		for _, id := range c.Requirements {
+			if !slices.Contains(claimed, id) {
+				t.Errorf("check %s (requirements %v) ended %s, but faults %v break only %v: %s", c.ID, c.Requirements, c.Status, names, claimed, c.Message)
+				break
+			}
+		}
+	}
+	for _, f := range shows {
+		// A run that sent nothing but the TLS handshakes can show only
+		// the faults of TLS.
+		if checked[f.Requirement] && !broke[f.Requirement] && (!untrusted || f.NeedsTLS) {
+			t.Errorf("no check citing %s failed over %s, though this build has one and fault %s breaks it", f.Requirement, b.Name(), f.Name)
+		}
 	}
 }
 

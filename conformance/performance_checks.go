@@ -296,8 +296,13 @@ func (e *env) runScenario(ctx context.Context, sc scenario, m *modelUnderTest) (
 	default:
 		ev.Budget = Millis(budget)
 	}
-	// Nothing is measured until a run is judged.
-	ev.Measured = Measure{Value: numerics.Float(math.NaN()), Unit: ev.Budget.Unit}
+	// Nothing is measured until a run is judged: a run that fails to
+	// start leaves every figure NaN, in its unit.
+	nan := numerics.Float(math.NaN())
+	ev.Measured = Measure{Value: nan, Unit: ev.Budget.Unit}
+	ev.AchievedRate = Measure{Value: nan, Unit: UnitQueriesPerSecond}
+	ev.Throughput = Measure{Value: nan, Unit: UnitSamplesPerSecond}
+	ev.FailedShare = Measure{Value: nan, Unit: UnitCount}
 	if percentile > 0 {
 		opts.Stop = func(r *load.Result) bool {
 			d, finite, ok := r.UpperBound(percentile, earlyStopConfidence)

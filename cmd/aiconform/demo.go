@@ -9,12 +9,9 @@ import (
 	"sync"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
 
 	"github.com/aiconform/aiconform"
 	"github.com/aiconform/aiconform/conformance"
-	"github.com/aiconform/aiconform/oip/grpcbind"
-	pb "github.com/aiconform/aiconform/oip/inferencepb"
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reference/serve"
 	"github.com/aiconform/aiconform/reports"
@@ -113,12 +110,10 @@ func runDemo(ctx context.Context, o demoOptions, s Streams) (err error) {
 	if err != nil {
 		return exitCode(ExitFail, fmt.Errorf("demo: the reference server's gRPC listener: %w", err))
 	}
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(int(serve.DefaultMaxBodyBytes)))
-	pb.RegisterGRPCInferenceServiceServer(gs, grpcbind.NewGateway(srv.Handler()))
 	gerrc := make(chan error, 1)
-	go func() { gerrc <- gs.Serve(glis) }()
+	go func() { gerrc <- serve.ServeGRPC(sctx, glis, srv.GRPCServer()) }()
 	defer func() {
-		gs.Stop()
+		stop()
 		if serr := <-gerrc; serr != nil && err == nil {
 			err = exitCode(ExitFail, fmt.Errorf("demo: the reference server over gRPC: %w", serr))
 		}

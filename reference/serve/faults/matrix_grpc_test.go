@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/aiconform/aiconform/conformance"
 	"github.com/aiconform/aiconform/internal/testpki"
-	"github.com/aiconform/aiconform/oip/grpcbind"
-	pb "github.com/aiconform/aiconform/oip/inferencepb"
 	"github.com/aiconform/aiconform/reference/serve"
 	"github.com/aiconform/aiconform/spec"
 )
@@ -112,7 +109,7 @@ func TestFaultMatrixGRPC(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			mo := matrixOptions(t, ftServeGRPC(t, srv.Handler(), cfg), p, goldens, models)
+			mo := matrixOptions(t, ftServeGRPC(t, srv, cfg), p, goldens, models)
 			mo.RootCAs = pki.Pool
 			rep, err := conformance.Run(context.Background(), mo)
 			if err != nil {
@@ -123,26 +120,22 @@ func TestFaultMatrixGRPC(t *testing.T) {
 	}
 }
 
-// ftServeGRPC serves h, a REST handler of the reference server, over the
-// gRPC binding through grpcbind's Gateway, with the server's request limit
-// as its largest message, until the test ends; over TLS with cfg (its
-// protocol h2) when cfg is not nil. It returns the grpc:// or grpcs://
-// target.
-func ftServeGRPC(t *testing.T, h http.Handler, cfg *tls.Config) string {
+// ftServeGRPC serves srv over the gRPC binding with its own gRPC frontend
+// (serve.GRPCServer) until the test ends; over TLS with cfg when cfg is not
+// nil. It returns the grpc:// or grpcs:// target.
+func ftServeGRPC(t *testing.T, srv *serve.Server, cfg *tls.Config) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	target := "grpc://" + lis.Addr().String()
+	var opts []grpc.ServerOption
 	if cfg != nil {
-		cfg = cfg.Clone()
-		cfg.NextProtos = []string{"h2"}
-		lis = tls.NewListener(lis, cfg)
+		opts = append(opts, grpc.Creds(serve.GRPCCredentials(cfg)))
 		target = "grpcs://" + lis.Addr().String()
 	}
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(int(serve.DefaultMaxBodyBytes)))
-	pb.RegisterGRPCInferenceServiceServer(gs, grpcbind.NewGateway(h))
+	gs := srv.GRPCServer(opts...)
 	go gs.Serve(lis) //nolint:errcheck // ends with Stop
 	t.Cleanup(gs.Stop)
 	return target

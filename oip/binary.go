@@ -176,7 +176,7 @@ func describeValue(v any) string {
 	case bool:
 		return "the boolean " + strconv.FormatBool(x)
 	}
-	return jsonKind(v)
+	return JSONKind(v)
 }
 
 // DecodeBinary decodes raw little-endian row-major bytes into a tensor of

@@ -251,7 +251,7 @@ func decodeData(datatype string, shape []int64, data json.RawMessage, nonFinite 
 		for i, e := range top {
 			n, ok := number(e, nonFinite)
 			if !ok {
-				return numerics.Tensor{}, fmt.Errorf("data[%d] is %s, want a number", i, jsonKind(e))
+				return numerics.Tensor{}, fmt.Errorf("data[%d] is %s, want a number", i, JSONKind(e))
 			}
 			flat[i] = n
 		}
@@ -295,7 +295,9 @@ func decodeData(datatype string, shape []int64, data json.RawMessage, nonFinite 
 
 func isArray(v any) bool { _, ok := v.([]any); return ok }
 
-func jsonKind(v any) string {
+// JSONKind names the kind of a decoded JSON value for messages: "null",
+// "a boolean", "a string", "an array", "an object" or "a number".
+func JSONKind(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
@@ -322,14 +324,14 @@ func flatten(arr []any, shape []int64, depth int, out *[]json.Number, nonFinite 
 		if depth == len(shape)-1 {
 			n, ok := number(e, nonFinite)
 			if !ok {
-				return fmt.Errorf("nested data at depth %d index %d is %s, want a number", depth, i, jsonKind(e))
+				return fmt.Errorf("nested data at depth %d index %d is %s, want a number", depth, i, JSONKind(e))
 			}
 			*out = append(*out, n)
 			continue
 		}
 		sub, ok := e.([]any)
 		if !ok {
-			return fmt.Errorf("nested data at depth %d index %d is %s, want an array", depth, i, jsonKind(e))
+			return fmt.Errorf("nested data at depth %d index %d is %s, want an array", depth, i, JSONKind(e))
 		}
 		if err := flatten(sub, shape, depth+1, out, nonFinite); err != nil {
 			return err

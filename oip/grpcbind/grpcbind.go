@@ -218,28 +218,16 @@ func RequestFromREST(model, version string, body []byte, header http.Header) (*p
 	if req.Parameters, err = ParametersFromREST(wire.Parameters); err != nil {
 		return nil, fmt.Errorf("request parameters: %w", err)
 	}
-	rawMode := false
-	for _, in := range wire.Inputs {
-		if _, ok := in.Parameters[oip.ParamBinaryDataSize]; ok {
-			rawMode = true
-		}
+	inputs, raw, err := tensorsToProto(wire.Inputs, bin, "input")
+	if err != nil {
+		return nil, err
 	}
-	r := oip.NewBinaryReader(bin)
-	for i, in := range wire.Inputs {
-		t, data, err := in.toProto(r, rawMode)
-		if err != nil {
-			return nil, fmt.Errorf("input %d (%q): %w", i, in.Name, err)
-		}
+	for _, t := range inputs {
 		req.Inputs = append(req.Inputs, &pb.ModelInferRequest_InferInputTensor{
 			Name: t.name, Datatype: t.datatype, Shape: t.shape, Parameters: t.params, Contents: t.contents,
 		})
-		if rawMode {
-			req.RawInputContents = append(req.RawInputContents, data)
-		}
 	}
-	if r.Len() != 0 {
-		return nil, fmt.Errorf("%d bytes of binary data after the JSON object belong to no input", r.Len())
-	}
+	req.RawInputContents = raw
 	for _, o := range wire.Outputs {
 		params, err := ParametersFromREST(o.Parameters)
 		if err != nil {
@@ -272,28 +260,16 @@ func ResponseFromREST(body []byte, header http.Header) (*pb.ModelInferResponse, 
 	if resp.Parameters, err = ParametersFromREST(wire.Parameters); err != nil {
 		return nil, fmt.Errorf("response parameters: %w", err)
 	}
-	rawMode := false
-	for _, o := range wire.Outputs {
-		if _, ok := o.Parameters[oip.ParamBinaryDataSize]; ok {
-			rawMode = true
-		}
+	outputs, raw, err := tensorsToProto(wire.Outputs, bin, "output")
+	if err != nil {
+		return nil, err
 	}
-	r := oip.NewBinaryReader(bin)
-	for i, o := range wire.Outputs {
-		t, data, err := o.toProto(r, rawMode)
-		if err != nil {
-			return nil, fmt.Errorf("output %d (%q): %w", i, o.Name, err)
-		}
+	for _, t := range outputs {
 		resp.Outputs = append(resp.Outputs, &pb.ModelInferResponse_InferOutputTensor{
 			Name: t.name, Datatype: t.datatype, Shape: t.shape, Parameters: t.params, Contents: t.contents,
 		})
-		if rawMode {
-			resp.RawOutputContents = append(resp.RawOutputContents, data)
-		}
 	}
-	if r.Len() != 0 {
-		return nil, fmt.Errorf("%d bytes of binary data after the JSON object belong to no output", r.Len())
-	}
+	resp.RawOutputContents = raw
 	return resp, nil
 }
 
@@ -476,7 +452,7 @@ func ParametersFromREST(p map[string]any) (map[string]*pb.InferParameter, error)
 				return nil, fmt.Errorf("parameter %q = %s is not a number a double holds: %w", k, v, ErrNotExpressible)
 			}
 		default:
-			return nil, fmt.Errorf("parameter %q is %s, which the gRPC binding's InferParameter cannot hold: %w", k, kind(v), ErrNotExpressible)
+			return nil, fmt.Errorf("parameter %q is %s, which the gRPC binding's InferParameter cannot hold: %w", k, oip.JSONKind(v), ErrNotExpressible)
 		}
 		out[k] = &ip
 	}
@@ -500,6 +476,36 @@ type protoTensor struct {
 	shape          []int64
 	params         map[string]*pb.InferParameter
 	contents       *pb.InferTensorContents
+}
+
+// tensorsToProto returns the inputs or outputs (what) of a REST message
+// in gRPC form, and their raw contents: nil unless one of them travels as
+// binary data (read from bin), in which case every one of them has raw
+// contents. Binary data that belongs to no tensor is an error.
+func tensorsToProto(ts []restTensor, bin []byte, what string) ([]protoTensor, [][]byte, error) {
+	rawMode := false
+	for _, t := range ts {
+		if _, ok := t.Parameters[oip.ParamBinaryDataSize]; ok {
+			rawMode = true
+		}
+	}
+	r := oip.NewBinaryReader(bin)
+	out := make([]protoTensor, 0, len(ts))
+	var raw [][]byte
+	for i, t := range ts {
+		pt, data, err := t.toProto(r, rawMode)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s %d (%q): %w", what, i, t.Name, err)
+		}
+		out = append(out, pt)
+		if rawMode {
+			raw = append(raw, data)
+		}
+	}
+	if r.Len() != 0 {
+		return nil, nil, fmt.Errorf("%d bytes of binary data after the JSON object belong to no %s", r.Len(), what)
+	}
+	return out, raw, nil
 }
 
 // toProto returns the tensor in gRPC form: with rawMode, its bytes (read
@@ -563,7 +569,7 @@ func contentsFromJSON(datatype string, data json.RawMessage) (*pb.InferTensorCon
 		leaves = append(leaves, v)
 	}
 	if _, ok := v.([]any); !ok {
-		return nil, fmt.Errorf("data is %s, want an array: %w", kind(v), ErrNotExpressible)
+		return nil, fmt.Errorf("data is %s, want an array: %w", oip.JSONKind(v), ErrNotExpressible)
 	}
 	walk(v)
 	c := &pb.InferTensorContents{}
@@ -888,22 +894,6 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-func kind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case string:
-		return "a string"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return "a number"
-}
-
 func describe(v any) string {
 	if n, ok := v.(json.Number); ok {
 		return "the number " + n.String()
@@ -911,5 +901,5 @@ func describe(v any) string {
 	if s, ok := v.(string); ok {
 		return strconv.Quote(s)
 	}
-	return kind(v)
+	return oip.JSONKind(v)
 }

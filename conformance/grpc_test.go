@@ -575,7 +575,7 @@ func TestSecurityChecksGRPC(t *testing.T) {
 			msg:  map[string]string{"security/auth-required": "4 requests got 401 or 403", "security/no-secret-echo": "none of the 4 credential values"}},
 		{name: "auth ignored", fake: &fakeoip.Server{Token: securityToken, Fault: fakeoip.FaultIgnoreAuth}, auth: true,
 			want: map[string]spec.Status{"security/auth-required": spec.Fail},
-			msg:  map[string]string{"security/auth-required": "ServerMetadata with no Authorization header answered OK, judged as 200, want 401 or 403"}},
+			msg:  map[string]string{"security/auth-required": "ServerMetadata with no authorization metadata answered OK, judged as 200, want 401 or 403"}},
 		{name: "wrong credentials echoed", fake: &fakeoip.Server{Token: securityToken, Fault: fakeoip.FaultEchoAuthInErrors}, auth: true,
 			want: map[string]spec.Status{"security/auth-required": spec.Pass, "security/no-secret-echo": spec.Fail},
 			msg:  map[string]string{"security/no-secret-echo": "holds the profile's credential in its message"}},

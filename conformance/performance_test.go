@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net/http/httptest"
 	"slices"
@@ -182,6 +183,33 @@ func TestPerformanceDoubt(t *testing.T) {
 			r := result(t, rep, id)
 			if r.Status != spec.Error || !strings.Contains(r.Message, "could not keep its schedule: p99 send lateness 7 ms") {
 				t.Errorf("fault %q: %s = %s (%s), want error with the doubt", fault, id, r.Status, r.Message)
+			}
+		}
+	}
+}
+
+// TestPerformanceRunRefused holds a scenario whose run never starts: the
+// check errs with the generator's refusal, and every figure of its
+// evidence is NaN in its own unit, so the report still validates.
+func TestPerformanceRunRefused(t *testing.T) {
+	defer func(f func(context.Context, load.Plan, load.Target, load.Options) (*load.Result, error)) { runLoad = f }(runLoad)
+	runLoad = func(context.Context, load.Plan, load.Target, load.Options) (*load.Result, error) {
+		return nil, errors.New("a test's refusal")
+	}
+	rep := runFake(t, &fakeoip.Server{}, Options{Profile: fakePerfProfile(t, perfLatency)})
+	for _, id := range perfIDs {
+		r := result(t, rep, id)
+		if r.Status != spec.Error || !strings.Contains(r.Message, "the load generator refused the plan: a test's refusal") {
+			t.Errorf("%s = %s (%s), want error with the refusal", id, r.Status, r.Message)
+		}
+		if len(r.Evidence.Performance) == 0 {
+			t.Errorf("%s: no scenario evidence", id)
+		}
+		for _, ev := range r.Evidence.Performance {
+			for name, m := range map[string]Measure{"measured": ev.Measured, "achieved rate": ev.AchievedRate, "throughput": ev.Throughput, "failed share": ev.FailedShare} {
+				if !math.IsNaN(float64(m.Value)) || m.Unit == "" {
+					t.Errorf("%s on %s: %s = %v %q, want NaN in its unit", id, ev.Model, name, m.Value, m.Unit)
+				}
 			}
 		}
 	}

@@ -88,11 +88,16 @@ func checkAuthRequired(ctx context.Context, e *env) Result {
 	e.c.secrets.add("the random bearer token SEC-AUTH-REQUIRED sent", wrong)
 	e.c.secrets.add("the Basic credential SEC-AUTH-REQUIRED sent", basic)
 	e.c.secrets.add("the password of the Basic credential SEC-AUTH-REQUIRED sent", password)
+	// Over gRPC the credential travels as the authorization metadata.
+	none := "no Authorization header"
+	if e.b.kind() == spec.GRPC {
+		none = "no authorization metadata"
+	}
 	denied := []struct {
 		what string
 		h    http.Header
 	}{
-		{"no Authorization header", http.Header{}},
+		{none, http.Header{}},
 		{"Bearer and a random 32-character token", http.Header{"Authorization": {"Bearer " + wrong}}},
 		{"Bearer and no token", http.Header{"Authorization": {"Bearer"}}},
 		{"a Basic credential", http.Header{"Authorization": {"Basic " + basic}}},

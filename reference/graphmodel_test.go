@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/aiconform/aiconform/internal/racedetect"
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/spec"
 )
@@ -254,7 +255,7 @@ func TestDescribeKinds(t *testing.T) {
 // give the same answers bit for bit.
 func TestPoolBoundedOverManyShapes(t *testing.T) {
 	many := 50
-	if tfRaceEnabled {
+	if racedetect.Enabled {
 		many = 2 * MaxIdlePrograms
 	}
 	tests := []struct {

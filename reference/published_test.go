@@ -15,6 +15,7 @@ import (
 	"github.com/aiconform/aiconform"
 	"github.com/aiconform/aiconform/golden"
 	"github.com/aiconform/aiconform/internal/atomicfile"
+	"github.com/aiconform/aiconform/internal/racedetect"
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/safetensors"
 )
@@ -224,7 +225,7 @@ func TestPublishedGoldensVerify(t *testing.T) {
 			t.Errorf("the published goldens have no set for %s/%s", m.ID(), m.Version())
 		}
 	}
-	if tfRaceEnabled {
+	if racedetect.Enabled {
 		raceTrimGoldens(t, d) // seed-transformer's 8×64 batches are too slow under -race
 	}
 	res, err := VerifyGoldens(d, models, nil)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aiconform/aiconform/golden"
+	"github.com/aiconform/aiconform/internal/racedetect"
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/reference/plainref"
 	"github.com/aiconform/aiconform/reference/weightgen"
@@ -133,7 +134,7 @@ func TestSeedTransformerMatchesPlainGo(t *testing.T) {
 	}
 	tol32 := mustTolerance(t, "fp32")
 	for _, tt := range tests {
-		if tfRaceEnabled && tt.ids.Shape[0]*tt.ids.Shape[1] > 56 {
+		if racedetect.Enabled && tt.ids.Shape[0]*tt.ids.Shape[1] > 56 {
 			t.Logf("%s: left out under the race detector (too slow); go test without -race runs it", tt.name)
 			continue
 		}
@@ -195,7 +196,7 @@ func TestSeedTransformerPaddingInvariance(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(fmt.Sprintf("%s/%s", tt.name, dtype), func(t *testing.T) {
 				T := int(tt.ids.Shape[1])
-				if tfRaceEnabled && T == 64 {
+				if racedetect.Enabled && T == 64 {
 					t.Skip("left out under the race detector (too slow); go test without -race runs it")
 				}
 				mask := tfMask(T, tt.lengths...)

@@ -2,7 +2,9 @@ package faults
 
 import (
 	"context"
+	"crypto/tls"
 	"io/fs"
+	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -11,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/aiconform/aiconform/conformance"
+	"github.com/aiconform/aiconform/internal/racedetect"
 	"github.com/aiconform/aiconform/internal/testpki"
 	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reference/serve"
@@ -32,12 +37,46 @@ const (
 	mtToken    = "fault-test-token-5d1c"
 )
 
+// matrixEnv selects the fault matrix's runs: "full" runs every fault of
+// the registry alone, over each binding; "short" runs, over each binding,
+// the plain server and matrixMechanisms composed on one server. Unset, the
+// matrix is full, and short under the race detector, which computes many
+// times slower: CI runs the short matrix with every other test under it
+// and the full one in a step of its own (see .ci/run).
+const matrixEnv = "AICONFORM_FAULT_MATRIX"
+
+// matrixMechanisms are the faults of the short matrix: one for each way a
+// fault plugs into the server, so that each way is seen to reach the
+// requests of each binding — a handler wrapper (no-id-echo), a model
+// wrapper (numeric-drift), a handler wrapper that rewrites requests with
+// the catalog of served models (accepts-wrong-shape), the exemption from
+// authentication (ignore-auth) and the TLS settings (tls-1.0-allowed). The
+// five break five requirements apart from one another, so one server with
+// all of them shows each.
+var matrixMechanisms = []string{"no-id-echo", "numeric-drift", "accepts-wrong-shape", "ignore-auth", "tls-1.0-allowed"}
+
+// matrixFull reports whether the matrix runs every fault (matrixEnv).
+func matrixFull(t *testing.T) bool {
+	switch v := os.Getenv(matrixEnv); v {
+	case "full":
+		return true
+	case "short":
+		return false
+	case "":
+		return !racedetect.Enabled
+	default:
+		t.Fatalf("%s=%q, want full or short", matrixEnv, v)
+		return false
+	}
+}
+
 // TestFaultMatrix runs the conformance engine at levels core and safety,
-// over every reference model at fp32 with a cut-down golden set, against
-// the plain server (over http, and over https with a test CA and a bearer
-// token) and against the server with each fault of the registry (over
-// https when the fault needs it, with a token for ignore-auth), and holds
-// each run to what the registry says:
+// over every reference model at fp32 with a cut-down golden set, over
+// each binding (REST, and gRPC through the server's own gRPC frontend),
+// against the plain server (in the clear, and over TLS with a test CA and
+// a bearer token) and against the server with each fault of the registry
+// (over TLS when the fault needs it, with a token for ignore-auth), and
+// holds each run to what the registry says (judgeMatrixRun):
 //
 //   - against the plain server every check passes, or is skipped as not
 //     applicable;
@@ -45,11 +84,14 @@ const (
 //     fault's Requirement and Also; when the fault breaks the TLS
 //     handshake itself, the run sends nothing and the other checks err;
 //   - when this build has a check of the fault's Requirement, at least
-//     one check citing it fails (fails, not errs).
+//     one check citing it fails (fails, not errs), unless the fault
+//     cannot show over the binding (NotOver): then every check passes or
+//     is not applicable.
 //
 // So a fault whose requirement has no check yet must leave every check
 // passing but those of its Also, and the matrix tightens by itself as
-// checks are added.
+// checks are added. The short matrix (matrixEnv) composes
+// matrixMechanisms on one server in place of the faults alone.
 func TestFaultMatrix(t *testing.T) {
 	goldens, err := ftGoldens()
 	if err != nil {
@@ -70,71 +112,110 @@ func TestFaultMatrix(t *testing.T) {
 		}
 	}
 	type matrixCase struct {
-		name  string
-		f     Fault // the zero Fault: the plain server
-		https bool  // served over https with a certificate of the test CA
-		auth  bool  // the server requires the bearer token mtToken
+		name string
+		fs   []Fault // none: the plain server
+		tls  bool    // served over TLS with a certificate of the test CA
+		auth bool    // the server requires the bearer token mtToken
 	}
-	cases := []matrixCase{{name: "plain"}, {name: "plain-https", https: true, auth: true}}
-	for _, f := range All() {
-		cases = append(cases, matrixCase{name: f.Name, f: f, https: f.NeedsTLS, auth: f.Name == "ignore-auth"})
+	cases := []matrixCase{{name: "plain"}, {name: "plain-tls", tls: true, auth: true}}
+	if matrixFull(t) {
+		for _, f := range All() {
+			cases = append(cases, matrixCase{name: f.Name, fs: []Fault{f}, tls: f.NeedsTLS, auth: f.Name == "ignore-auth"})
+		}
+	} else {
+		fs, err := Lookup(matrixMechanisms...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, matrixCase{name: strings.Join(matrixMechanisms, "+"), fs: fs, tls: true, auth: true})
 	}
+	bindings := []spec.Binding{spec.REST, spec.GRPC}
+	t.Logf("%d runs over each of %v (%s=full runs every fault alone)", len(cases), bindings, matrixEnv)
 	// The performance level runs first, while the parallel runs below
 	// wait (a parallel subtest starts only when this function returns):
 	// the scenarios measure time, so they do not share the machine with
 	// the other runs of the matrix.
 	t.Run("performance", func(t *testing.T) { matrixPerformance(t, goldens, models) })
-	for _, tc := range cases {
-		f, name := tc.f, tc.name
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			p := &conformance.Profile{
-				Kind: conformance.ProfileKind, SpecVersion: spec.Version, Name: "fault-matrix-" + name,
-				Levels: levels, Goldens: conformance.BuiltinGoldens,
-				Auth: &conformance.Auth{Scheme: conformance.AuthNone},
-			}
-			for _, id := range spec.ReferenceModels() {
-				p.Models = append(p.Models, conformance.ModelRef{Name: id, Version: "fp32", Reference: id, ReferenceVersion: "fp32"})
-			}
-			var opts []serve.Option
-			if f.Name != "" {
-				fopts, err := Options(f)
+	for _, b := range bindings {
+		for _, tc := range cases {
+			t.Run(string(b)+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				p := &conformance.Profile{
+					Kind: conformance.ProfileKind, SpecVersion: spec.Version, Name: "fault-matrix-" + string(b) + "-" + tc.name,
+					Levels: levels, Goldens: conformance.BuiltinGoldens,
+					Auth: &conformance.Auth{Scheme: conformance.AuthNone},
+				}
+				for _, id := range spec.ReferenceModels() {
+					p.Models = append(p.Models, conformance.ModelRef{Name: id, Version: "fp32", Reference: id, ReferenceVersion: "fp32"})
+				}
+				opts, err := Options(tc.fs...)
 				if err != nil {
 					t.Fatal(err)
 				}
-				opts = fopts
-			}
-			if tc.auth {
-				opts = append(opts, serve.WithAuthToken(mtToken))
-				p.Auth = &conformance.Auth{Scheme: conformance.AuthBearer, TokenEnv: mtTokenEnv}
-			}
-			srv, err := serve.New(models, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ts := httptest.NewUnstartedServer(srv.Handler())
-			if tc.https {
-				if ts.TLS, err = TLSConfig(serve.TLSConfig(pki.Certificate), f); err != nil {
+				if tc.auth {
+					opts = append(opts, serve.WithAuthToken(mtToken))
+					p.Auth = &conformance.Auth{Scheme: conformance.AuthBearer, TokenEnv: mtTokenEnv}
+				}
+				srv, err := serve.New(models, opts...)
+				if err != nil {
 					t.Fatal(err)
 				}
-				ts.StartTLS()
-			} else {
-				ts.Start()
-			}
-			defer ts.Close()
-			mo := matrixOptions(t, ts.URL, p, goldens, models)
-			mo.RootCAs = pki.Pool
-			rep, err := conformance.Run(context.Background(), mo)
-			if err != nil {
-				t.Fatalf("conformance.Run: %v", err)
-			}
-			var fs []Fault
-			if f.Name != "" {
-				fs = []Fault{f}
-			}
-			judgeMatrixRun(t, fs, rep, checked, spec.REST)
-		})
+				var cfg *tls.Config
+				if tc.tls {
+					if cfg, err = TLSConfig(serve.TLSConfig(pki.Certificate), tc.fs...); err != nil {
+						t.Fatal(err)
+					}
+				}
+				target := ftServeREST(t, srv, cfg)
+				if b == spec.GRPC {
+					target = ftServeGRPC(t, srv, cfg)
+				}
+				mo := matrixOptions(t, target, p, goldens, models)
+				mo.RootCAs = pki.Pool
+				rep, err := conformance.Run(context.Background(), mo)
+				if err != nil {
+					t.Fatalf("conformance.Run: %v", err)
+				}
+				judgeMatrixRun(t, tc.fs, rep, checked, b)
+			})
+		}
 	}
+}
+
+// ftServeREST serves srv's REST handler until the test ends; over https
+// with cfg when cfg is not nil. It returns the http:// or https:// target.
+func ftServeREST(t *testing.T, srv *serve.Server, cfg *tls.Config) string {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	if cfg != nil {
+		ts.TLS = cfg
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// ftServeGRPC serves srv over the gRPC binding with its own gRPC frontend
+// (serve.GRPCServer) until the test ends; over TLS with cfg when cfg is not
+// nil. It returns the grpc:// or grpcs:// target.
+func ftServeGRPC(t *testing.T, srv *serve.Server, cfg *tls.Config) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := "grpc://" + lis.Addr().String()
+	var opts []grpc.ServerOption
+	if cfg != nil {
+		opts = append(opts, grpc.Creds(serve.GRPCCredentials(cfg)))
+		target = "grpcs://" + lis.Addr().String()
+	}
+	gs := srv.GRPCServer(opts...)
+	go gs.Serve(lis) //nolint:errcheck // ends with Stop
+	t.Cleanup(gs.Stop)
+	return target
 }
 
 // judgeMatrixRun holds a run of the matrix over binding b to what the

@@ -91,7 +91,9 @@ func matrixFull(t *testing.T) bool {
 // So a fault whose requirement has no check yet must leave every check
 // passing but those of its Also, and the matrix tightens by itself as
 // checks are added. The short matrix (matrixEnv) composes
-// matrixMechanisms on one server in place of the faults alone.
+// matrixMechanisms on one server in place of the faults alone. The
+// performance level runs apart, over each binding, against the faults
+// that break its requirements (matrixPerformance).
 func TestFaultMatrix(t *testing.T) {
 	goldens, err := ftGoldens()
 	if err != nil {
@@ -135,7 +137,7 @@ func TestFaultMatrix(t *testing.T) {
 	// wait (a parallel subtest starts only when this function returns):
 	// the scenarios measure time, so they do not share the machine with
 	// the other runs of the matrix.
-	t.Run("performance", func(t *testing.T) { matrixPerformance(t, goldens, models) })
+	t.Run("performance", func(t *testing.T) { matrixPerformance(t, bindings, goldens, models) })
 	for _, b := range bindings {
 		for _, tc := range cases {
 			t.Run(string(b)+"/"+tc.name, func(t *testing.T) {
@@ -358,13 +360,14 @@ const perfServer = `        serverTargetQPS: {value: 16, unit: queries/s}
         serverP99: {value: 990, unit: ms}
 `
 
-// matrixPerformance runs the performance level against the plain server
-// and the two faults that break its requirements, and holds each run to
-// what the registry says: against the plain server every performance
-// check passes or is not applicable (offline, whose budget the card
-// leaves out); slow-tail fails LAT-SERVER, whose p99 its one-second holds
-// of 2% of the queries pass, while LAT-SINGLE-STREAM (p90) passes;
-// result-cache fails LAT-CACHE-AUDIT, a SHOULD, so the report warns.
+// matrixPerformance runs the performance level over each binding of bs,
+// against the plain server and the two faults that break its
+// requirements, and holds each run to what the registry says: against
+// the plain server every performance check passes or is not applicable
+// (offline, whose budget the card leaves out); slow-tail fails
+// LAT-SERVER, whose p99 its one-second holds of 2% of the queries pass,
+// while LAT-SINGLE-STREAM (p90) passes; result-cache fails
+// LAT-CACHE-AUDIT, a SHOULD, so the report warns.
 //
 // The other faults are not run at this level: they change what the
 // server answers to some requests, not how long it takes, and each run
@@ -383,7 +386,7 @@ const perfServer = `        serverTargetQPS: {value: 16, unit: queries/s}
 // cache audit runs 256 queries per arm in blocks of 8, so that a slow
 // period of the machine falls on both arms, and confirms a low ratio
 // with up to two more runs.
-func matrixPerformance(t *testing.T, goldens fs.FS, models []reference.Model) {
+func matrixPerformance(t *testing.T, bs []spec.Binding, goldens fs.FS, models []reference.Model) {
 	second := conformance.Duration(time.Second)
 	tenth := conformance.Duration(100 * time.Millisecond)
 	tests := []struct {
@@ -399,72 +402,79 @@ func matrixPerformance(t *testing.T, goldens fs.FS, models []reference.Model) {
 		{fault: "slow-tail", server: true, want: map[string]spec.Status{"performance/server": spec.Fail}},
 		{fault: "result-cache", want: map[string]spec.Status{"performance/cache-audit": spec.Fail}, warning: "performance/cache-audit (LAT-CACHE-AUDIT): fail"},
 	}
-	for _, tt := range tests {
-		name := tt.fault
-		if name == "" {
-			name = "plain"
-		}
-		t.Run(name, func(t *testing.T) {
-			// The three runs share the machine with each other: the
-			// cache audit's blocks of 8 put a slow period on both arms,
-			// and slow-tail's holds sleep.
-			t.Parallel()
-			card := filepath.Join(t.TempDir(), "card.yaml")
-			doc := strings.Replace(perfCard, "SERVER", "", 1)
-			if tt.server {
-				doc = strings.Replace(perfCard, "SERVER", perfServer, 1)
+	for _, b := range bs {
+		for _, tt := range tests {
+			name := tt.fault
+			if name == "" {
+				name = "plain"
 			}
-			if err := os.WriteFile(card, []byte(doc), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			var opts []serve.Option
-			if tt.fault != "" {
-				f, err := Lookup(tt.fault)
+			t.Run(string(b)+"/"+name, func(t *testing.T) {
+				// The runs share the machine with each other: the
+				// cache audit's blocks of 8 put a slow period on both
+				// arms, and slow-tail's holds sleep.
+				t.Parallel()
+				card := filepath.Join(t.TempDir(), "card.yaml")
+				doc := strings.Replace(perfCard, "SERVER", "", 1)
+				if tt.server {
+					doc = strings.Replace(perfCard, "SERVER", perfServer, 1)
+				}
+				if err := os.WriteFile(card, []byte(doc), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				var opts []serve.Option
+				if tt.fault != "" {
+					f, err := Lookup(tt.fault)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if opts, err = Options(f...); err != nil {
+						t.Fatal(err)
+					}
+				}
+				srv, err := serve.New(models, opts...)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if opts, err = Options(f...); err != nil {
-					t.Fatal(err)
+				target := ftServeREST(t, srv, nil)
+				if b == spec.GRPC {
+					target = ftServeGRPC(t, srv, nil)
 				}
-			}
-			srv, err := serve.New(models, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ts := httptest.NewServer(srv.Handler())
-			defer ts.Close()
-			p := &conformance.Profile{
-				Kind: conformance.ProfileKind, SpecVersion: spec.Version, Name: "fault-matrix-performance-" + name,
-				Levels: []spec.Level{spec.Performance}, Goldens: conformance.BuiltinGoldens,
-				Auth:      &conformance.Auth{Scheme: conformance.AuthNone},
-				ModelCard: card,
-				Latency: &conformance.Latency{MaxSendLateness: &second, Minimums: &conformance.Minimums{
-					SingleStream: &conformance.ScenarioMinimum{Queries: 64, Duration: &tenth},
-					Server:       &conformance.ScenarioMinimum{Queries: 128, Duration: &tenth},
-					CacheAudit:   &conformance.ScenarioMinimum{Queries: 256},
-				}},
-				Models: []conformance.ModelRef{{Name: "seed-rnn", Version: "fp32", Reference: "seed-rnn", ReferenceVersion: "fp32"}},
-			}
-			rep, err := conformance.Run(context.Background(), matrixOptions(t, ts.URL, p, goldens, models))
-			if err != nil {
-				t.Fatalf("conformance.Run: %v", err)
-			}
-			if len(rep.Checks) != 4 {
-				t.Fatalf("the run made %d checks, want the 4 of the performance level", len(rep.Checks))
-			}
-			for _, c := range rep.Checks {
-				t.Logf("%s %s: %s", c.ID, c.Status, c.Message)
-				want, listed := tt.want[c.ID]
-				switch {
-				case listed && c.Status != want:
-					t.Errorf("against %s, check %s ended %s, want %s: %s", name, c.ID, c.Status, want, c.Message)
-				case !listed && c.Status != spec.Pass && (c.Status != spec.Skip || !strings.HasPrefix(c.Message, spec.NotApplicablePrefix)):
-					t.Errorf("against %s, check %s ended %s, want pass (or not applicable): %s", name, c.ID, c.Status, c.Message)
+				p := &conformance.Profile{
+					Kind: conformance.ProfileKind, SpecVersion: spec.Version, Name: "fault-matrix-performance-" + string(b) + "-" + name,
+					Levels: []spec.Level{spec.Performance}, Goldens: conformance.BuiltinGoldens,
+					Auth:      &conformance.Auth{Scheme: conformance.AuthNone},
+					ModelCard: card,
+					Latency: &conformance.Latency{MaxSendLateness: &second, Minimums: &conformance.Minimums{
+						SingleStream: &conformance.ScenarioMinimum{Queries: 64, Duration: &tenth},
+						Server:       &conformance.ScenarioMinimum{Queries: 128, Duration: &tenth},
+						CacheAudit:   &conformance.ScenarioMinimum{Queries: 256},
+					}},
+					Models: []conformance.ModelRef{{Name: "seed-rnn", Version: "fp32", Reference: "seed-rnn", ReferenceVersion: "fp32"}},
 				}
-			}
-			if tt.warning != "" && !slices.Contains(rep.Warnings, tt.warning) {
-				t.Errorf("warnings = %q, want %q", rep.Warnings, tt.warning)
-			}
-		})
+				rep, err := conformance.Run(context.Background(), matrixOptions(t, target, p, goldens, models))
+				if err != nil {
+					t.Fatalf("conformance.Run: %v", err)
+				}
+				if rep.Binding != b {
+					t.Errorf("the run spoke %q, want %q", rep.Binding, b)
+				}
+				if len(rep.Checks) != 4 {
+					t.Fatalf("the run made %d checks, want the 4 of the performance level", len(rep.Checks))
+				}
+				for _, c := range rep.Checks {
+					t.Logf("%s %s: %s", c.ID, c.Status, c.Message)
+					want, listed := tt.want[c.ID]
+					switch {
+					case listed && c.Status != want:
+						t.Errorf("against %s over %s, check %s ended %s, want %s: %s", name, b.Name(), c.ID, c.Status, want, c.Message)
+					case !listed && c.Status != spec.Pass && (c.Status != spec.Skip || !strings.HasPrefix(c.Message, spec.NotApplicablePrefix)):
+						t.Errorf("against %s over %s, check %s ended %s, want pass (or not applicable): %s", name, b.Name(), c.ID, c.Status, c.Message)
+					}
+				}
+				if tt.warning != "" && !slices.Contains(rep.Warnings, tt.warning) {
+					t.Errorf("warnings = %q, want %q", rep.Warnings, tt.warning)
+				}
+			})
+		}
 	}
 }

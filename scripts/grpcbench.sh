@@ -19,9 +19,7 @@
 # Environment: D (each cell's timed phase, default 10s), ROUNDS (default 3),
 # MODELS (default "seed-cnn seed-transformer"), CLIENTS (default "1 64"),
 # SRV_CPU and GEN_CPU (default 0 and 1), AICONFORM (a built binary; default:
-# built from this tree into the out dir), SERVE_FLAGS (extra flags of serve),
-# GATEWAY=1 (serve with bench/grpcserve, the REST handler and grpcbind's
-# Gateway in one process, instead of `aiconform serve --grpc-addr`).
+# built from this tree into the out dir), SERVE_FLAGS (extra flags of serve).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-/tmp/grpcbench}
@@ -43,14 +41,8 @@ fi
 
 # The server: both bindings, pinned; --max-concurrent above the 64 clients
 # (its default, 4 x GOMAXPROCS, is 4 on one core), batching at its defaults.
-if [ "${GATEWAY:-}" = 1 ]; then
-	go build -o "$OUT/grpcserve" ./bench/grpcserve
-	# shellcheck disable=SC2086 # SERVE_FLAGS splits on purpose
-	taskset -c "$SRV_CPU" "$OUT/grpcserve" -max-concurrent 256 $SERVE_FLAGS >"$OUT/serve.log" 2>&1 &
-else
-	# shellcheck disable=SC2086 # SERVE_FLAGS splits on purpose
-	taskset -c "$SRV_CPU" "$AICONFORM" serve --addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 --max-concurrent 256 $SERVE_FLAGS >"$OUT/serve.log" 2>&1 &
-fi
+# shellcheck disable=SC2086 # SERVE_FLAGS splits on purpose
+taskset -c "$SRV_CPU" "$AICONFORM" serve --addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 --max-concurrent 256 $SERVE_FLAGS >"$OUT/serve.log" 2>&1 &
 SRV=$!
 trap 'kill "$SRV" 2>/dev/null || true' EXIT
 REST= GRPC=
@@ -70,7 +62,7 @@ HZ=$(getconf CLK_TCK)
 	echo "commit: $(git rev-parse --short HEAD)"
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-) x $(nproc)"
 	echo "go: $(go version)"
-	echo "server: $REST and $GRPC ($([ "${GATEWAY:-}" = 1 ] && echo bench/grpcserve || echo aiconform serve)), pinned to CPU $SRV_CPU; generator pinned to CPU $GEN_CPU"
+	echo "server: $REST and $GRPC (aiconform serve), pinned to CPU $SRV_CPU; generator pinned to CPU $GEN_CPU"
 	echo "cells: $D each, $ROUNDS rounds"
 	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$OUT/machine.txt"

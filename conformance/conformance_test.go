@@ -52,7 +52,15 @@ func runFake(t *testing.T, f *fakeoip.Server, opts Options) *Report {
 	t.Helper()
 	srv := httptest.NewServer(f.Handler())
 	t.Cleanup(srv.Close)
-	opts.Target = srv.URL
+	return runAt(t, srv.URL, opts)
+}
+
+// runAt runs the suite against target with opts, filling in what opts
+// leaves out (fakeProfile, four golden cases, a 5 s request timeout, the
+// fake's oracle, seed 42), and validates the report.
+func runAt(t *testing.T, target string, opts Options) *Report {
+	t.Helper()
+	opts.Target = target
 	if opts.Profile == nil {
 		opts.Profile = fakeProfile(t)
 	}
@@ -268,30 +276,7 @@ func TestRunFaults(t *testing.T) {
 		t.Run(tt.fault, func(t *testing.T) {
 			t.Parallel()
 			rep := runFake(t, &fakeoip.Server{Fault: tt.fault}, tt.opts)
-			for _, r := range rep.Checks {
-				w, ok := tt.want[r.ID]
-				if !ok {
-					w, ok = baseline[r.ID]
-				}
-				if !ok {
-					if r.Status != spec.Pass {
-						t.Errorf("%s: %s: %s (want pass)", r.ID, r.Status, r.Message)
-					}
-					continue
-				}
-				if r.Status != w.status {
-					t.Errorf("%s: %s, want %s: %s", r.ID, r.Status, w.status, r.Message)
-				}
-				for _, m := range w.msg {
-					if !strings.Contains(r.Message, m) {
-						t.Errorf("%s: message %q lacks %q", r.ID, r.Message, m)
-					}
-				}
-				sends := r.ID != "numerics/top1" && r.ID != "numerics/output-valid"
-				if r.Status == spec.Fail && sends && len(r.Evidence.Exchanges) == 0 {
-					t.Errorf("%s: no exchanges in the evidence", r.ID)
-				}
-			}
+			expectResults(t, rep, tt.want, baseline)
 			if rep.Conformant() || rep.Levels[spec.Core] != spec.VerdictFail {
 				t.Errorf("verdict %s, core %s; want fail", rep.Verdict, rep.Levels[spec.Core])
 			}
@@ -309,6 +294,35 @@ type wantResult = struct {
 
 func want1(id string, status spec.Status, msg ...string) map[string]wantResult {
 	return map[string]wantResult{id: {status, msg}}
+}
+
+// expectResults holds each check of rep to the first of wants that names
+// it, and to pass where none does: its status, each phrase its message
+// must hold, and, for a failure of a check that sends requests, the
+// exchanges of its evidence.
+func expectResults(t *testing.T, rep *Report, wants ...map[string]wantResult) {
+	t.Helper()
+	for _, r := range rep.Checks {
+		w := wantResult{status: spec.Pass}
+		for _, m := range wants {
+			if mw, ok := m[r.ID]; ok {
+				w = mw
+				break
+			}
+		}
+		if r.Status != w.status {
+			t.Errorf("%s: %s, want %s: %s", r.ID, r.Status, w.status, r.Message)
+		}
+		for _, m := range w.msg {
+			if !strings.Contains(r.Message, m) {
+				t.Errorf("%s: message %q lacks %q", r.ID, r.Message, m)
+			}
+		}
+		sends := r.ID != "numerics/top1" && r.ID != "numerics/output-valid"
+		if r.Status == spec.Fail && sends && len(r.Evidence.Exchanges) == 0 {
+			t.Errorf("%s: no exchanges in the evidence", r.ID)
+		}
+	}
 }
 
 // wantN takes (id, status, []string) triples.
@@ -378,28 +392,34 @@ func TestRunHangingEndpoint(t *testing.T) {
 }
 
 // TestRunBlackHole runs against a listener that accepts connections and
-// never answers: the run gives up after DefaultMaxStrikes timeouts (the
-// first is the reachability probe) and still returns its report, every
-// check an error.
+// never answers, over each binding (over gRPC it never sends the HTTP/2
+// preface): the run gives up after DefaultMaxStrikes timeouts (the first
+// is the reachability probe) and still returns its report, every check an
+// error.
 func TestRunBlackHole(t *testing.T) {
-	addr := testnet.BlackHole(t)
-	const timeout = 150 * time.Millisecond
-	start := time.Now()
-	rep, err := Run(context.Background(), Options{Target: "http://" + addr, Profile: fakeProfile(t), Goldens: fakeoip.Goldens(t, 2), RequestTimeout: timeout, Oracle: fakeoip.Oracle{}})
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	validateReport(t, rep)
-	if d := time.Since(start); d > DefaultMaxStrikes*timeout+3*time.Second {
-		t.Errorf("the run took %v, want about %v", d, DefaultMaxStrikes*timeout)
-	}
-	for _, r := range rep.Checks {
-		if r.Status != spec.Error {
-			t.Errorf("%s: %s: %s, want error", r.ID, r.Status, r.Message)
-		}
-	}
-	if rep.Summary.Error != checksAt(spec.Core) || rep.Verdict != spec.VerdictFail || rep.Stopped == "" || rep.Claim[0].Claimable {
-		t.Errorf("summary %+v, verdict %s, stopped %q, claim %+v", rep.Summary, rep.Verdict, rep.Stopped, rep.Claim)
+	for _, b := range []spec.Binding{spec.REST, spec.GRPC} {
+		t.Run(string(b), func(t *testing.T) {
+			addr := testnet.BlackHole(t)
+			const timeout = 150 * time.Millisecond
+			scheme := map[spec.Binding]string{spec.REST: "http", spec.GRPC: "grpc"}[b]
+			start := time.Now()
+			rep, err := Run(context.Background(), Options{Target: scheme + "://" + addr, Profile: fakeProfile(t), Goldens: fakeoip.Goldens(t, 2), RequestTimeout: timeout, Oracle: fakeoip.Oracle{}})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			validateReport(t, rep)
+			if d := time.Since(start); d > DefaultMaxStrikes*timeout+3*time.Second {
+				t.Errorf("the run took %v, want about %v", d, DefaultMaxStrikes*timeout)
+			}
+			for _, r := range rep.Checks {
+				if r.Status != spec.Error {
+					t.Errorf("%s: %s: %s, want error", r.ID, r.Status, r.Message)
+				}
+			}
+			if rep.Binding != b || rep.Summary.Error != checksAt(spec.Core) || rep.Verdict != spec.VerdictFail || rep.Stopped == "" || rep.Claim[0].Claimable {
+				t.Errorf("binding %q, summary %+v, verdict %s, stopped %q, claim %+v", rep.Binding, rep.Summary, rep.Verdict, rep.Stopped, rep.Claim)
+			}
+		})
 	}
 }
 

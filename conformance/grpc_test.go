@@ -67,35 +67,10 @@ func runFakeGRPC(t *testing.T, f *fakeoip.Server, opts Options) *Report {
 	return runGRPC(t, grpcbind.NewGateway(f.Handler()), opts)
 }
 
-// runGRPC runs the suite against svc with runFake's defaults.
+// runGRPC runs the suite against svc with runAt's defaults.
 func runGRPC(t *testing.T, svc pb.GRPCInferenceServiceServer, opts Options) *Report {
 	t.Helper()
-	opts.Target = grpcTargetOf(t, svc)
-	if opts.Profile == nil {
-		opts.Profile = fakeProfile(t)
-	}
-	if opts.Goldens == nil {
-		opts.Goldens = fakeoip.Goldens(t, 4)
-	}
-	if opts.RequestTimeout == 0 {
-		opts.RequestTimeout = 5 * time.Second
-	}
-	if opts.ToolVersion == "" {
-		opts.ToolVersion = "test"
-	}
-	if opts.Oracle == nil {
-		opts.Oracle = fakeoip.Oracle{}
-	}
-	if opts.Seed == nil {
-		seed := uint64(42)
-		opts.Seed = &seed
-	}
-	rep, err := Run(context.Background(), opts)
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	validateReport(t, rep)
-	return rep
+	return runAt(t, grpcTargetOf(t, svc), opts)
 }
 
 // TestRunGRPCConformant runs the core level over gRPC against the
@@ -181,26 +156,7 @@ func TestRunGRPCFaults(t *testing.T) {
 		t.Run(tt.fault, func(t *testing.T) {
 			t.Parallel()
 			rep := runFakeGRPC(t, &fakeoip.Server{Fault: tt.fault}, tt.opts)
-			for _, r := range rep.Checks {
-				w, ok := tt.want[r.ID]
-				if !ok {
-					w, ok = baseline[r.ID]
-				}
-				if !ok {
-					if r.Status != spec.Pass {
-						t.Errorf("%s: %s: %s (want pass)", r.ID, r.Status, r.Message)
-					}
-					continue
-				}
-				if r.Status != w.status {
-					t.Errorf("%s: %s, want %s: %s", r.ID, r.Status, w.status, r.Message)
-				}
-				for _, m := range w.msg {
-					if !strings.Contains(r.Message, m) {
-						t.Errorf("%s: message %q lacks %q", r.ID, r.Message, m)
-					}
-				}
-			}
+			expectResults(t, rep, tt.want, baseline)
 			if rep.Stopped != "" {
 				t.Errorf("the run stopped: %s", rep.Stopped)
 			}
@@ -338,31 +294,6 @@ func TestRunGRPCHangingEndpoint(t *testing.T) {
 	}
 }
 
-// TestRunGRPCBlackHole: a gRPC target that accepts connections and never
-// speaks (no HTTP/2 preface) costs each call its timeout, and the run
-// ends after three, every check an error.
-func TestRunGRPCBlackHole(t *testing.T) {
-	addr := testnet.BlackHole(t)
-	const timeout = 150 * time.Millisecond
-	start := time.Now()
-	rep, err := Run(context.Background(), Options{Target: "grpc://" + addr, Profile: fakeProfile(t), Goldens: fakeoip.Goldens(t, 2), RequestTimeout: timeout, Oracle: fakeoip.Oracle{}})
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	validateReport(t, rep)
-	if d := time.Since(start); d > DefaultMaxStrikes*timeout+3*time.Second {
-		t.Errorf("the run took %v, want about %v", d, DefaultMaxStrikes*timeout)
-	}
-	for _, r := range rep.Checks {
-		if r.Status != spec.Error {
-			t.Errorf("%s: %s: %s, want error", r.ID, r.Status, r.Message)
-		}
-	}
-	if rep.Stopped == "" || rep.Binding != spec.GRPC {
-		t.Errorf("stopped %q, binding %q", rep.Stopped, rep.Binding)
-	}
-}
-
 // TestRunGRPCUnreachable: a gRPC target nothing listens on is
 // unreachable, as over REST, and says so at once.
 func TestRunGRPCUnreachable(t *testing.T) {
@@ -435,23 +366,7 @@ func TestSafetyChecksGRPC(t *testing.T) {
 			other := wantN("security/auth-required", spec.Skip, []string{spec.NotApplicablePrefix},
 				"security/tls", spec.Skip, []string{"not applicable: target is grpc, not grpcs"})
 			other["safety/malformed-json"] = malformed
-			for _, r := range rep.Checks {
-				w, ok := tt.want[r.ID]
-				if !ok {
-					w, ok = other[r.ID]
-				}
-				if !ok {
-					w = wantResult{status: spec.Pass}
-				}
-				if r.Status != w.status {
-					t.Errorf("%s: %s, want %s: %s", r.ID, r.Status, w.status, r.Message)
-				}
-				for _, m := range w.msg {
-					if !strings.Contains(r.Message, m) {
-						t.Errorf("%s: message %q lacks %q", r.ID, r.Message, m)
-					}
-				}
-			}
+			expectResults(t, rep, tt.want, other)
 			if c := rep.Claim[0]; tt.fault == fakeoip.FaultNone && !c.Claimable {
 				t.Errorf("the conforming fake's safety level is not claimable over gRPC: %v", c.Reasons)
 			}
@@ -546,55 +461,6 @@ func TestReportSchemaBinding(t *testing.T) {
 				}
 			case !slices.ContainsFunc(vs, func(v schemas.Violation) bool { return strings.HasSuffix(v.Pointer, tt.pointer) }):
 				t.Errorf("the schema accepts a report with %s (violations %v; want one at …%s)", tt.name, vs, tt.pointer)
-			}
-		})
-	}
-}
-
-// TestSecurityChecksGRPC runs the security checks over gRPC, with and
-// without auth and with the faults that break them: the credential
-// travels as authorization metadata, its absence or a wrong one must get
-// UNAUTHENTICATED or PERMISSION_DENIED, and a credential echoed in a
-// status message is found.
-func TestSecurityChecksGRPC(t *testing.T) {
-	tests := []struct {
-		name string
-		fake *fakeoip.Server
-		auth bool
-		want map[string]spec.Status
-		msg  map[string]string
-	}{
-		{name: "no auth", fake: &fakeoip.Server{},
-			want: map[string]spec.Status{"security/auth-required": spec.Skip, "security/tls": spec.Skip, "security/no-secret-echo": spec.Pass},
-			msg:  map[string]string{"security/tls": "not applicable: target is grpc, not grpcs", "security/no-secret-echo": "none of the 2 credential values"}},
-		{name: "canaries echoed", fake: &fakeoip.Server{Fault: fakeoip.FaultEchoAuthInErrors},
-			want: map[string]spec.Status{"security/no-secret-echo": spec.Fail},
-			msg:  map[string]string{"security/no-secret-echo": "(status INVALID_ARGUMENT, judged as 400) holds the canary bearer token in its message"}},
-		{name: "auth", fake: &fakeoip.Server{Token: securityToken}, auth: true,
-			want: map[string]spec.Status{"security/auth-required": spec.Pass, "security/no-secret-echo": spec.Pass},
-			msg:  map[string]string{"security/auth-required": "4 requests got 401 or 403", "security/no-secret-echo": "none of the 4 credential values"}},
-		{name: "auth ignored", fake: &fakeoip.Server{Token: securityToken, Fault: fakeoip.FaultIgnoreAuth}, auth: true,
-			want: map[string]spec.Status{"security/auth-required": spec.Fail},
-			msg:  map[string]string{"security/auth-required": "ServerMetadata with no authorization metadata answered OK, judged as 200, want 401 or 403"}},
-		{name: "wrong credentials echoed", fake: &fakeoip.Server{Token: securityToken, Fault: fakeoip.FaultEchoAuthInErrors}, auth: true,
-			want: map[string]spec.Status{"security/auth-required": spec.Pass, "security/no-secret-echo": spec.Fail},
-			msg:  map[string]string{"security/no-secret-echo": "holds the profile's credential in its message"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rep := runFakeGRPC(t, tt.fake, Options{Profile: securityProfile(t, tt.auth), Getenv: securityGetenv})
-			for id, st := range tt.want {
-				r := result(t, rep, id)
-				if r.Status != st || !strings.Contains(r.Message, tt.msg[id]) {
-					t.Errorf("%s: %s: %s, want %s: …%s…", id, r.Status, r.Message, st, tt.msg[id])
-				}
-			}
-			b, err := json.Marshal(rep)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(string(b), securityToken) {
-				t.Error("the report holds the token")
 			}
 		})
 	}

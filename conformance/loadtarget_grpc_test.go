@@ -27,6 +27,7 @@ import (
 
 	"github.com/aiconform/aiconform/conformance/load"
 	"github.com/aiconform/aiconform/internal/fakeoip"
+	"github.com/aiconform/aiconform/internal/testnet"
 	"github.com/aiconform/aiconform/numerics"
 	"github.com/aiconform/aiconform/oip"
 	"github.com/aiconform/aiconform/oip/grpcbind"
@@ -117,29 +118,15 @@ func (f *fakeInfer) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) (
 	return resp, nil
 }
 
-// grpcListener counts the connections a gRPC test server accepted.
-type grpcListener struct {
-	net.Listener
-	accepted atomic.Int64
-}
-
-func (l *grpcListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.accepted.Add(1)
-	}
-	return c, err
-}
-
 // serveGRPC serves srv on loopback until the test ends and returns its
 // grpc:// URL and listener.
-func serveGRPC(t *testing.T, srv pb.GRPCInferenceServiceServer) (string, *grpcListener) {
+func serveGRPC(t *testing.T, srv pb.GRPCInferenceServiceServer) (string, *testnet.CountingListener) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	gl := &grpcListener{Listener: ln}
+	gl := &testnet.CountingListener{Listener: ln}
 	s := grpc.NewServer()
 	pb.RegisterGRPCInferenceServiceServer(s, srv)
 	go s.Serve(gl) //nolint:errcheck // ends with Stop
@@ -354,7 +341,7 @@ func TestInferenceTargetGRPCBounds(t *testing.T) {
 		if res.Failed != 0 || res.PeakOutstanding < 2 {
 			t.Fatalf("%d failed (%v), peak outstanding %d", res.Failed, res.Errors, res.PeakOutstanding)
 		}
-		if got := ln.accepted.Load(); got != 1 {
+		if got := ln.Accepted(); got != 1 {
 			t.Errorf("the server accepted %d connections with MaxConnections 1, want 1", got)
 		}
 	})

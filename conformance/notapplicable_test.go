@@ -2,10 +2,11 @@ package conformance
 
 import (
 	"errors"
-	"github.com/aiconform/aiconform/internal/fakeoip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aiconform/aiconform/internal/fakeoip"
 
 	"github.com/aiconform/aiconform/spec"
 )

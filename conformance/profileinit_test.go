@@ -3,13 +3,14 @@ package conformance
 import (
 	"context"
 	"errors"
-	"github.com/aiconform/aiconform/internal/fakeoip"
-	"github.com/aiconform/aiconform/internal/testnet"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aiconform/aiconform/internal/fakeoip"
+	"github.com/aiconform/aiconform/internal/testnet"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"

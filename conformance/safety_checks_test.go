@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"context"
-	"github.com/aiconform/aiconform/internal/fakeoip"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aiconform/aiconform/internal/fakeoip"
 
 	"github.com/aiconform/aiconform/spec"
 )
@@ -71,26 +72,7 @@ func TestSafetyChecks(t *testing.T) {
 			notApplicable := wantN(
 				"security/auth-required", spec.Skip, []string{spec.NotApplicablePrefix},
 				"security/tls", spec.Skip, []string{spec.NotApplicablePrefix})
-			for _, r := range rep.Checks {
-				w, ok := tt.want[r.ID]
-				if !ok {
-					w, ok = notApplicable[r.ID]
-				}
-				if !ok {
-					w = wantResult{status: spec.Pass}
-				}
-				if r.Status != w.status {
-					t.Errorf("%s: %s, want %s: %s", r.ID, r.Status, w.status, r.Message)
-				}
-				for _, m := range w.msg {
-					if !strings.Contains(r.Message, m) {
-						t.Errorf("%s: message %q lacks %q", r.ID, r.Message, m)
-					}
-				}
-				if r.Status == spec.Fail && len(r.Evidence.Exchanges) == 0 {
-					t.Errorf("%s: no exchanges in the evidence", r.ID)
-				}
-			}
+			expectResults(t, rep, tt.want, notApplicable)
 		})
 	}
 }

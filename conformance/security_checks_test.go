@@ -5,11 +5,12 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
-	"github.com/aiconform/aiconform/internal/fakeoip"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aiconform/aiconform/internal/fakeoip"
 
 	"github.com/aiconform/aiconform/internal/testpki"
 	"github.com/aiconform/aiconform/spec"
@@ -39,8 +40,9 @@ func securityGetenv(k string) string {
 	return ""
 }
 
-// TestSecurityChecks runs the security checks against the fake over http,
-// with and without auth, and with faults that break each of them.
+// TestSecurityChecks runs the security checks against the fake over each
+// binding in the clear (http, grpc), with and without auth, and with
+// faults that break each of them.
 func TestSecurityChecks(t *testing.T) {
 	tests := []struct {
 		name string
@@ -48,47 +50,77 @@ func TestSecurityChecks(t *testing.T) {
 		auth bool
 		want map[string]spec.Status
 		msg  map[string]string // a part of the message, by check
+		// grpcWant and grpcMsg replace want's statuses and msg's parts
+		// over gRPC, where the binding words them otherwise or cannot
+		// carry the fault.
+		grpcWant map[string]spec.Status
+		grpcMsg  map[string]string
 	}{
 		{name: "no auth", fake: &fakeoip.Server{},
 			want: map[string]spec.Status{"security/auth-required": spec.Skip, "security/tls": spec.Skip, "security/no-secret-echo": spec.Pass},
 			msg: map[string]string{"security/auth-required": "not applicable: the profile's auth.scheme is none",
-				"security/tls": "not applicable: target is http, not https", "security/no-secret-echo": "none of the 2 credential values"}},
+				"security/tls": "not applicable: target is http, not https", "security/no-secret-echo": "none of the 2 credential values"},
+			grpcMsg: map[string]string{"security/tls": "not applicable: target is grpc, not grpcs"}},
 		{name: "canaries echoed", fake: &fakeoip.Server{Fault: fakeoip.FaultEchoAuthInErrors},
-			want: map[string]spec.Status{"security/auth-required": spec.Skip, "security/tls": spec.Skip, "security/no-secret-echo": spec.Fail},
-			msg:  map[string]string{"security/no-secret-echo": "holds the canary bearer token in its body"}},
+			want:    map[string]spec.Status{"security/auth-required": spec.Skip, "security/tls": spec.Skip, "security/no-secret-echo": spec.Fail},
+			msg:     map[string]string{"security/no-secret-echo": "holds the canary bearer token in its body"},
+			grpcMsg: map[string]string{"security/no-secret-echo": "(status INVALID_ARGUMENT, judged as 400) holds the canary bearer token in its message"}},
 		{name: "auth", fake: &fakeoip.Server{Token: securityToken}, auth: true,
 			want: map[string]spec.Status{"security/auth-required": spec.Pass, "security/tls": spec.Skip, "security/no-secret-echo": spec.Pass},
 			msg:  map[string]string{"security/auth-required": "4 requests got 401 or 403", "security/no-secret-echo": "none of the 4 credential values"}},
 		{name: "auth ignored", fake: &fakeoip.Server{Token: securityToken, Fault: fakeoip.FaultIgnoreAuth}, auth: true,
-			want: map[string]spec.Status{"security/auth-required": spec.Fail, "security/tls": spec.Skip, "security/no-secret-echo": spec.Pass},
-			msg:  map[string]string{"security/auth-required": "GET /v2 with no Authorization header answered 200, want 401 or 403"}},
+			want:    map[string]spec.Status{"security/auth-required": spec.Fail, "security/tls": spec.Skip, "security/no-secret-echo": spec.Pass},
+			msg:     map[string]string{"security/auth-required": "GET /v2 with no Authorization header answered 200, want 401 or 403"},
+			grpcMsg: map[string]string{"security/auth-required": "ServerMetadata with no authorization metadata answered OK, judged as 200, want 401 or 403"}},
 		{name: "refusal with metadata", fake: &fakeoip.Server{Token: securityToken, Fault: fakeoip.FaultAuth403Metadata}, auth: true,
 			want: map[string]spec.Status{"security/auth-required": spec.Fail, "security/tls": spec.Skip, "security/no-secret-echo": spec.Pass},
-			msg:  map[string]string{"security/auth-required": "answered 403 with a body holding [name versions]"}},
+			msg:  map[string]string{"security/auth-required": "answered 403 with a body holding [name versions]"},
+			// A gRPC error carries a status and a message, not the body
+			// of the refusal: the metadata never reaches the client.
+			grpcWant: map[string]spec.Status{"security/auth-required": spec.Pass},
+			grpcMsg:  map[string]string{"security/auth-required": "4 requests got 401 or 403"}},
 		{name: "wrong credentials echoed", fake: &fakeoip.Server{Token: securityToken, Fault: fakeoip.FaultEchoAuthInErrors}, auth: true,
-			want: map[string]spec.Status{"security/auth-required": spec.Pass, "security/tls": spec.Skip, "security/no-secret-echo": spec.Fail},
-			msg:  map[string]string{"security/no-secret-echo": "holds the profile's credential in its body"}},
+			want:    map[string]spec.Status{"security/auth-required": spec.Pass, "security/tls": spec.Skip, "security/no-secret-echo": spec.Fail},
+			msg:     map[string]string{"security/no-secret-echo": "holds the profile's credential in its body"},
+			grpcMsg: map[string]string{"security/no-secret-echo": "holds the profile's credential in its message"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rep := runFake(t, tt.fake, Options{Profile: securityProfile(t, tt.auth), Getenv: securityGetenv})
-			if n := checksAt(spec.Safety); len(rep.Checks) != n {
-				t.Fatalf("%d results, want the %d checks of level safety", len(rep.Checks), n)
-			}
-			for id, st := range tt.want {
-				r := result(t, rep, id)
-				if r.Status != st || !strings.Contains(r.Message, tt.msg[id]) {
-					t.Errorf("%s: %s: %s, want %s: …%s…", id, r.Status, r.Message, st, tt.msg[id])
+	for _, b := range []spec.Binding{spec.REST, spec.GRPC} {
+		for _, tt := range tests {
+			t.Run(string(b)+"/"+tt.name, func(t *testing.T) {
+				opts := Options{Profile: securityProfile(t, tt.auth), Getenv: securityGetenv}
+				var rep *Report
+				if b == spec.GRPC {
+					rep = runFakeGRPC(t, tt.fake, opts)
+				} else {
+					rep = runFake(t, tt.fake, opts)
 				}
-			}
-			b, err := json.Marshal(rep)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(string(b), securityToken) {
-				t.Error("the report holds the token")
-			}
-		})
+				if n := checksAt(spec.Safety); len(rep.Checks) != n {
+					t.Fatalf("%d results, want the %d checks of level safety", len(rep.Checks), n)
+				}
+				for id, st := range tt.want {
+					msg := tt.msg[id]
+					if b == spec.GRPC {
+						if m, ok := tt.grpcMsg[id]; ok {
+							msg = m
+						}
+						if w, ok := tt.grpcWant[id]; ok {
+							st = w
+						}
+					}
+					r := result(t, rep, id)
+					if r.Status != st || !strings.Contains(r.Message, msg) {
+						t.Errorf("%s: %s: %s, want %s: …%s…", id, r.Status, r.Message, st, msg)
+					}
+				}
+				j, err := json.Marshal(rep)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(string(j), securityToken) {
+					t.Error("the report holds the token")
+				}
+			})
+		}
 	}
 }
 

@@ -21,20 +21,6 @@ import (
 	"github.com/aiconform/aiconform/reference/serve"
 )
 
-// countingListener counts the connections it accepted.
-type countingListener struct {
-	net.Listener
-	accepted atomic.Int64
-}
-
-func (l *countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.accepted.Add(1)
-	}
-	return c, err
-}
-
 // loadReference is the reference server with a token, its REST handler
 // counting the inference requests it served and those that carried binary
 // data.
@@ -69,13 +55,13 @@ func newLoadReference(t *testing.T, token string) *loadReference {
 
 // serveGRPC serves h's gRPC binding through grpcbind's Gateway on
 // loopback and returns its grpc:// URL and listener.
-func serveGRPC(t *testing.T, h http.Handler) (string, *countingListener) {
+func serveGRPC(t *testing.T, h http.Handler) (string, *testnet.CountingListener) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := &countingListener{Listener: ln}
+	cl := &testnet.CountingListener{Listener: ln}
 	gs := grpc.NewServer()
 	pb.RegisterGRPCInferenceServiceServer(gs, grpcbind.NewGateway(h))
 	go gs.Serve(cl) //nolint:errcheck // ends with Stop
@@ -97,7 +83,7 @@ func TestLoadGRPC(t *testing.T) {
 		binary     bool
 	}{{"json", "gRPC, typed contents", false}, {"binary", "gRPC, raw contents", true}} {
 		t.Run(tt.data, func(t *testing.T) {
-			infers, binary, conns := ref.infers.Load(), ref.binary.Load(), ln.accepted.Load()
+			infers, binary, conns := ref.infers.Load(), ref.binary.Load(), ln.Accepted()
 			jsonFile := filepath.Join(dir, tt.data+".json")
 			code, stdout, stderr := runCLI(t, "load", "--target", target, "--model", "seed-cnn", "--concurrency", "3", "--duration", "300ms",
 				"--warmup", "2", "--data", tt.data, "--token-env", "AICONFORM_TEST_TOKEN", "--max-connections", "3", "--max-lateness", "1h", "--json", jsonFile)
@@ -125,7 +111,7 @@ func TestLoadGRPC(t *testing.T) {
 				t.Errorf("%d inferences carried binary data, want %d", got, wantBinary)
 			}
 			// One connection per processor, at most --max-connections.
-			if got, want := ln.accepted.Load()-conns, int64(min(3, runtime.GOMAXPROCS(0))); got != want {
+			if got, want := ln.Accepted()-conns, int64(min(3, runtime.GOMAXPROCS(0))); got != want {
 				t.Errorf("the run opened %d connections, want %d", got, want)
 			}
 		})

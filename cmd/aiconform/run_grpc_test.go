@@ -8,14 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 
 	"github.com/aiconform/aiconform/internal/testnet"
 	"github.com/aiconform/aiconform/oip/grpcbind"
 	pb "github.com/aiconform/aiconform/oip/inferencepb"
-	"github.com/aiconform/aiconform/reference"
 	"github.com/aiconform/aiconform/reference/serve"
 	"github.com/aiconform/aiconform/spec"
 )
@@ -25,18 +23,7 @@ import (
 // when it is not nil) and returns the grpc:// target.
 func runReferenceGRPC(t *testing.T, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
-	models, err := reference.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := serve.New(models)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := srv.Handler()
-	if wrap != nil {
-		h = wrap(h)
-	}
+	h := referenceHandler(t, wrap)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -104,25 +91,6 @@ func TestRunGRPCWrongNumbers(t *testing.T) {
 		if c.Status != want {
 			t.Errorf("%s: %s, want %s: %s", c.ID, c.Status, want, c.Message)
 		}
-	}
-}
-
-// TestRunGRPCBlackHole: a gRPC target that never speaks ends the run in
-// bounded time, every check an error, exit 1.
-func TestRunGRPCBlackHole(t *testing.T) {
-	addr := testnet.BlackHole(t)
-	out := t.TempDir()
-	start := time.Now()
-	code, stdout, stderr := runCLI(t, "run", "--target", "grpc://"+addr, "--out", out, "--timeout", "200ms")
-	if code != ExitFail {
-		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
-	}
-	if d := time.Since(start); d > 15*time.Second {
-		t.Errorf("the run took %v", d)
-	}
-	rep := runReadReport(t, out)
-	if rep.Summary.Error != rep.Summary.Total || rep.Stopped == "" {
-		t.Errorf("summary %+v, stopped %q", rep.Summary, rep.Stopped)
 	}
 }
 

@@ -39,6 +39,15 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 // when it is not nil.
 func runReferenceServer(t *testing.T, wrap func(http.Handler) http.Handler) *httptest.Server {
 	t.Helper()
+	ts := httptest.NewServer(referenceHandler(t, wrap))
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// referenceHandler is the REST handler of the built-in reference models,
+// wrapped in wrap when it is not nil.
+func referenceHandler(t *testing.T, wrap func(http.Handler) http.Handler) http.Handler {
+	t.Helper()
 	models, err := reference.Builtin()
 	if err != nil {
 		t.Fatal(err)
@@ -51,9 +60,7 @@ func runReferenceServer(t *testing.T, wrap func(http.Handler) http.Handler) *htt
 	if wrap != nil {
 		h = wrap(h)
 	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	return ts
+	return h
 }
 
 // runWrongNumbers perturbs element 3 of every "logits" output by +0.5.
@@ -274,27 +281,32 @@ func TestRunTimeoutFlag(t *testing.T) {
 	}
 }
 
-// TestRunBlackHole runs against a listener that accepts and never answers:
-// the run ends after three request timeouts with exit 1 and a report.
+// TestRunBlackHole runs against a listener that accepts and never answers,
+// over each binding: the run ends after three request timeouts with exit
+// 1 and a report.
 func TestRunBlackHole(t *testing.T) {
-	addr := testnet.BlackHole(t)
-	out := t.TempDir()
-	start := time.Now()
-	code, stdout, stderr := runCLI(t, "run", "--target", "http://"+addr, "--out", out, "--timeout", "200ms")
-	if code != ExitFail {
-		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
-	}
-	if d := time.Since(start); d > 15*time.Second {
-		t.Errorf("the run took %v", d)
-	}
-	rep := runReadReport(t, out)
-	if rep.Summary.Error != rep.Summary.Total || rep.Stopped == "" {
-		t.Errorf("summary %+v, stopped %q", rep.Summary, rep.Stopped)
-	}
-	for _, want := range []string{"stopped: the target stopped answering", "claim: core not claimable", "verdict: NOT CONFORMANT"} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("stdout lacks %q:\n%s", want, stdout)
-		}
+	for _, scheme := range []string{"http", "grpc"} {
+		t.Run(scheme, func(t *testing.T) {
+			addr := testnet.BlackHole(t)
+			out := t.TempDir()
+			start := time.Now()
+			code, stdout, stderr := runCLI(t, "run", "--target", scheme+"://"+addr, "--out", out, "--timeout", "200ms")
+			if code != ExitFail {
+				t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			if d := time.Since(start); d > 15*time.Second {
+				t.Errorf("the run took %v", d)
+			}
+			rep := runReadReport(t, out)
+			if rep.Summary.Error != rep.Summary.Total || rep.Stopped == "" {
+				t.Errorf("summary %+v, stopped %q", rep.Summary, rep.Stopped)
+			}
+			for _, want := range []string{"stopped: the target stopped answering", "claim: core not claimable", "verdict: NOT CONFORMANT"} {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("stdout lacks %q:\n%s", want, stdout)
+				}
+			}
+		})
 	}
 }
 

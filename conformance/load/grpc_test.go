@@ -23,24 +23,10 @@ import (
 	"github.com/aiconform/aiconform/internal/testpki"
 )
 
-// countingListener counts the connections it accepted.
-type countingListener struct {
-	net.Listener
-	accepted atomic.Int64
-}
-
-func (l *countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.accepted.Add(1)
-	}
-	return c, err
-}
-
 // rawServer is a gRPC server that answers every method by its name (see
 // answer), reading and writing messages as bytes.
 type rawServer struct {
-	ln    *countingListener
+	ln    *testnet.CountingListener
 	calls atomic.Int64
 	mu    sync.Mutex
 	auth  []string // the authorization metadata of each call
@@ -61,7 +47,7 @@ func startRawServer(t *testing.T, cert *tls.Certificate) *rawServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &rawServer{ln: &countingListener{Listener: ln}, release: make(chan struct{})}
+	s := &rawServer{ln: &testnet.CountingListener{Listener: ln}, release: make(chan struct{})}
 	opts := []grpc.ServerOption{grpc.ForceServerCodecV2(passCodec{}), grpc.UnknownServiceHandler(s.answer)}
 	if cert != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{*cert}})))
@@ -294,7 +280,7 @@ func TestGRPCTargetConnections(t *testing.T) {
 			if got := srv.holding.Load(); got != outstanding {
 				t.Fatalf("%d calls reached the server at once, want %d", got, outstanding)
 			}
-			if got := srv.ln.accepted.Load(); got != int64(tt.want) {
+			if got := srv.ln.Accepted(); got != int64(tt.want) {
 				t.Errorf("the server accepted %d connections for %d outstanding queries, want %d", got, outstanding, tt.want)
 			}
 			srv.free()

@@ -8,6 +8,7 @@ package testnet
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -108,3 +109,21 @@ func Serve(t testing.TB, handle func(net.Conn)) string {
 	})
 	return ln.Addr().String()
 }
+
+// CountingListener is a listener that counts the connections it accepted.
+type CountingListener struct {
+	net.Listener
+	accepted atomic.Int64
+}
+
+// Accept accepts the next connection and counts it.
+func (l *CountingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted.Add(1)
+	}
+	return c, err
+}
+
+// Accepted is the number of connections accepted so far.
+func (l *CountingListener) Accepted() int64 { return l.accepted.Load() }

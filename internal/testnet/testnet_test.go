@@ -54,3 +54,34 @@ func TestServe(t *testing.T) {
 	}
 	<-blocked
 }
+
+func TestCountingListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &CountingListener{Listener: ln}
+	defer cl.Close()
+	for i := range 2 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		s, err := cl.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if got := cl.Accepted(); got != int64(i+1) {
+			t.Fatalf("Accepted() = %d after %d connections", got, i+1)
+		}
+	}
+	cl.Close()
+	if _, err := cl.Accept(); err == nil {
+		t.Fatal("Accept on a closed listener succeeded")
+	}
+	if got := cl.Accepted(); got != 2 {
+		t.Errorf("Accepted() = %d after a failed Accept, want 2", got)
+	}
+}

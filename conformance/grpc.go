@@ -48,6 +48,13 @@ const (
 	grpcBackoffMax  = time.Second
 )
 
+// pastDeadline reports whether ctx's deadline has passed by the clock,
+// whether or not its timer has fired yet.
+func pastDeadline(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}
+
 // grpcMethod is the path of a method of the service: "/inference.GRPCInferenceService/ModelInfer".
 func grpcMethod(name string) string {
 	return "/" + pb.GRPCInferenceService_ServiceDesc.ServiceName + "/" + name
@@ -477,7 +484,10 @@ func (b *grpcBinding) call(parent context.Context, conn *grpc.ClientConn, rpc, a
 	case err != nil && parent.Err() != nil:
 		r.err = fmt.Errorf("%w before a complete response", errRunEnded)
 		return r
-	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case err != nil && (errors.Is(ctx.Err(), context.DeadlineExceeded) || pastDeadline(ctx)):
+		// The server learns the deadline from grpc-timeout and resets
+		// the stream once it passes; that reset can come before the
+		// context's own timer has fired.
 		r.err = fmt.Errorf("%w (%v)", errNoAnswer, c.timeout)
 		return r
 	case err != nil && gotHeader && b.overLimit(st):

@@ -527,3 +527,28 @@ func TestSecurityTLSGRPC(t *testing.T) {
 		})
 	}
 }
+
+// lateContext is a context whose deadline has passed but whose timer has
+// not fired yet: Err is still nil.
+type lateContext struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c lateContext) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// TestPastDeadline: a call whose deadline passed counts as timed out even
+// before the context's timer says so (the server's reset of the stream,
+// sent when its copy of the deadline passes, can arrive first).
+func TestPastDeadline(t *testing.T) {
+	bg := context.Background()
+	if pastDeadline(bg) {
+		t.Error("a context without a deadline is past it")
+	}
+	if pastDeadline(lateContext{bg, time.Now().Add(time.Hour)}) {
+		t.Error("a deadline an hour away has passed")
+	}
+	if !pastDeadline(lateContext{bg, time.Now().Add(-time.Millisecond)}) {
+		t.Error("a deadline a millisecond ago has not passed")
+	}
+}

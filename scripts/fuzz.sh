@@ -20,6 +20,7 @@ targets=(
 	"./oip FuzzDecodeResponse"
 	"./oip FuzzDecodeData"
 	"./oip FuzzDecodeBinary"
+	"./oip/grpcbind FuzzScanContents"
 	"./conformance FuzzInferenceResponse"
 	"./conformance FuzzParseProfile"
 	"./conformance FuzzModelCard"

@@ -551,8 +551,21 @@ func (t restTensor) toProto(r *oip.BinaryReader, rawMode bool) (protoTensor, []b
 }
 
 // contentsFromJSON returns the typed contents that JSON tensor data (flat
-// or nested to any depth) holds for datatype.
+// or nested to any depth) holds for datatype. Data of numbers (and, for
+// BOOL, literals; for FP32 and FP64, the strings proto3's JSON mapping
+// writes for non-finite values) is read in place (scanContents); anything
+// else, and any data the scan does not take, goes through encoding/json
+// (decodeContents), which decides what is accepted and words every error.
 func contentsFromJSON(datatype string, data json.RawMessage) (*pb.InferTensorContents, error) {
+	if c, ok := scanContents(datatype, data); ok {
+		return c, nil
+	}
+	return decodeContents(datatype, data)
+}
+
+// decodeContents is contentsFromJSON through encoding/json: the data
+// decoded into []any of json.Number, and each leaf converted.
+func decodeContents(datatype string, data json.RawMessage) (*pb.InferTensorContents, error) {
 	var v any
 	if err := decodeJSON(data, &v); err != nil {
 		return nil, fmt.Errorf("data: %w", err)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aiconform/aiconform/internal/fakeoip"
-
 	"github.com/aiconform/aiconform/spec"
 )
 

@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aiconform/aiconform/internal/fakeoip"
-	"github.com/aiconform/aiconform/internal/testnet"
-
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/aiconform/aiconform/internal/fakeoip"
+	"github.com/aiconform/aiconform/internal/testnet"
 	"github.com/aiconform/aiconform/oip"
 	"github.com/aiconform/aiconform/schemas"
 	"github.com/aiconform/aiconform/spec"

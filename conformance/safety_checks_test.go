@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aiconform/aiconform/internal/fakeoip"
-
 	"github.com/aiconform/aiconform/spec"
 )
 

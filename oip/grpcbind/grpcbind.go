@@ -585,61 +585,111 @@ func decodeContents(datatype string, data json.RawMessage) (*pb.InferTensorConte
 		return nil, fmt.Errorf("data is %s, want an array: %w", oip.JSONKind(v), ErrNotExpressible)
 	}
 	walk(v)
-	c := &pb.InferTensorContents{}
-	bad := func(i int, e any, want string) error {
-		return fmt.Errorf("data element %d is %s, which %s contents cannot hold: %w", i, describe(e), want, ErrNotExpressible)
+	if len(leaves) > 0 {
+		if _, err := ContentsField(datatype); err != nil {
+			return nil, err
+		}
 	}
+	c := &pb.InferTensorContents{}
 	for i, e := range leaves {
-		switch datatype {
-		case "BOOL":
-			b, ok := e.(bool)
-			if !ok {
-				return nil, bad(i, e, "BOOL")
+		ok := false
+		switch v := e.(type) {
+		case json.Number:
+			ok = appendNumber(c, datatype, v.String())
+		case string:
+			if datatype == "BYTES" {
+				c.BytesContents, ok = append(c.BytesContents, []byte(v)), true
+			} else if f, nf := nonFinite(v); nf {
+				ok = appendReal(c, datatype, f)
 			}
-			c.BoolContents = append(c.BoolContents, b)
-		case "BYTES":
-			s, ok := e.(string)
-			if !ok {
-				return nil, bad(i, e, "BYTES")
-			}
-			c.BytesContents = append(c.BytesContents, []byte(s))
-		case "FP32", "FP64":
-			f, ok := floatOf(e)
-			if !ok {
-				return nil, bad(i, e, datatype)
-			}
-			if datatype == "FP32" {
-				c.Fp32Contents = append(c.Fp32Contents, float32(f))
-			} else {
-				c.Fp64Contents = append(c.Fp64Contents, f)
-			}
-		case "INT8", "INT16", "INT32", "INT64":
-			n, ok := e.(json.Number)
-			k, err := n.Int64()
-			if !ok || err != nil || datatype != "INT64" && (k < math.MinInt32 || k > math.MaxInt32) {
-				return nil, bad(i, e, datatype)
-			}
-			if datatype == "INT64" {
-				c.Int64Contents = append(c.Int64Contents, k)
-			} else {
-				c.IntContents = append(c.IntContents, int32(k))
-			}
-		case "UINT8", "UINT16", "UINT32", "UINT64":
-			n, ok := e.(json.Number)
-			u, err := strconv.ParseUint(n.String(), 10, 64)
-			if !ok || err != nil || datatype != "UINT64" && u > math.MaxUint32 {
-				return nil, bad(i, e, datatype)
-			}
-			if datatype == "UINT64" {
-				c.Uint64Contents = append(c.Uint64Contents, u)
-			} else {
-				c.UintContents = append(c.UintContents, uint32(u))
-			}
-		default:
-			return nil, fmt.Errorf("datatype %q has no typed contents in the gRPC binding (FP16 and BF16 travel only as raw contents): %w", datatype, ErrNotExpressible)
+		case bool:
+			ok = appendBool(c, datatype, v)
+		}
+		if !ok {
+			return nil, fmt.Errorf("data element %d is %s, which %s contents cannot hold: %w", i, describe(e), datatype, ErrNotExpressible)
 		}
 	}
 	return c, nil
+}
+
+// appendNumber appends the JSON number text (in JSON's grammar) to c as
+// datatype holds it: FP32 and FP64 as parsed (past float64's range: ±Inf
+// or 0, as a float holds it), the integer datatypes when text is an
+// integer in their contents' range. It reports false, appending nothing,
+// when datatype cannot hold it.
+func appendNumber(c *pb.InferTensorContents, datatype, text string) bool {
+	switch datatype {
+	case "FP32", "FP64":
+		f, err := strconv.ParseFloat(text, 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return false
+		}
+		return appendReal(c, datatype, f)
+	case "INT8", "INT16", "INT32", "INT64":
+		k, err := strconv.ParseInt(text, 10, 64)
+		switch {
+		case err != nil:
+			return false
+		case datatype == "INT64":
+			c.Int64Contents = append(c.Int64Contents, k)
+		case k < math.MinInt32 || k > math.MaxInt32:
+			return false
+		default:
+			c.IntContents = append(c.IntContents, int32(k))
+		}
+		return true
+	case "UINT8", "UINT16", "UINT32", "UINT64":
+		u, err := strconv.ParseUint(text, 10, 64)
+		switch {
+		case err != nil:
+			return false
+		case datatype == "UINT64":
+			c.Uint64Contents = append(c.Uint64Contents, u)
+		case u > math.MaxUint32:
+			return false
+		default:
+			c.UintContents = append(c.UintContents, uint32(u))
+		}
+		return true
+	}
+	return false
+}
+
+// appendReal appends f to c's FP32 or FP64 contents; false for any other
+// datatype.
+func appendReal(c *pb.InferTensorContents, datatype string, f float64) bool {
+	switch datatype {
+	case "FP32":
+		c.Fp32Contents = append(c.Fp32Contents, float32(f))
+	case "FP64":
+		c.Fp64Contents = append(c.Fp64Contents, f)
+	default:
+		return false
+	}
+	return true
+}
+
+// appendBool appends b to c's BOOL contents; false for any other datatype.
+func appendBool(c *pb.InferTensorContents, datatype string, b bool) bool {
+	if datatype != "BOOL" {
+		return false
+	}
+	c.BoolContents = append(c.BoolContents, b)
+	return true
+}
+
+// nonFinite reads the string proto3's JSON mapping writes for a
+// non-finite float.
+func nonFinite(s string) (float64, bool) {
+	switch s {
+	case "NaN":
+		return math.NaN(), true
+	case "Infinity":
+		return math.Inf(1), true
+	case "-Infinity":
+		return math.Inf(-1), true
+	}
+	return 0, false
 }
 
 // contentField returns the typed contents of c for datatype, as a count
@@ -790,29 +840,6 @@ func encodeRaw(datatype string, c *pb.InferTensorContents) ([]byte, error) {
 		b = []byte{}
 	}
 	return b, nil
-}
-
-// floatOf reads a JSON element as a float: a number, or a string proto3's
-// JSON mapping writes for a non-finite value.
-func floatOf(e any) (float64, bool) {
-	switch v := e.(type) {
-	case json.Number:
-		f, err := strconv.ParseFloat(v.String(), 64)
-		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			return 0, false
-		}
-		return f, true // past float64's range: ±Inf, as a float holds it
-	case string:
-		switch v {
-		case "NaN":
-			return math.NaN(), true
-		case "Infinity":
-			return math.Inf(1), true
-		case "-Infinity":
-			return math.Inf(-1), true
-		}
-	}
-	return 0, false
 }
 
 // splitREST splits a REST body at Inference-Header-Content-Length, when

@@ -1,9 +1,6 @@
 package grpcbind
 
 import (
-	"math"
-	"strconv"
-
 	pb "github.com/aiconform/aiconform/oip/inferencepb"
 )
 
@@ -21,83 +18,20 @@ const maxScanDepth = 1000
 // those without typed contents): decodeContents then decides, so the two
 // give the same contents for every input.
 func scanContents(datatype string, data []byte) (*pb.InferTensorContents, bool) {
-	c := &pb.InferTensorContents{}
-	var leaf func(tok []byte, str bool) bool
-	switch datatype {
-	case "BOOL":
-		leaf = func(tok []byte, str bool) bool {
-			switch {
-			case str:
-				return false
-			case string(tok) == "true":
-				c.BoolContents = append(c.BoolContents, true)
-			case string(tok) == "false":
-				c.BoolContents = append(c.BoolContents, false)
-			default:
-				return false
-			}
-			return true
-		}
-	case "FP32", "FP64":
-		leaf = func(tok []byte, str bool) bool {
-			var f float64
-			switch {
-			case str && string(tok) == "NaN":
-				f = math.NaN()
-			case str && string(tok) == "Infinity":
-				f = math.Inf(1)
-			case str && string(tok) == "-Infinity":
-				f = math.Inf(-1)
-			case str || !isNumber(tok):
-				return false
-			default:
-				var err error
-				f, err = strconv.ParseFloat(string(tok), 64)
-				if err != nil && !isRangeError(err) {
-					return false
-				}
-			}
-			if datatype == "FP32" {
-				c.Fp32Contents = append(c.Fp32Contents, float32(f))
-			} else {
-				c.Fp64Contents = append(c.Fp64Contents, f)
-			}
-			return true
-		}
-	case "INT8", "INT16", "INT32", "INT64":
-		leaf = func(tok []byte, str bool) bool {
-			if str || !isNumber(tok) {
-				return false
-			}
-			k, err := strconv.ParseInt(string(tok), 10, 64)
-			if err != nil || datatype != "INT64" && (k < math.MinInt32 || k > math.MaxInt32) {
-				return false
-			}
-			if datatype == "INT64" {
-				c.Int64Contents = append(c.Int64Contents, k)
-			} else {
-				c.IntContents = append(c.IntContents, int32(k))
-			}
-			return true
-		}
-	case "UINT8", "UINT16", "UINT32", "UINT64":
-		leaf = func(tok []byte, str bool) bool {
-			if str || !isNumber(tok) {
-				return false
-			}
-			u, err := strconv.ParseUint(string(tok), 10, 64)
-			if err != nil || datatype != "UINT64" && u > math.MaxUint32 {
-				return false
-			}
-			if datatype == "UINT64" {
-				c.Uint64Contents = append(c.Uint64Contents, u)
-			} else {
-				c.UintContents = append(c.UintContents, uint32(u))
-			}
-			return true
-		}
-	default:
+	if _, err := ContentsField(datatype); err != nil || datatype == "BYTES" {
 		return nil, false
+	}
+	c := &pb.InferTensorContents{}
+	leaf := func(tok []byte, str bool) bool {
+		switch {
+		case str:
+			f, ok := nonFinite(string(tok))
+			return ok && appendReal(c, datatype, f)
+		case string(tok) == "true" || string(tok) == "false":
+			return appendBool(c, datatype, string(tok) == "true")
+		default:
+			return isNumber(tok) && appendNumber(c, datatype, string(tok))
+		}
 	}
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '[' {
@@ -226,11 +160,4 @@ func isNumber(tok []byte) bool {
 		}
 	}
 	return i == len(tok)
-}
-
-// isRangeError reports whether err is strconv's out-of-range error, which
-// decodeContents takes as ±Inf (or 0) like a float holds it.
-func isRangeError(err error) bool {
-	ne, ok := err.(*strconv.NumError)
-	return ok && ne.Err == strconv.ErrRange
 }

@@ -48,28 +48,14 @@ func ftGRPC(t *testing.T, faults []string, tlsCfg *tls.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var opts []grpc.ServerOption
+	var cfg *tls.Config
 	if tlsCfg != nil {
-		cfg, err := TLSConfig(tlsCfg, fs...)
-		if err != nil {
+		if cfg, err = TLSConfig(tlsCfg, fs...); err != nil {
 			t.Fatal(err)
 		}
-		opts = append(opts, grpc.Creds(serve.GRPCCredentials(cfg)))
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve.ServeGRPC(ctx, ln, s.GRPCServer(opts...)) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("ServeGRPC: %v", err)
-		}
-	})
-	return ln.Addr().String()
+	_, addr, _ := strings.Cut(ftServeGRPC(t, s, cfg), "://")
+	return addr
 }
 
 // ftGRPCClient returns a client of addr with creds (plain text if nil).

@@ -168,11 +168,7 @@ func TestFaultMatrix(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				target := ftServeREST(t, srv, cfg)
-				if b == spec.GRPC {
-					target = ftServeGRPC(t, srv, cfg)
-				}
-				mo := matrixOptions(t, target, p, goldens, models)
+				mo := matrixOptions(t, ftServe(t, b, srv, cfg), p, goldens, models)
 				mo.RootCAs = pki.Pool
 				rep, err := conformance.Run(context.Background(), mo)
 				if err != nil {
@@ -182,6 +178,16 @@ func TestFaultMatrix(t *testing.T) {
 			})
 		}
 	}
+}
+
+// ftServe serves srv over binding b until the test ends, over TLS with
+// cfg when cfg is not nil, and returns the target.
+func ftServe(t *testing.T, b spec.Binding, srv *serve.Server, cfg *tls.Config) string {
+	t.Helper()
+	if b == spec.GRPC {
+		return ftServeGRPC(t, srv, cfg)
+	}
+	return ftServeREST(t, srv, cfg)
 }
 
 // ftServeREST serves srv's REST handler until the test ends; over https
@@ -200,8 +206,9 @@ func ftServeREST(t *testing.T, srv *serve.Server, cfg *tls.Config) string {
 }
 
 // ftServeGRPC serves srv over the gRPC binding with its own gRPC frontend
-// (serve.GRPCServer) until the test ends; over TLS with cfg when cfg is not
-// nil. It returns the grpc:// or grpcs:// target.
+// (serve.GRPCServer, under serve.ServeGRPC) until the test ends, when it
+// shuts down gracefully and must do so without error; over TLS with cfg
+// when cfg is not nil. It returns the grpc:// or grpcs:// target.
 func ftServeGRPC(t *testing.T, srv *serve.Server, cfg *tls.Config) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -214,9 +221,15 @@ func ftServeGRPC(t *testing.T, srv *serve.Server, cfg *tls.Config) string {
 		opts = append(opts, grpc.Creds(serve.GRPCCredentials(cfg)))
 		target = "grpcs://" + lis.Addr().String()
 	}
-	gs := srv.GRPCServer(opts...)
-	go gs.Serve(lis) //nolint:errcheck // ends with Stop
-	t.Cleanup(gs.Stop)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve.ServeGRPC(ctx, lis, srv.GRPCServer(opts...)) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ServeGRPC: %v", err)
+		}
+	})
 	return target
 }
 
@@ -435,10 +448,7 @@ func matrixPerformance(t *testing.T, bs []spec.Binding, goldens fs.FS, models []
 				if err != nil {
 					t.Fatal(err)
 				}
-				target := ftServeREST(t, srv, nil)
-				if b == spec.GRPC {
-					target = ftServeGRPC(t, srv, nil)
-				}
+				target := ftServe(t, b, srv, nil)
 				p := &conformance.Profile{
 					Kind: conformance.ProfileKind, SpecVersion: spec.Version, Name: "fault-matrix-performance-" + string(b) + "-" + name,
 					Levels: []spec.Level{spec.Performance}, Goldens: conformance.BuiltinGoldens,
